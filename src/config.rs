@@ -1,0 +1,284 @@
+//! Configuration: the environment, read once per process (a Lambda cold start or a CLI run).
+//!
+//! Every setting has a documented environment variable and, where it makes sense, a default; a bad
+//! value is a [`ConfigError`] naming the variable and what it expects. The AWS SDK reads its own
+//! variables (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL[_S3]`) through `aws-config`.
+
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+use crate::job::JobRules;
+
+/// The environment variables, their defaults and meaning; `--help` prints this table.
+pub const ENVIRONMENT_HELP: &str = "\
+Configuration (environment variables):
+  FAUNA_ACCOUNT_URL          Fauna Account API base URL [default: https://account.fauna.com]
+  FAUNA_ACCOUNT_KEY          Fauna account key secret (required; never logged)
+  LOGS_BUCKET                destination S3 bucket (required)
+  LOGS_PREFIX                key prefix inside the bucket [default: fauna-logs]
+  FAUNA_REGION_GROUPS        region groups a database path may start with [default: us-std,eu-std,classic]
+  POLL_INTERVAL_SECONDS      first wait between status polls; 0 polls at once [default: 10]
+  POLL_INTERVAL_MAX_SECONDS  cap of the growing poll interval [default: 120]
+  POLL_DEADLINE_SECONDS      give up polling a window after this long [default: 7200]
+  MAX_REQUEST_ATTEMPTS       log requests per window when Fauna reports Failed/TimedOut [default: 3]
+  PART_SIZE_MIB              multipart part size in MiB, at least 8 [default: 8]
+  MAX_PARTS_IN_FLIGHT        parts uploading at once [default: 4]
+  S3_FORCE_PATH_STYLE        true for local S3 servers (moto, s3s-fs, MinIO) [default: false]
+  AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE, AWS_ENDPOINT_URL,
+  AWS_ENDPOINT_URL_S3        read by the AWS SDK as usual
+  RUST_LOG / AWS_LAMBDA_LOG_LEVEL, AWS_LAMBDA_LOG_FORMAT=JSON  log level and format";
+
+/// A Fauna account key. Its `Debug` never shows the secret, and nothing else prints it.
+#[derive(Clone)]
+pub struct AccountKey(SecretString);
+
+impl AccountKey {
+    pub fn new(secret: String) -> AccountKey {
+        AccountKey(SecretString::from(secret))
+    }
+
+    /// The secret, for the `Authorization` header only.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl std::fmt::Debug for AccountKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AccountKey(<redacted>)")
+    }
+}
+
+/// How polling paces itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PollPolicy {
+    pub initial: Duration,
+    pub max: Duration,
+    pub deadline: Duration,
+}
+
+impl PollPolicy {
+    /// The wait before poll number `polls + 1`: the initial interval growing by half each poll,
+    /// capped.
+    pub fn interval(&self, polls: u32) -> Duration {
+        let mut wait = self.initial;
+        for _ in 0..polls.min(32) {
+            wait = wait.saturating_add(wait / 2);
+            if wait >= self.max {
+                return self.max;
+            }
+        }
+        wait.min(self.max)
+    }
+}
+
+/// Everything a step needs besides the job.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub fauna_url: Url,
+    pub account_key: AccountKey,
+    pub bucket: String,
+    pub prefix: String,
+    pub region_groups: Vec<String>,
+    pub poll: PollPolicy,
+    pub max_request_attempts: u32,
+    pub part_size: usize,
+    pub max_parts_in_flight: usize,
+    pub s3_force_path_style: bool,
+}
+
+/// The smallest part size we accept (S3 allows 5 MiB; fewer, larger parts are cheaper).
+pub const MIN_PART_SIZE_MIB: usize = 8;
+
+/// A setting that is missing or malformed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("configuration: {var} {problem}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub problem: String,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let env = Env(&lookup);
+        let fauna_url = env.parse_with("FAUNA_ACCOUNT_URL", "https://account.fauna.com", |v| {
+            Url::parse(v)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .ok_or("must be an http(s) URL such as https://account.fauna.com")
+        })?;
+        let account_key = env
+            .get("FAUNA_ACCOUNT_KEY")
+            .map(AccountKey::new)
+            .ok_or_else(|| ConfigError {
+                var: "FAUNA_ACCOUNT_KEY",
+                problem: "is not set: set it to a Fauna account key secret (Dashboard → Account → Account Keys)".into(),
+            })?;
+        let bucket = env.get("LOGS_BUCKET").ok_or_else(|| ConfigError {
+            var: "LOGS_BUCKET",
+            problem: "is not set: name the S3 bucket the logs go to".into(),
+        })?;
+        let prefix = env
+            .get("LOGS_PREFIX")
+            .unwrap_or_else(|| "fauna-logs".into());
+        let region_groups: Vec<String> = env
+            .get("FAUNA_REGION_GROUPS")
+            .unwrap_or_else(|| "us-std,eu-std,classic".into())
+            .split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect();
+        if region_groups.is_empty() {
+            return Err(ConfigError {
+                var: "FAUNA_REGION_GROUPS",
+                problem: "is empty: list region groups separated by commas, e.g. us-std,eu-std"
+                    .into(),
+            });
+        }
+        let seconds = |var, default: u64| -> Result<Duration, ConfigError> {
+            env.parse_with(var, &default.to_string(), |v| {
+                v.parse::<u64>()
+                    .map(Duration::from_secs)
+                    .map_err(|_| "must be a whole number of seconds")
+            })
+        };
+        let poll = PollPolicy {
+            initial: seconds("POLL_INTERVAL_SECONDS", 10)?,
+            max: seconds("POLL_INTERVAL_MAX_SECONDS", 120)?,
+            deadline: seconds("POLL_DEADLINE_SECONDS", 7200)?,
+        };
+        let count = |var, default: usize, min: usize| -> Result<usize, ConfigError> {
+            env.parse_with(var, &default.to_string(), |v| {
+                v.parse::<usize>()
+                    .ok()
+                    .filter(|n| *n >= min)
+                    .ok_or(if min > 1 {
+                        "must be a whole number of at least 8"
+                    } else {
+                        "must be a whole number of at least 1"
+                    })
+            })
+        };
+        let max_request_attempts = count("MAX_REQUEST_ATTEMPTS", 3, 1)?;
+        let part_size = count("PART_SIZE_MIB", MIN_PART_SIZE_MIB, MIN_PART_SIZE_MIB)? << 20;
+        let max_parts_in_flight = count("MAX_PARTS_IN_FLIGHT", 4, 1)?;
+        let s3_force_path_style = env.parse_with("S3_FORCE_PATH_STYLE", "false", |v| {
+            match v.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => Ok(true),
+                "false" | "0" | "no" | "" => Ok(false),
+                _ => Err("must be true or false"),
+            }
+        })?;
+        Ok(Config {
+            fauna_url,
+            account_key,
+            bucket,
+            prefix,
+            region_groups,
+            poll,
+            max_request_attempts: u32::try_from(max_request_attempts).unwrap_or(u32::MAX),
+            part_size,
+            max_parts_in_flight,
+            s3_force_path_style,
+        })
+    }
+
+    pub fn job_rules(&self) -> JobRules {
+        JobRules {
+            region_groups: self.region_groups.clone(),
+            prefix: self.prefix.clone(),
+        }
+    }
+}
+
+struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Env<'_> {
+    fn get(&self, var: &str) -> Option<String> {
+        (self.0)(var).filter(|v| !v.trim().is_empty())
+    }
+
+    fn parse_with<T>(
+        &self,
+        var: &'static str,
+        default: &str,
+        parse: impl Fn(&str) -> Result<T, &'static str>,
+    ) -> Result<T, ConfigError> {
+        let value = self.get(var).unwrap_or_else(|| default.to_owned());
+        parse(value.trim()).map_err(|expected| ConfigError {
+            var,
+            problem: format!("is {value:?}: it {expected}"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    const REQUIRED: [(&str, &str); 2] =
+        [("FAUNA_ACCOUNT_KEY", "fnac-secret"), ("LOGS_BUCKET", "b")];
+
+    #[test]
+    fn defaults() {
+        let c = config(&REQUIRED).unwrap();
+        assert_eq!(c.fauna_url.as_str(), "https://account.fauna.com/");
+        assert_eq!(c.prefix, "fauna-logs");
+        assert_eq!(c.poll.initial, Duration::from_secs(10));
+        assert_eq!(c.poll.deadline, Duration::from_secs(7200));
+        assert_eq!(c.part_size, 8 << 20);
+        assert_eq!(c.region_groups, ["us-std", "eu-std", "classic"]);
+        assert!(!c.s3_force_path_style);
+    }
+
+    #[test]
+    fn key_never_shows() {
+        let c = config(&REQUIRED).unwrap();
+        assert!(!format!("{c:?}").contains("fnac-secret"));
+        assert_eq!(c.account_key.expose(), "fnac-secret");
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        let err = config(&[("LOGS_BUCKET", "b")]).unwrap_err();
+        assert_eq!(err.var, "FAUNA_ACCOUNT_KEY");
+        let err = config(&[REQUIRED[0], REQUIRED[1], ("PART_SIZE_MIB", "5")]).unwrap_err();
+        assert_eq!(err.var, "PART_SIZE_MIB");
+        assert!(err.to_string().contains("at least 8"), "{err}");
+        let err =
+            config(&[REQUIRED[0], REQUIRED[1], ("POLL_INTERVAL_SECONDS", "soon")]).unwrap_err();
+        assert_eq!(err.var, "POLL_INTERVAL_SECONDS");
+        let err =
+            config(&[REQUIRED[0], REQUIRED[1], ("FAUNA_ACCOUNT_URL", "ftp://x")]).unwrap_err();
+        assert_eq!(err.var, "FAUNA_ACCOUNT_URL");
+    }
+
+    #[test]
+    fn poll_interval_grows_to_the_cap() {
+        let p = PollPolicy {
+            initial: Duration::from_secs(10),
+            max: Duration::from_secs(60),
+            deadline: Duration::from_secs(7200),
+        };
+        let waits: Vec<u64> = (0..7).map(|n| p.interval(n).as_secs()).collect();
+        assert_eq!(waits, [10, 15, 22, 33, 50, 60, 60]);
+        assert_eq!(p.interval(u32::MAX).as_secs(), 60);
+    }
+}

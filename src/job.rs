@@ -1,0 +1,586 @@
+//! The job: the event payload that every invocation receives and returns.
+//!
+//! A job is created from a manual request (`{"database" | "region_group", "time_start",
+//! "time_end"}`) and then carries all the state of one export between invocations: the step to run
+//! next, the Fauna request id, counters and how long to wait. It never carries the account key or
+//! a presigned URL. This module owns parsing and validating every accepted shape, with a typed
+//! [`InvalidJob`] naming the field at fault, and the deterministic destination key.
+
+use std::fmt;
+
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The longest window Fauna accepts in one log request.
+pub const MAX_WINDOW_DAYS: i64 = 90;
+
+/// What to export: one database (a path that starts with its region group) or a whole region group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    Database(String),
+    RegionGroup(String),
+}
+
+impl Scope {
+    /// The region group the scope lives in (the first segment of a database path).
+    pub fn region_group(&self) -> &str {
+        match self {
+            Scope::Database(path) => path.split('/').next().unwrap_or(path),
+            Scope::RegionGroup(rg) => rg,
+        }
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scope::Database(path) => write!(f, "database {path}"),
+            Scope::RegionGroup(rg) => write!(f, "region group {rg}"),
+        }
+    }
+}
+
+/// The step a job runs next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// Ask Fauna for the logs of the window.
+    Request,
+    /// Ask Fauna how the request is going.
+    Poll,
+    /// Stream the finished file into the bucket.
+    Copy,
+    /// Terminal: the logs are in the bucket (or there were none).
+    Done,
+    /// Terminal: the export gave up; `error` says why.
+    Failed,
+}
+
+impl Step {
+    const NAMES: &'static str = "request, poll, copy, done, failed";
+
+    fn parse(name: &str) -> Option<Step> {
+        Some(match name {
+            "request" => Step::Request,
+            "poll" => Step::Poll,
+            "copy" => Step::Copy,
+            "done" => Step::Done,
+            "failed" => Step::Failed,
+            _ => return None,
+        })
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Step::Done | Step::Failed)
+    }
+}
+
+/// Why a job ended in [`Step::Failed`]: the stable `errorType` and a message for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobFailure {
+    pub error_type: String,
+    pub message: String,
+}
+
+/// One export of one scope over one window, between invocations.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Job {
+    pub step: Step,
+    #[serde(flatten)]
+    pub scope: Scope,
+    /// Start of the window (included).
+    pub time_start: DateTime<Utc>,
+    /// End of the window (excluded).
+    pub time_end: DateTime<Utc>,
+    /// Where the file lands in the bucket, derived from scope and window.
+    pub key: String,
+    /// The Fauna log request in progress, once one was made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// How many log requests were made for this window (a Failed/TimedOut request is retried).
+    pub attempt: u32,
+    /// How many status polls the current request has had.
+    pub polls: u32,
+    /// Polling gives up after this instant; set by the first request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub poll_deadline: Option<DateTime<Utc>>,
+    /// How long the driver waits before the next step.
+    pub wait_seconds: u64,
+    /// Bytes stored, once done.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    /// Why the job failed, when `step` is `failed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<JobFailure>,
+}
+
+/// What validation needs to know from the configuration.
+#[derive(Debug, Clone)]
+pub struct JobRules {
+    /// Region groups a database path may start with.
+    pub region_groups: Vec<String>,
+    /// Key prefix in the bucket.
+    pub prefix: String,
+}
+
+/// Everything the payload may hold. Unknown fields are refused so a typo does not pass silently.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JobInput {
+    step: Option<String>,
+    database: Option<String>,
+    region_group: Option<String>,
+    time_start: Option<String>,
+    time_end: Option<String>,
+    /// Derived from scope and window; accepted so a returned job can be sent back unchanged.
+    #[allow(dead_code)]
+    key: Option<String>,
+    request_id: Option<String>,
+    #[serde(default)]
+    attempt: u32,
+    #[serde(default)]
+    polls: u32,
+    poll_deadline: Option<DateTime<Utc>>,
+    #[serde(default)]
+    wait_seconds: u64,
+    bytes: Option<u64>,
+    error: Option<JobFailure>,
+}
+
+/// A payload that cannot become a job. Every variant names the field and what to change.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidJob {
+    #[error(
+        "the event is not a job: {detail} (at `{path}`). Send {{\"database\": \"us-std/ECommerce\", \"time_start\": \"2026-11-24T00:00:00Z\", \"time_end\": \"2026-11-25T00:00:00Z\"}} or a job this function returned"
+    )]
+    Malformed { path: String, detail: String },
+    #[error("`{field}` is missing: {hint}")]
+    MissingField {
+        field: &'static str,
+        hint: &'static str,
+    },
+    #[error(
+        "both `database` and `region_group` are set: give exactly one (a database path such as \"us-std/ECommerce\" already names its region group)"
+    )]
+    BothScopes,
+    #[error(
+        "neither `database` nor `region_group` is set: give one, e.g. \"database\": \"us-std/ECommerce\" or \"region_group\": \"us-std\""
+    )]
+    NoScope,
+    #[error(
+        "`database` {path:?} is not a database path: {reason}. Write the region group, then the database names separated by '/', e.g. \"us-std/ECommerce\" (known region groups: {known})"
+    )]
+    BadDatabasePath {
+        path: String,
+        reason: String,
+        known: String,
+    },
+    #[error("`region_group` {value:?} is not a known region group: use one of {known}")]
+    UnknownRegionGroup { value: String, known: String },
+    #[error(
+        "`{field}` {value:?} is not an RFC 3339 date-time ({detail}): write it like \"2026-11-24T00:00:00Z\""
+    )]
+    BadTime {
+        field: &'static str,
+        value: String,
+        detail: String,
+    },
+    #[error("`time_start` ({start}) must be before `time_end` ({end})")]
+    EmptyWindow { start: String, end: String },
+    #[error(
+        "the window from `time_start` to `time_end` spans {span}, over Fauna's limit of {MAX_WINDOW_DAYS} days: split it into windows of at most {MAX_WINDOW_DAYS} days"
+    )]
+    WindowTooLong { span: String },
+    #[error("`step` {value:?} is not a step: use one of {names}", names = Step::NAMES)]
+    UnknownStep { value: String },
+}
+
+impl InvalidJob {
+    pub const MISSING_REQUEST_ID: InvalidJob = InvalidJob::MissingField {
+        field: "request_id",
+        hint: "steps `poll` and `copy` continue a Fauna request; send the job this function returned, or leave out `step` to start afresh",
+    };
+}
+
+impl Job {
+    /// Parses and validates a payload: a manual request or a job this function returned.
+    pub fn from_value(value: Value, rules: &JobRules) -> Result<Job, InvalidJob> {
+        let input: JobInput =
+            serde_path_to_error::deserialize(value).map_err(|err| InvalidJob::Malformed {
+                path: err.path().to_string(),
+                detail: err.inner().to_string(),
+            })?;
+        Job::from_input(input, rules)
+    }
+
+    fn from_input(input: JobInput, rules: &JobRules) -> Result<Job, InvalidJob> {
+        let step = match input.step.as_deref() {
+            None => Step::Request,
+            Some(name) => Step::parse(name).ok_or_else(|| InvalidJob::UnknownStep {
+                value: name.to_owned(),
+            })?,
+        };
+        let scope = parse_scope(input.database, input.region_group, &rules.region_groups)?;
+        let time_start = parse_time("time_start", input.time_start)?;
+        let time_end = parse_time("time_end", input.time_end)?;
+        check_window(time_start, time_end)?;
+        if matches!(step, Step::Poll | Step::Copy) && input.request_id.is_none() {
+            return Err(InvalidJob::MISSING_REQUEST_ID);
+        }
+        let key = object_key(&rules.prefix, &scope, time_start, time_end);
+        Ok(Job {
+            step,
+            scope,
+            time_start,
+            time_end,
+            key,
+            request_id: input.request_id,
+            attempt: input.attempt,
+            polls: input.polls,
+            poll_deadline: input.poll_deadline,
+            wait_seconds: input.wait_seconds,
+            bytes: input.bytes,
+            error: input.error,
+        })
+    }
+}
+
+fn known_list(region_groups: &[String]) -> String {
+    region_groups.join(", ")
+}
+
+fn parse_scope(
+    database: Option<String>,
+    region_group: Option<String>,
+    known: &[String],
+) -> Result<Scope, InvalidJob> {
+    match (database, region_group) {
+        (Some(_), Some(_)) => Err(InvalidJob::BothScopes),
+        (None, None) => Err(InvalidJob::NoScope),
+        (None, Some(rg)) => {
+            if known.contains(&rg) {
+                Ok(Scope::RegionGroup(rg))
+            } else {
+                Err(InvalidJob::UnknownRegionGroup {
+                    value: rg,
+                    known: known_list(known),
+                })
+            }
+        }
+        (Some(path), None) => {
+            let bad = |reason: &str| InvalidJob::BadDatabasePath {
+                path: path.clone(),
+                reason: reason.to_owned(),
+                known: known_list(known),
+            };
+            let mut segments = path.split('/');
+            let first = segments.next().unwrap_or_default();
+            if !known.iter().any(|k| k == first) {
+                return Err(bad("it does not start with a known region group"));
+            }
+            let rest: Vec<&str> = segments.collect();
+            if rest.is_empty() {
+                return Err(bad(
+                    "it names only a region group; for a whole region group set `region_group` instead",
+                ));
+            }
+            if rest.iter().any(|s| s.is_empty()) {
+                return Err(bad(
+                    "it has an empty segment (a leading, trailing or doubled '/')",
+                ));
+            }
+            if path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(bad("it contains whitespace or control characters"));
+            }
+            Ok(Scope::Database(path))
+        }
+    }
+}
+
+fn parse_time(field: &'static str, value: Option<String>) -> Result<DateTime<Utc>, InvalidJob> {
+    let value = value.ok_or(InvalidJob::MissingField {
+        field,
+        hint: "give the window as RFC 3339 date-times, e.g. \"time_start\": \"2026-11-24T00:00:00Z\", \"time_end\": \"2026-11-25T00:00:00Z\"",
+    })?;
+    DateTime::parse_from_rfc3339(&value)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|err| InvalidJob::BadTime {
+            field,
+            value,
+            detail: err.to_string(),
+        })
+}
+
+/// Checks `start < end` and a span of at most 90 days.
+pub fn check_window(start: DateTime<Utc>, end: DateTime<Utc>) -> Result<(), InvalidJob> {
+    if start >= end {
+        return Err(InvalidJob::EmptyWindow {
+            start: rfc3339(start),
+            end: rfc3339(end),
+        });
+    }
+    let span = end - start;
+    if span > TimeDelta::days(MAX_WINDOW_DAYS) {
+        return Err(InvalidJob::WindowTooLong {
+            span: describe_span(span),
+        });
+    }
+    Ok(())
+}
+
+fn describe_span(span: TimeDelta) -> String {
+    let days = span.num_days();
+    let rest = span - TimeDelta::days(days);
+    if rest.is_zero() {
+        format!("{days} days")
+    } else {
+        format!("{days} days and {}s", rest.num_seconds())
+    }
+}
+
+/// RFC 3339 in UTC with a `Z`, as Fauna and S3 keys want it.
+pub fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// The deterministic object key of a scope and window: a re-run overwrites, never duplicates.
+///
+/// Hive-style partitions an Athena table can use:
+/// `{prefix}/region_group={rg}/database={db}/date={YYYY-MM-DD}/{start}_{end}.jsonl.gz`, where `db`
+/// is the database path below the region group with Hive's escaping (`/` becomes `%2F`), or
+/// `__all__` for a region-group export, and `date` is the day the window starts.
+pub fn object_key(prefix: &str, scope: &Scope, start: DateTime<Utc>, end: DateTime<Utc>) -> String {
+    let database = match scope {
+        Scope::Database(path) => {
+            let below = path.split_once('/').map_or("", |(_, rest)| rest);
+            hive_escape(below)
+        }
+        Scope::RegionGroup(_) => "__all__".to_owned(),
+    };
+    let name = format!(
+        "region_group={}/database={}/date={}/{}_{}.jsonl.gz",
+        hive_escape(scope.region_group()),
+        database,
+        start.format("%Y-%m-%d"),
+        start.format("%Y%m%dT%H%M%SZ"),
+        end.format("%Y%m%dT%H%M%SZ"),
+    );
+    let prefix = prefix.trim_matches('/');
+    if prefix.is_empty() {
+        name
+    } else {
+        format!("{prefix}/{name}")
+    }
+}
+
+/// Escapes a partition value the way Hive does: anything but letters, digits, `-`, `_` and `.`
+/// becomes `%XX`.
+fn hive_escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rules() -> JobRules {
+        JobRules {
+            region_groups: vec!["us-std".into(), "eu-std".into(), "classic".into()],
+            prefix: "fauna-logs".into(),
+        }
+    }
+
+    fn parse(value: Value) -> Result<Job, InvalidJob> {
+        Job::from_value(value, &rules())
+    }
+
+    #[test]
+    fn manual_request_becomes_a_request_job() {
+        let job = parse(json!({
+            "database": "us-std/ECommerce",
+            "time_start": "2026-11-24T00:00:00Z",
+            "time_end": "2026-11-25T00:00:00+00:00"
+        }))
+        .unwrap();
+        assert_eq!(job.step, Step::Request);
+        assert_eq!(job.scope, Scope::Database("us-std/ECommerce".into()));
+        assert_eq!(
+            job.key,
+            "fauna-logs/region_group=us-std/database=ECommerce/date=2026-11-24/20261124T000000Z_20261125T000000Z.jsonl.gz"
+        );
+        assert_eq!(job.attempt, 0);
+    }
+
+    #[test]
+    fn returned_job_parses_back_to_itself() {
+        let mut job = parse(json!({
+            "region_group": "eu-std",
+            "time_start": "2026-11-24T10:00:00Z",
+            "time_end": "2026-11-24T11:00:00Z"
+        }))
+        .unwrap();
+        job.step = Step::Poll;
+        job.request_id = Some("abc".into());
+        job.attempt = 1;
+        job.polls = 3;
+        job.wait_seconds = 15;
+        job.poll_deadline = Some(job.time_end);
+        let round = parse(serde_json::to_value(&job).unwrap()).unwrap();
+        assert_eq!(round, job);
+    }
+
+    #[test]
+    fn nested_database_path_is_hive_escaped() {
+        let job = parse(json!({
+            "database": "us-std/production/customers",
+            "time_start": "2026-11-24T00:00:00Z",
+            "time_end": "2026-11-24T01:00:00Z"
+        }))
+        .unwrap();
+        assert!(
+            job.key.contains("/database=production%2Fcustomers/"),
+            "{}",
+            job.key
+        );
+        let rg = parse(json!({
+            "region_group": "classic",
+            "time_start": "2026-11-24T00:00:00Z",
+            "time_end": "2026-11-24T01:00:00Z"
+        }))
+        .unwrap();
+        assert!(rg.key.contains("region_group=classic/database=__all__/"));
+    }
+
+    #[test]
+    fn scope_rules() {
+        let window = |scope: Value| {
+            let mut v =
+                json!({"time_start": "2026-11-24T00:00:00Z", "time_end": "2026-11-25T00:00:00Z"});
+            v.as_object_mut()
+                .unwrap()
+                .extend(scope.as_object().unwrap().clone());
+            parse(v)
+        };
+        assert_eq!(
+            window(json!({"database": "us-std/A", "region_group": "us-std"})),
+            Err(InvalidJob::BothScopes)
+        );
+        assert_eq!(window(json!({})), Err(InvalidJob::NoScope));
+        for bad in [
+            "ECommerce",
+            "us-std",
+            "us-std/",
+            "us-std//A",
+            "/us-std/A",
+            "mars/A",
+            "us-std/A B",
+        ] {
+            let err = window(json!({ "database": bad })).unwrap_err();
+            assert!(
+                matches!(err, InvalidJob::BadDatabasePath { .. }),
+                "{bad}: {err}"
+            );
+            assert!(err.to_string().contains("`database`"), "{err}");
+        }
+        let err = window(json!({"region_group": "mars"})).unwrap_err();
+        assert!(matches!(err, InvalidJob::UnknownRegionGroup { .. }));
+    }
+
+    #[test]
+    fn window_rules() {
+        let job = |start: &str, end: &str| {
+            parse(json!({"region_group": "us-std", "time_start": start, "time_end": end}))
+        };
+        assert!(job("2026-01-01T00:00:00Z", "2026-04-01T00:00:00Z").is_ok()); // exactly 90 days
+        let err = job("2026-01-01T00:00:00Z", "2026-04-01T00:00:01Z").unwrap_err();
+        assert!(matches!(err, InvalidJob::WindowTooLong { .. }));
+        assert!(err.to_string().contains("90 days and 1s"), "{err}");
+        assert!(matches!(
+            job("2026-01-02T00:00:00Z", "2026-01-01T00:00:00Z"),
+            Err(InvalidJob::EmptyWindow { .. })
+        ));
+        assert!(matches!(
+            job("2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z"),
+            Err(InvalidJob::EmptyWindow { .. })
+        ));
+        let err = job("yesterday", "2026-01-01T00:00:00Z").unwrap_err();
+        assert!(matches!(
+            err,
+            InvalidJob::BadTime {
+                field: "time_start",
+                ..
+            }
+        ));
+        let err = parse(json!({"region_group": "us-std", "time_start": "2026-01-01T00:00:00Z"}))
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            InvalidJob::MissingField {
+                field: "time_end",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn malformed_payloads_name_the_field() {
+        let err =
+            parse(json!({"region_group": 7, "time_start": "x", "time_end": "y"})).unwrap_err();
+        match err {
+            InvalidJob::Malformed { path, .. } => assert_eq!(path, "region_group"),
+            other => panic!("unexpected {other:?}"),
+        }
+        let err = parse(json!({"databse": "us-std/A"})).unwrap_err();
+        assert!(err.to_string().contains("databse"), "{err}");
+        assert!(matches!(
+            parse(json!([1, 2])),
+            Err(InvalidJob::Malformed { .. })
+        ));
+        assert!(matches!(
+            parse(json!("hello")),
+            Err(InvalidJob::Malformed { .. })
+        ));
+    }
+
+    #[test]
+    fn steps_are_checked() {
+        let base = json!({"region_group": "us-std", "time_start": "2026-01-01T00:00:00Z", "time_end": "2026-01-02T00:00:00Z"});
+        let with = |extra: Value| {
+            let mut v = base.clone();
+            v.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            parse(v)
+        };
+        assert_eq!(
+            with(json!({"step": "launch"})),
+            Err(InvalidJob::UnknownStep {
+                value: "launch".into()
+            })
+        );
+        assert!(matches!(
+            with(json!({"step": "poll"})),
+            Err(InvalidJob::MissingField {
+                field: "request_id",
+                ..
+            })
+        ));
+        assert_eq!(
+            with(json!({"step": "poll", "request_id": "r1"}))
+                .unwrap()
+                .step,
+            Step::Poll
+        );
+    }
+}

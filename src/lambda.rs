@@ -1,0 +1,52 @@
+//! The Lambda entry: one step per invocation.
+//!
+//! Clients and configuration are built once per cold start and shared by every invocation. The
+//! event is a manual request or a job this function returned; the answer is the job after one
+//! step. Failures are reported through [`lambda_runtime::Diagnostic`] with the stable `errorType`
+//! of [`StepError::error_type`], which the state machine's `Retry` and `Catch` match.
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+
+use crate::error::StepError;
+use crate::fauna::LogsApi;
+use crate::job::Job;
+use crate::step::{Deps, step};
+use crate::store::ObjectStore;
+
+/// Runs the Lambda runtime loop until the process is stopped.
+pub async fn run() -> Result<(), lambda_runtime::Error> {
+    // A configuration error is reported on every invocation (where Step Functions shows it)
+    // rather than as a crash loop at start-up.
+    let deps = Deps::from_env().await;
+    if let Err(e) = &deps {
+        tracing::error!(error = %e, "function is misconfigured");
+    }
+    let deps = &deps;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        match deps {
+            Ok(deps) => handle(deps, event.payload).await,
+            Err(e) => Err(e.clone()),
+        }
+    }))
+    .await
+}
+
+/// One invocation: parse the payload into a job and perform its next step.
+pub async fn handle<A: LogsApi, S: ObjectStore>(
+    deps: &Deps<A, S>,
+    payload: Value,
+) -> Result<Job, StepError> {
+    let job = Job::from_value(payload, &deps.config.job_rules())?;
+    let before = job.step;
+    let result = step(job, deps).await;
+    match &result {
+        Ok(job) => {
+            tracing::info!(from = ?before, to = ?job.step, wait_seconds = job.wait_seconds, "step done")
+        }
+        Err(e) => {
+            tracing::error!(step = ?before, error_type = e.error_type(), error = %e, "step failed")
+        }
+    }
+    result
+}

@@ -1,0 +1,26 @@
+//! fauna-logs-export: ships Fauna query logs into an S3 bucket.
+//!
+//! One export is a [`job::Job`] that moves through a few steps (request → poll → copy → done).
+//! Each call of [`step::step`] performs exactly one transition and returns the changed job, so the
+//! same code runs one step per Lambda invocation (driven by Step Functions, see [`lambda`]) or as a
+//! loop in one process (the command line, see [`cli`]).
+//!
+//! Where each part lives:
+//! - [`job`]: the payload, its parsing and validation, and the destination key.
+//! - [`config`]: environment → [`config::Config`], read once per process.
+//! - [`fauna`]: the Fauna Account API client (request, status, renew URL) and the file download.
+//! - [`store`]: the destination bucket (S3) behind a small trait.
+//! - [`copy`]: streaming the log file into the bucket with a bounded multipart upload.
+//! - [`step`]: the transitions.
+//! - [`error`]: the typed errors and their stable `errorType` names.
+
+pub mod cli;
+pub mod config;
+pub mod copy;
+pub mod error;
+pub mod fauna;
+pub mod job;
+pub mod lambda;
+pub mod retry;
+pub mod step;
+pub mod store;
