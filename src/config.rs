@@ -24,7 +24,7 @@ Configuration (environment variables):
   POLL_DEADLINE_SECONDS      give up polling a window after this long [default: 7200]
   MAX_REQUEST_ATTEMPTS       log requests per window when Fauna reports Failed/TimedOut [default: 3]
   PART_SIZE_MIB              multipart part size in MiB, at least 8 [default: 8]
-  MAX_PARTS_IN_FLIGHT        parts uploading at once [default: 4]
+  MAX_PARTS_IN_FLIGHT        parts uploading at once [default: 3]
   S3_FORCE_PATH_STYLE        true for local S3 servers (moto, s3s-fs, MinIO) [default: false]
   AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE, AWS_ENDPOINT_URL,
   AWS_ENDPOINT_URL_S3        read by the AWS SDK as usual
@@ -169,7 +169,7 @@ impl Config {
         };
         let max_request_attempts = count("MAX_REQUEST_ATTEMPTS", 3, 1)?;
         let part_size = count("PART_SIZE_MIB", MIN_PART_SIZE_MIB, MIN_PART_SIZE_MIB)? << 20;
-        let max_parts_in_flight = count("MAX_PARTS_IN_FLIGHT", 4, 1)?;
+        let max_parts_in_flight = count("MAX_PARTS_IN_FLIGHT", 3, 1)?;
         let s3_force_path_style = env.parse_with("S3_FORCE_PATH_STYLE", "false", |v| {
             match v.to_ascii_lowercase().as_str() {
                 "true" | "1" | "yes" => Ok(true),

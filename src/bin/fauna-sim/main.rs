@@ -1,2 +1,224 @@
-//! Placeholder until the simulator lands.
-fn main() {}
+//! `fauna-sim`: a local simulator of Fauna's Logs API (the hosted service is retired).
+//!
+//! Owns the process: argument parsing, logging to stderr, the data directory, binding and
+//! announcing the address on stdout (`fauna-sim listening on http://HOST:PORT`), and a clean
+//! shutdown on SIGTERM, SIGINT or (with `--exit-on-stdin-eof`) end of stdin.
+
+mod api;
+mod app;
+mod cli;
+mod datadir;
+mod faults;
+mod files;
+mod logfile;
+mod state;
+mod stats;
+mod timefmt;
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use clap::Parser;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tracing::{error, info, warn};
+use tracing_subscriber::EnvFilter;
+
+use crate::app::Sim;
+use crate::cli::Args;
+use crate::datadir::DataDir;
+use crate::faults::Faults;
+use crate::files::FileCache;
+use crate::state::{Lifecycle, Store};
+use crate::stats::Stats;
+
+/// How long open connections (e.g. downloads) may finish after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    if let Err(message) = args.validate() {
+        eprintln!("fauna-sim: {message}");
+        return ExitCode::from(2);
+    }
+    let data_dir = match DataDir::prepare(args.data_dir.clone()) {
+        Ok(dir) => dir,
+        Err(e) => {
+            eprintln!("fauna-sim: cannot prepare the data directory: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("fauna-sim: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cancel = Arc::new(AtomicBool::new(false));
+    let outcome = runtime.block_on(run(args, data_dir.path.clone(), Arc::clone(&cancel)));
+    files::cancel_generation(&cancel);
+    // Do not wait for a file generation that is still running.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    data_dir.cleanup();
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            error!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args, data_dir: PathBuf, cancel: Arc<AtomicBool>) -> Result<(), String> {
+    let listener = TcpListener::bind(args.addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the bound address: {e}"))?;
+    let base_url = args
+        .public_url
+        .clone()
+        .map(|u| u.trim_end_matches('/').to_owned())
+        .unwrap_or_else(|| format!("http://{local}"));
+    let faults = Faults::from_args(&args);
+    let active_faults = faults.describe(&args);
+    let sim = Arc::new(Sim {
+        account_key: args.account_key.clone(),
+        region_groups: args
+            .region_groups
+            .iter()
+            .map(|g| g.trim().to_owned())
+            .collect(),
+        base_url,
+        seed: args.seed,
+        file_size: args.file_size,
+        store: Store::new(Lifecycle {
+            polls_to_complete: args.polls_to_complete,
+            unknown_state: args.unknown_state.clone(),
+            url_lifetime_secs: args.url_lifetime_seconds,
+        }),
+        faults,
+        stats: Stats::default(),
+        files: Arc::new(FileCache::new(data_dir.clone(), cancel)),
+    });
+    info!(
+        addr = %local,
+        region_groups = %sim.region_groups.join(","),
+        polls_to_complete = args.polls_to_complete,
+        url_lifetime_seconds = args.url_lifetime_seconds,
+        file_size = args.file_size,
+        seed = args.seed,
+        data_dir = %data_dir.display(),
+        faults = %if active_faults.is_empty() { "none".to_owned() } else { active_faults.join(", ") },
+        "fauna-sim starting"
+    );
+
+    let (stop_tx, mut stop_rx) = watch::channel(false);
+    let server = axum::serve(listener, app::router(sim)).with_graceful_shutdown(async move {
+        let _ = stop_rx.wait_for(|stop| *stop).await;
+    });
+    let mut server = tokio::spawn(async move { server.await });
+
+    // The one line tests read to learn the port.
+    {
+        let mut out = std::io::stdout().lock();
+        if writeln!(out, "fauna-sim listening on http://{local}")
+            .and_then(|()| out.flush())
+            .is_err()
+        {
+            warn!("could not write the listening line to stdout");
+        }
+    }
+
+    let reason = tokio::select! {
+        reason = shutdown_signal(args.exit_on_stdin_eof) => reason,
+        joined = &mut server => {
+            return match joined {
+                Ok(Ok(())) => Err("the server stopped unexpectedly".into()),
+                Ok(Err(e)) => Err(format!("server error: {e}")),
+                Err(e) => Err(format!("server task failed: {e}")),
+            };
+        }
+    };
+    info!("shutting down ({reason})");
+    let _ = stop_tx.send(true);
+    match tokio::time::timeout(SHUTDOWN_GRACE, server).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => warn!("server error during shutdown: {e}"),
+        Ok(Err(e)) => warn!("server task failed during shutdown: {e}"),
+        Err(_) => info!("closing connections still open after the grace period"),
+    }
+    Ok(())
+}
+
+/// Resolves with the reason once SIGINT, SIGTERM or (optionally) end of stdin arrives.
+async fn shutdown_signal(watch_stdin: bool) -> &'static str {
+    let (tx, mut rx) = mpsc::unbounded_channel::<&'static str>();
+    if watch_stdin {
+        let tx = tx.clone();
+        // A plain thread: tokio's stdin read cannot be cancelled and would hold up shutdown.
+        let spawned = std::thread::Builder::new()
+            .name("stdin-eof".into())
+            .spawn(move || {
+                let mut stdin = std::io::stdin().lock();
+                let mut buf = [0u8; 1024];
+                loop {
+                    match stdin.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(_) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(_) => break,
+                    }
+                }
+                let _ = tx.send("stdin closed");
+            });
+        if let Err(e) = spawned {
+            warn!("cannot watch stdin: {e}");
+        }
+    }
+    {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                let _ = tx.send("SIGINT");
+            }
+        });
+    }
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    if term.recv().await.is_some() {
+                        let _ = tx.send("SIGTERM");
+                    }
+                });
+            }
+            Err(e) => warn!("cannot listen for SIGTERM: {e}"),
+        }
+    }
+    drop(tx);
+    match rx.recv().await {
+        Some(reason) => reason,
+        // Every watcher failed to start: run until killed.
+        None => std::future::pending().await,
+    }
+}

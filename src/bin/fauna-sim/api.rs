@@ -1,0 +1,274 @@
+//! The Fauna Account API logs endpoints (`/api/v1/...`).
+//!
+//! Owns the JSON error shape `{"code","reason"}`, the guard every API call passes (account-key
+//! check, then the throttle and server-error faults), and the three handlers: request logs,
+//! poll status, and create a new file URL.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use serde::Serialize;
+use tracing::{debug, info};
+
+use crate::app::Sim;
+use crate::files::same_secret;
+use crate::logfile::millisecond_slots;
+use crate::state::{CreateLogsBody, LogState, NewRequest, RenewError, RequestView};
+use crate::stats::bump;
+
+/// An API error answer: `{"code": "...", "reason": "..."}` as JSON.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    reason: String,
+    retry_after: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: &'a str,
+    reason: &'a str,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            reason: reason.into(),
+            retry_after: None,
+        }
+    }
+    pub fn bad_request(reason: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", reason)
+    }
+    pub fn not_found(reason: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", reason)
+    }
+    pub fn internal(reason: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", reason)
+    }
+    fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Invalid or missing account key",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            code: self.code,
+            reason: &self.reason,
+        };
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+/// Runs before every `/api/v1` handler: counts the call, checks the account key, then applies
+/// the throttle and server-error faults (in that order).
+pub async fn guard(State(sim): State<Arc<Sim>>, request: Request, next: Next) -> Response {
+    bump(&sim.stats.api_calls);
+    if !authorized(request.headers(), &sim.account_key) {
+        bump(&sim.stats.unauthorized);
+        return ApiError::unauthorized().into_response();
+    }
+    if sim.faults.throttle.take() {
+        bump(&sim.stats.throttled);
+        info!(path = %request.uri().path(), "fault: throttling API call");
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            "Too many requests; retry after the Retry-After delay",
+        );
+        e.retry_after = Some(sim.faults.retry_after_secs);
+        return e.into_response();
+    }
+    if sim.faults.server_errors.take() {
+        bump(&sim.stats.server_errors);
+        info!(path = %request.uri().path(), "fault: answering 503");
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "internal_error",
+            "The service is temporarily unavailable; please retry",
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// `Authorization: Bearer <account key>` (scheme name case-insensitive).
+fn authorized(headers: &HeaderMap, key: &str) -> bool {
+    let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let Some((scheme, token)) = value.trim().split_once(' ') else {
+        return false;
+    };
+    scheme.eq_ignore_ascii_case("bearer") && same_secret(token.trim().as_bytes(), key.as_bytes())
+}
+
+type QueryParams = Result<Query<HashMap<String, String>>, QueryRejection>;
+
+/// The required `type=query` parameter.
+fn check_type(query: QueryParams) -> Result<(), ApiError> {
+    let Query(params) =
+        query.map_err(|e| ApiError::bad_request(format!("invalid query string: {e}")))?;
+    match params.get("type").map(String::as_str) {
+        Some("query") => Ok(()),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "invalid type `{other}`; the only valid value is `query`"
+        ))),
+        None => Err(ApiError::bad_request(
+            "the query parameter type is required (type=query)",
+        )),
+    }
+}
+
+fn request_id(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    path.map(|Path(id)| id)
+        .map_err(|e| ApiError::bad_request(format!("invalid request id: {e}")))
+}
+
+/// `POST /api/v1/logs?type=query`
+pub async fn create_logs(
+    State(sim): State<Arc<Sim>>,
+    query: QueryParams,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<RequestView>, ApiError> {
+    check_type(query)?;
+    let body = body.map_err(|e| ApiError::bad_request(format!("cannot read body: {e}")))?;
+    let body: CreateLogsBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the body must be a JSON object of the request fields: {e}"
+        ))
+    })?;
+    let new = NewRequest::validate(body, &sim.region_groups).map_err(ApiError::bad_request)?;
+    let faults = &sim.faults;
+    let (request, created) = sim.store.create(new, Utc::now(), |new| {
+        if faults.does_not_exist || millisecond_slots(new.time_start, new.time_end).is_none() {
+            LogState::DoesNotExist
+        } else if faults.fail_requests.take() {
+            faults.fail_state.clone()
+        } else {
+            LogState::Complete
+        }
+    });
+    bump(&sim.stats.log_requests);
+    if created {
+        info!(
+            request_id = %request.id,
+            region_group = %request.scope.region_group,
+            database = request.scope.database.as_deref().unwrap_or("-"),
+            final_state = request.final_state.as_str(),
+            "log request created"
+        );
+    } else {
+        info!(request_id = %request.id, "idempotency token reused; returning the existing request");
+    }
+    let state = request.reported.clone();
+    Ok(Json(request.view(&sim.base_url, state)))
+}
+
+/// `GET /api/v1/logs/{request_id}?type=query&regionGroup=..`
+pub async fn get_status(
+    State(sim): State<Arc<Sim>>,
+    path: Result<Path<String>, PathRejection>,
+    query: QueryParams,
+) -> Result<Json<RequestView>, ApiError> {
+    let id = request_id(path)?;
+    check_type(query)?;
+    let request = sim
+        .store
+        .poll(&id, Utc::now(), &sim.faults.expired_urls)
+        .ok_or_else(|| ApiError::not_found(format!("No log request with id {id}")))?;
+    bump(&sim.stats.status_polls);
+    debug!(
+        request_id = %id,
+        state = request.reported.as_str(),
+        version = request.version,
+        poll = request.polls,
+        "status poll"
+    );
+    let state = request.reported.clone();
+    Ok(Json(request.view(&sim.base_url, state)))
+}
+
+/// `POST /api/v1/logs/{request_id}/url?type=query&regionGroup=..`
+pub async fn renew_url(
+    State(sim): State<Arc<Sim>>,
+    path: Result<Path<String>, PathRejection>,
+    query: QueryParams,
+) -> Result<Json<RequestView>, ApiError> {
+    let id = request_id(path)?;
+    check_type(query)?;
+    let request = sim
+        .store
+        .renew(&id, Utc::now(), &sim.faults.expired_urls)
+        .map_err(|e| match e {
+            RenewError::NotFound => ApiError::not_found(format!("No log request with id {id}")),
+            RenewError::NotComplete(state) => ApiError::bad_request(format!(
+                "a new URL can only be created for a Complete request; request {id} is {state}"
+            )),
+        })?;
+    bump(&sim.stats.url_renewals);
+    info!(request_id = %id, version = request.version, "new presigned URL issued");
+    Ok(Json(request.view(&sim.base_url, LogState::CreatingNewUrl)))
+}
+
+/// Unknown paths.
+pub async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::not_found(format!("No route for {method} {}", uri.path()))
+}
+
+/// Known paths, wrong method.
+pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        if let Ok(v) = HeaderValue::from_str(value) {
+            h.insert(header::AUTHORIZATION, v);
+        }
+        h
+    }
+
+    #[test]
+    fn bearer_auth() {
+        assert!(authorized(&headers("Bearer secret"), "secret"));
+        assert!(authorized(&headers("bearer secret"), "secret"));
+        assert!(!authorized(&headers("Bearer secre"), "secret"));
+        assert!(!authorized(&headers("Basic secret"), "secret"));
+        assert!(!authorized(&headers("secret"), "secret"));
+        assert!(!authorized(&HeaderMap::new(), "secret"));
+    }
+}

@@ -1,0 +1,740 @@
+//! Log file generation.
+//!
+//! Owns the synthetic query-log records (every documented field with its documented JSON
+//! type, sorted by `TS` inside the request window), their deterministic generation from
+//! (seed, window, scope, size), and the writing of one gzip JSON Lines file to disk, with the
+//! corrupt/truncate faults applied to the stored bytes.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use chrono::{DateTime, TimeZone, Utc};
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use serde::Serialize;
+
+use crate::timefmt::fauna_ts;
+
+/// Bump when the generated content changes, so kept data dirs do not serve stale files.
+const FORMAT_VERSION: u64 = 1;
+/// Records compressed up front to estimate the size of one compressed record.
+const CALIBRATION_RECORDS: u64 = 2_000;
+
+/// Everything that decides a file's bytes.
+#[derive(Clone, Debug)]
+pub struct FileSpec {
+    pub seed: u64,
+    pub time_start: DateTime<Utc>,
+    pub time_end: DateTime<Utc>,
+    pub region_group: String,
+    /// Database path without the region group; `None` for region-group requests.
+    pub database: Option<Vec<String>>,
+    pub target_size: u64,
+    pub corrupt: bool,
+    pub truncate: bool,
+}
+
+/// A file on disk, ready to serve.
+#[derive(Clone, Debug)]
+pub struct GeneratedFile {
+    pub path: PathBuf,
+    pub len: u64,
+    pub etag: String,
+}
+
+/// 64-bit FNV-1a: small, stable across Rust releases (unlike `DefaultHasher`).
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+    fn write(&mut self, bytes: &[u8]) -> &mut Self {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+        self
+    }
+    fn u64(&mut self, v: u64) -> &mut Self {
+        self.write(&v.to_le_bytes())
+    }
+    fn str(&mut self, s: &str) -> &mut Self {
+        self.u64(s.len() as u64).write(s.as_bytes())
+    }
+}
+
+impl FileSpec {
+    /// Hash of what decides the records (not the faults).
+    fn content_hash(&self) -> u64 {
+        let mut h = Fnv::new();
+        h.u64(FORMAT_VERSION).u64(self.seed);
+        for t in [self.time_start, self.time_end] {
+            h.u64(t.timestamp() as u64)
+                .u64(u64::from(t.timestamp_subsec_nanos()));
+        }
+        h.str(&self.region_group);
+        match &self.database {
+            Some(segments) => {
+                h.u64(segments.len() as u64 + 1);
+                for s in segments {
+                    h.str(s);
+                }
+            }
+            None => {
+                h.u64(0);
+            }
+        }
+        h.u64(self.target_size);
+        h.0
+    }
+
+    /// File name stem: the content hash plus fault markers.
+    pub fn key(&self) -> String {
+        format!(
+            "{:016x}{}{}",
+            self.content_hash(),
+            if self.corrupt { "-corrupt" } else { "" },
+            if self.truncate { "-truncated" } else { "" }
+        )
+    }
+}
+
+/// The first and last whole millisecond (Unix ms) inside `[start, end)`, if any. Records
+/// carry millisecond timestamps, so a window without one can hold no record.
+pub fn millisecond_slots(start: DateTime<Utc>, end: DateTime<Utc>) -> Option<(i64, i64)> {
+    let floor_ms = |t: DateTime<Utc>| t.timestamp_millis();
+    let on_boundary = |t: DateTime<Utc>| t.timestamp_subsec_nanos().is_multiple_of(1_000_000);
+    let first = floor_ms(start) + i64::from(!on_boundary(start));
+    let last = floor_ms(end) - i64::from(on_boundary(end));
+    (first <= last).then_some((first, last))
+}
+
+/// One query-log line. Field names and JSON types follow Fauna's log schema.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub struct LogRecord<'a> {
+    pub api_version: &'static str,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub byte_read_ops: u64,
+    pub byte_write_ops: u64,
+    pub compute_ops: u64,
+    pub database: &'a [String],
+    pub fql_shape: String,
+    pub query_time_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limits_hit: Option<Vec<&'static str>>,
+    pub region_group: &'a str,
+    /// A string that holds JSON, as in Fauna's files.
+    pub request_headers: String,
+    pub request_method: &'static str,
+    /// A string, as in Fauna's files.
+    pub response_code: &'static str,
+    pub tags: BTreeMap<&'static str, String>,
+    pub traceparent: String,
+    pub ts: String,
+    pub txn_retries: u64,
+}
+
+#[derive(Serialize)]
+struct RequestHeaders<'a> {
+    user_agent: &'a str,
+    x_forwarded_for: String,
+}
+
+const COLLECTIONS: &[&str] = &[
+    "Product",
+    "Customer",
+    "Order",
+    "Cart",
+    "Review",
+    "Inventory",
+    "Shipment",
+    "Account",
+    "Invoice",
+    "Session",
+];
+const FIELDS: &[&str] = &[
+    "name",
+    "price",
+    "email",
+    "status",
+    "createdAt",
+    "total",
+    "quantity",
+    "sku",
+    "rating",
+    "address",
+    "category",
+    "updatedAt",
+];
+const USER_AGENTS: &[&str] = &[
+    "fauna-js/2.4.1 (node 20.11.0; linux)",
+    "fauna-js/2.3.0 (browser; Chrome 124)",
+    "fauna-python/2.3.0 (CPython 3.12.2; Linux)",
+    "fauna-go/v3.0.1 (go1.22.1; linux/amd64)",
+    "fauna-jvm/1.0.0 (Java 21.0.2; Linux)",
+    "fauna-shell/3.0.0 (node 22.2.0)",
+    "curl/8.5.0",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 Fauna-Dashboard",
+];
+const GENERATED_DATABASES: &[&[&str]] = &[
+    &["ECommerce"],
+    &["ECommerce", "staging"],
+    &["Inventory"],
+    &["Analytics"],
+    &["Billing", "eu-tenants"],
+];
+
+/// Deterministic record source for one file.
+struct RecordGen<'a> {
+    rng: fastrand::Rng,
+    region_group: &'a str,
+    databases: Vec<Vec<String>>,
+}
+
+impl<'a> RecordGen<'a> {
+    fn new(spec: &'a FileSpec, salt: u64) -> Self {
+        let databases = match &spec.database {
+            Some(segments) => vec![segments.clone()],
+            None => GENERATED_DATABASES
+                .iter()
+                .map(|p| p.iter().map(|s| (*s).to_owned()).collect())
+                .collect(),
+        };
+        Self {
+            rng: fastrand::Rng::with_seed(spec.content_hash() ^ salt),
+            region_group: &spec.region_group,
+            databases,
+        }
+    }
+
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.rng.usize(..items.len())]
+    }
+
+    fn hex(&mut self, digits: usize) -> String {
+        let mut out = String::with_capacity(digits + 16);
+        while out.len() < digits {
+            out.push_str(&format!("{:016x}", self.rng.u64(..)));
+        }
+        out.truncate(digits);
+        out
+    }
+
+    /// Roughly log-uniform integer in `[lo, hi]`.
+    fn spread(&mut self, lo: u64, hi: u64) -> u64 {
+        let (lo_f, hi_f) = ((lo.max(1)) as f64, hi as f64);
+        let v = (lo_f.ln() + self.rng.f64() * (hi_f.ln() - lo_f.ln())).exp();
+        (v as u64).clamp(lo, hi)
+    }
+
+    fn ipv4(&mut self) -> String {
+        format!(
+            "{}.{}.{}.{}",
+            self.rng.u8(1..224),
+            self.rng.u8(..),
+            self.rng.u8(..),
+            self.rng.u8(1..255)
+        )
+    }
+
+    fn fql_shape(&mut self) -> String {
+        let c = self.pick(COLLECTIONS);
+        let f = self.pick(FIELDS);
+        let g = self.pick(FIELDS);
+        match self.rng.u8(..9) {
+            0 => format!(
+                "{c}.byId(\"{}\")",
+                self.rng
+                    .u64(100_000_000_000_000_000..999_999_999_999_999_999)
+            ),
+            1 => format!("{c}.all().take({})", self.rng.u32(1..500)),
+            2 => format!("{c}.where(.{f} == \"<redacted>\").first()"),
+            3 => format!(
+                "{c}.where(.{f} > {}).order(desc(.{g})) {{ id, {f}, {g} }}",
+                self.rng.u32(0..100_000)
+            ),
+            4 => format!(
+                "{c}.all().order(asc(.{f})).pageSize({})",
+                self.rng.u32(10..1000)
+            ),
+            5 => format!(
+                "let doc = {c}.byId(\"{}\")!\ndoc.update({{ {f}: {} }})",
+                self.rng
+                    .u64(100_000_000_000_000_000..999_999_999_999_999_999),
+                self.rng.u32(0..1_000_000)
+            ),
+            6 => format!(
+                "{c}.create({{ {f}: \"<redacted>\", {g}: {} }})",
+                self.rng.u32(0..10_000)
+            ),
+            7 => format!("Set.paginate(\"{}\")", self.hex(48)),
+            _ => format!("{c}.by_{f}(\"<redacted>\").count()"),
+        }
+    }
+
+    fn record(&mut self, ts_ms: i64) -> LogRecord<'_> {
+        let db_index = self.rng.usize(..self.databases.len());
+        let response_code = match self.rng.u16(..1000) {
+            0..=869 => "200",
+            870..=929 => "201",
+            930..=954 => "400",
+            955..=969 => "429",
+            970..=984 => "440",
+            985..=994 => "404",
+            _ => "500",
+        };
+        let rate_limits_hit = if response_code == "429" || self.rng.u8(..25) == 0 {
+            let mut hit = Vec::new();
+            for kind in ["read", "write", "compute"] {
+                if self.rng.bool() {
+                    hit.push(kind);
+                }
+            }
+            if hit.is_empty() {
+                hit.push(self.pick(&["read", "write", "compute"]));
+            }
+            Some(hit)
+        } else {
+            None
+        };
+        let mut tags = BTreeMap::new();
+        match self.rng.u8(..10) {
+            0..=3 => {}
+            4..=6 => {
+                tags.insert("request_id", self.hex(16));
+            }
+            7 => {
+                tags.insert("route", format!("/api/{}", self.pick(FIELDS)));
+                tags.insert("tenant", format!("t-{}", self.rng.u32(1..50_000)));
+            }
+            8 => {
+                tags.insert("job", format!("nightly-{}", self.rng.u16(1..400)));
+            }
+            _ => {
+                tags.insert("customer", format!("cus_{}", self.hex(14)));
+                tags.insert("request_id", self.hex(16));
+            }
+        }
+        let client = self.ipv4();
+        let x_forwarded_for = if self.rng.bool() {
+            format!("{client}, {}", self.ipv4())
+        } else {
+            client
+        };
+        let headers = RequestHeaders {
+            user_agent: self.pick(USER_AGENTS),
+            x_forwarded_for,
+        };
+        // Serializing a plain struct of strings cannot fail.
+        let request_headers = serde_json::to_string(&headers).unwrap_or_default();
+        let is_write = self.rng.u8(..4) == 0;
+        let fql_shape = self.fql_shape();
+        let traceparent = format!(
+            "00-{}-{}-0{}",
+            self.hex(32),
+            self.hex(16),
+            self.rng.u8(0..2)
+        );
+        let ts = Utc
+            .timestamp_millis_opt(ts_ms)
+            .single()
+            .map(fauna_ts)
+            .unwrap_or_default();
+        let bytes_in = self.spread(40, 20_000);
+        let bytes_out = self.spread(60, 500_000);
+        let byte_read_ops = self.spread(1, 5_000);
+        let byte_write_ops = if is_write { self.spread(1, 200) } else { 0 };
+        let compute_ops = self.spread(1, 300);
+        let query_time_ms = self.spread(1, 4_000);
+        let txn_retries = if is_write && self.rng.u8(..10) == 0 {
+            u64::from(self.rng.u8(1..4))
+        } else {
+            0
+        };
+        LogRecord {
+            api_version: "10",
+            bytes_in,
+            bytes_out,
+            byte_read_ops,
+            byte_write_ops,
+            compute_ops,
+            database: &self.databases[db_index],
+            fql_shape,
+            query_time_ms,
+            rate_limits_hit,
+            region_group: self.region_group,
+            request_headers,
+            request_method: "POST",
+            response_code,
+            tags,
+            traceparent,
+            ts,
+            txn_retries,
+        }
+    }
+}
+
+/// Counts the compressed bytes the encoder has handed down.
+struct CountingWriter<W> {
+    inner: W,
+    count: u64,
+}
+
+impl<W: Write> Write for CountingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Compressed bytes per record and compression ratio, measured on a sample.
+fn calibrate(spec: &FileSpec) -> io::Result<(f64, f64)> {
+    let mut generator = RecordGen::new(spec, 0x5eed_ca1b);
+    let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
+    let mut line = Vec::with_capacity(1024);
+    let mut raw = 0u64;
+    for i in 0..CALIBRATION_RECORDS {
+        line.clear();
+        serde_json::to_writer(&mut line, &generator.record(1_700_000_000_000 + i as i64))?;
+        line.push(b'\n');
+        gz.write_all(&line)?;
+        raw += line.len() as u64;
+    }
+    let compressed = gz.finish()?.len().max(1) as f64;
+    Ok((
+        compressed / CALIBRATION_RECORDS as f64,
+        raw as f64 / compressed,
+    ))
+}
+
+/// Writes the file for `spec` into `dir` (or reuses one a previous run left there) and
+/// returns it. Blocking; run it off the async workers. `cancel` stops it early.
+pub fn generate(spec: &FileSpec, dir: &Path, cancel: &AtomicBool) -> io::Result<GeneratedFile> {
+    let key = spec.key();
+    let path = dir.join(format!("{key}.jsonl.gz"));
+    let etag = format!("\"{key}\"");
+    if let Ok(meta) = fs::metadata(&path)
+        && meta.is_file()
+    {
+        return Ok(GeneratedFile {
+            path,
+            len: meta.len(),
+            etag,
+        });
+    }
+    let (first_ms, last_ms) = millisecond_slots(spec.time_start, spec.time_end)
+        .ok_or_else(|| io::Error::other("the request window holds no millisecond"))?;
+    let span = (last_ms - first_ms + 1) as f64;
+    let (per_record, ratio) = calibrate(spec)?;
+    let expected_records = (spec.target_size as f64 / per_record).max(1.0);
+    let mean_step_ms = span / expected_records;
+
+    let tmp = dir.join(format!(
+        "{key}.{}.{}.tmp",
+        std::process::id(),
+        fastrand::u32(..)
+    ));
+    let result = (|| -> io::Result<()> {
+        let file = File::create(&tmp)?;
+        let counting = CountingWriter {
+            inner: BufWriter::with_capacity(256 * 1024, file),
+            count: 0,
+        };
+        let mut gz = GzEncoder::new(counting, Compression::fast());
+        let mut generator = RecordGen::new(spec, 0);
+        let mut line = Vec::with_capacity(2048);
+        let mut offset_ms = 0f64;
+        let mut raw = 0u64;
+        let mut raw_at_last_output = 0u64;
+        let mut last_count = 0u64;
+        let mut records = 0u64;
+        loop {
+            if records % 4096 == 4095 && cancel.load(Ordering::Relaxed) {
+                return Err(io::Error::new(io::ErrorKind::Interrupted, "shutting down"));
+            }
+            let ts_ms = first_ms + (offset_ms as i64).min(last_ms - first_ms);
+            line.clear();
+            serde_json::to_writer(&mut line, &generator.record(ts_ms))?;
+            line.push(b'\n');
+            gz.write_all(&line)?;
+            raw += line.len() as u64;
+            records += 1;
+            offset_ms += generator.rng.f64() * 2.0 * mean_step_ms;
+            // The encoder holds back some output; estimate it from the input since its
+            // last output so small files stop near their target too.
+            let count = gz.get_ref().count;
+            if count != last_count {
+                last_count = count;
+                raw_at_last_output = raw;
+            }
+            let pending = (raw - raw_at_last_output) as f64 / ratio;
+            if count as f64 + pending >= spec.target_size as f64 {
+                break;
+            }
+        }
+        let mut buffered = gz.finish()?.inner;
+        buffered.flush()?;
+        drop(buffered);
+        if spec.truncate {
+            truncate_file(&tmp)?;
+        }
+        if spec.corrupt {
+            corrupt_file(&tmp)?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    fs::rename(&tmp, &path)?;
+    let len = fs::metadata(&path)?.len();
+    Ok(GeneratedFile { path, len, etag })
+}
+
+/// Cuts the file to half its size: a valid gzip header and the start of the deflate data.
+fn truncate_file(path: &Path) -> io::Result<()> {
+    let file = OpenOptions::new().write(true).open(path)?;
+    let len = file.metadata()?.len();
+    file.set_len((len / 2).max(len.min(12)))
+}
+
+/// Flips 16 bytes in the middle of the compressed data, so inflating or the CRC check fails.
+fn corrupt_file(path: &Path) -> io::Result<()> {
+    let mut file = OpenOptions::new().read(true).write(true).open(path)?;
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(());
+    }
+    let at = (len / 2).max(10.min(len - 1));
+    let n = 16.min(len - at) as usize;
+    let mut buf = vec![0u8; n];
+    file.seek(SeekFrom::Start(at))?;
+    file.read_exact(&mut buf)?;
+    for b in &mut buf {
+        *b ^= 0xA5;
+    }
+    file.seek(SeekFrom::Start(at))?;
+    file.write_all(&buf)?;
+    file.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::read::GzDecoder;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    fn spec(db: Option<&[&str]>, size: u64) -> FileSpec {
+        FileSpec {
+            seed: 7,
+            time_start: at("2099-07-10T07:46:05.5Z"),
+            time_end: at("2099-07-10T08:46:05Z"),
+            region_group: "us-std".into(),
+            database: db.map(|d| d.iter().map(|s| (*s).to_owned()).collect()),
+            target_size: size,
+            corrupt: false,
+            truncate: false,
+        }
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "fauna-sim-test-{name}-{}-{}",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
+        fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        dir
+    }
+
+    fn read_lines(path: &Path) -> io::Result<Vec<serde_json::Value>> {
+        let mut text = String::new();
+        GzDecoder::new(File::open(path)?).read_to_string(&mut text)?;
+        text.lines()
+            .map(|l| serde_json::from_str(l).map_err(io::Error::other))
+            .collect()
+    }
+
+    #[test]
+    fn millisecond_slots_respect_half_open_windows() {
+        let ms = |s: &str| at(s).timestamp_millis();
+        assert_eq!(
+            millisecond_slots(at("2099-01-01T00:00:00Z"), at("2099-01-01T00:00:01Z")),
+            Some((ms("2099-01-01T00:00:00Z"), ms("2099-01-01T00:00:00.999Z")))
+        );
+        assert_eq!(
+            millisecond_slots(
+                at("2099-01-01T00:00:00.0001Z"),
+                at("2099-01-01T00:00:00.0015Z")
+            ),
+            Some((
+                ms("2099-01-01T00:00:00.001Z"),
+                ms("2099-01-01T00:00:00.001Z")
+            ))
+        );
+        assert_eq!(
+            millisecond_slots(
+                at("2099-01-01T00:00:00.0001Z"),
+                at("2099-01-01T00:00:00.0009Z")
+            ),
+            None
+        );
+        assert_eq!(
+            millisecond_slots(
+                at("2099-01-01T00:00:00.0001Z"),
+                at("2099-01-01T00:00:00.001Z")
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn records_have_documented_types_and_sorted_ts() -> io::Result<()> {
+        let dir = temp_dir("types");
+        let s = spec(None, 64 * 1024);
+        let file = generate(&s, &dir, &AtomicBool::new(false))?;
+        let lines = read_lines(&file.path)?;
+        assert!(lines.len() > 50);
+        let mut last_ts = String::new();
+        let mut saw_rate_limits = false;
+        for r in &lines {
+            let obj = r
+                .as_object()
+                .ok_or_else(|| io::Error::other("not an object"))?;
+            assert_eq!(r["API_VERSION"], "10");
+            for k in [
+                "BYTES_IN",
+                "BYTES_OUT",
+                "BYTE_READ_OPS",
+                "BYTE_WRITE_OPS",
+                "COMPUTE_OPS",
+                "QUERY_TIME_MS",
+                "TXN_RETRIES",
+            ] {
+                assert!(r[k].is_u64(), "{k}: {r}");
+            }
+            let db = r["DATABASE"]
+                .as_array()
+                .ok_or_else(|| io::Error::other("DATABASE"))?;
+            assert!(!db.is_empty() && db.iter().all(|d| d.is_string()));
+            assert!(r["FQL_SHAPE"].is_string());
+            assert_eq!(r["REGION_GROUP"], "us-std");
+            let headers = r["REQUEST_HEADERS"]
+                .as_str()
+                .ok_or_else(|| io::Error::other("headers"))?;
+            let headers: serde_json::Value = serde_json::from_str(headers)?;
+            assert!(headers["user_agent"].is_string() && headers["x_forwarded_for"].is_string());
+            assert_eq!(r["REQUEST_METHOD"], "POST");
+            let code = r["RESPONSE_CODE"]
+                .as_str()
+                .ok_or_else(|| io::Error::other("code"))?;
+            assert!(code.parse::<u16>().is_ok());
+            let tags = r["TAGS"]
+                .as_object()
+                .ok_or_else(|| io::Error::other("TAGS"))?;
+            assert!(tags.values().all(|v| v.is_string()));
+            let tp = r["TRACEPARENT"]
+                .as_str()
+                .ok_or_else(|| io::Error::other("tp"))?;
+            assert_eq!(tp.len(), 55);
+            assert!(tp.starts_with("00-"));
+            if let Some(hit) = obj.get("RATE_LIMITS_HIT") {
+                saw_rate_limits = true;
+                let hit = hit.as_array().ok_or_else(|| io::Error::other("hit"))?;
+                assert!(
+                    hit.iter()
+                        .all(|h| ["read", "write", "compute"].contains(&h.as_str().unwrap_or("")))
+                );
+            }
+            let ts = r["TS"]
+                .as_str()
+                .ok_or_else(|| io::Error::other("TS"))?
+                .to_owned();
+            assert!(ts.ends_with(" Z") && ts.len() == 25, "{ts}");
+            assert!(
+                ts.as_str() >= "2099-07-10 07:46:05.500 Z"
+                    && ts.as_str() <= "2099-07-10 08:46:04.999 Z",
+                "{ts}"
+            );
+            assert!(ts >= last_ts, "sorted");
+            last_ts = ts;
+        }
+        assert!(saw_rate_limits);
+        fs::remove_dir_all(&dir)
+    }
+
+    #[test]
+    fn deterministic_sized_and_database_scoped() -> io::Result<()> {
+        let (a, b) = (temp_dir("det-a"), temp_dir("det-b"));
+        let s = spec(Some(&["ECommerce", "prod"]), 200 * 1024);
+        let fa = generate(&s, &a, &AtomicBool::new(false))?;
+        let fb = generate(&s, &b, &AtomicBool::new(false))?;
+        assert_eq!(fs::read(&fa.path)?, fs::read(&fb.path)?);
+        assert!(
+            fa.len > 150 * 1024 && fa.len < 260 * 1024,
+            "size {}",
+            fa.len
+        );
+        let lines = read_lines(&fa.path)?;
+        assert!(
+            lines
+                .iter()
+                .all(|r| r["DATABASE"] == serde_json::json!(["ECommerce", "prod"]))
+        );
+        let raw: usize = lines.iter().map(|l| l.to_string().len() + 1).sum();
+        let ratio = raw as f64 / fa.len as f64;
+        assert!((2.5..6.0).contains(&ratio), "compression ratio {ratio}");
+        let mut other = s.clone();
+        other.seed = 8;
+        assert_ne!(other.key(), s.key());
+        fs::remove_dir_all(&a)?;
+        fs::remove_dir_all(&b)
+    }
+
+    #[test]
+    fn tiny_target_still_writes_one_record() -> io::Result<()> {
+        let dir = temp_dir("tiny");
+        let file = generate(&spec(None, 0), &dir, &AtomicBool::new(false))?;
+        assert_eq!(read_lines(&file.path)?.len(), 1);
+        let small = generate(&spec(None, 2_000), &dir, &AtomicBool::new(false))?;
+        assert!(small.len < 6_000, "size {}", small.len);
+        fs::remove_dir_all(&dir)
+    }
+
+    #[test]
+    fn faults_break_the_gzip() -> io::Result<()> {
+        let dir = temp_dir("faults");
+        let mut s = spec(None, 32 * 1024);
+        let good = generate(&s, &dir, &AtomicBool::new(false))?;
+        s.corrupt = true;
+        let corrupt = generate(&s, &dir, &AtomicBool::new(false))?;
+        assert_eq!(corrupt.len, good.len);
+        assert!(read_lines(&corrupt.path).is_err());
+        s.corrupt = false;
+        s.truncate = true;
+        let truncated = generate(&s, &dir, &AtomicBool::new(false))?;
+        assert!(truncated.len < good.len);
+        assert_eq!(
+            fs::read(&truncated.path)?[..],
+            fs::read(&good.path)?[..truncated.len as usize]
+        );
+        assert!(read_lines(&truncated.path).is_err());
+        fs::remove_dir_all(&dir)
+    }
+}

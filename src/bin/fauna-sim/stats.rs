@@ -1,0 +1,62 @@
+//! Counters exposed at `GET /_sim/stats`.
+//!
+//! Owns the atomic counters the handlers bump and their JSON snapshot. Tests read them to
+//! check how many calls a client made (retries, polls, renewals, downloads).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Every call under `/api/v1/`, whatever its outcome.
+    pub api_calls: AtomicU64,
+    /// `POST /api/v1/logs` answered 200 (new or idempotent repeat).
+    pub log_requests: AtomicU64,
+    /// `GET /api/v1/logs/{id}` answered 200.
+    pub status_polls: AtomicU64,
+    /// `POST /api/v1/logs/{id}/url` answered 200.
+    pub url_renewals: AtomicU64,
+    /// File downloads answered 200 or 206.
+    pub downloads: AtomicU64,
+    /// API calls answered 429 by the throttle fault.
+    pub throttled: AtomicU64,
+    /// API calls answered 503 by the server-error fault.
+    pub server_errors: AtomicU64,
+    /// API calls answered 401.
+    pub unauthorized: AtomicU64,
+}
+
+/// Point-in-time copy of [`Stats`].
+#[derive(Debug, Serialize)]
+pub struct StatsSnapshot {
+    pub api_calls: u64,
+    pub log_requests: u64,
+    pub status_polls: u64,
+    pub url_renewals: u64,
+    pub downloads: u64,
+    pub throttled: u64,
+    pub server_errors: u64,
+    pub unauthorized: u64,
+}
+
+/// Adds one to a counter.
+pub fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+impl Stats {
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        StatsSnapshot {
+            api_calls: get(&self.api_calls),
+            log_requests: get(&self.log_requests),
+            status_polls: get(&self.status_polls),
+            url_renewals: get(&self.url_renewals),
+            downloads: get(&self.downloads),
+            throttled: get(&self.throttled),
+            server_errors: get(&self.server_errors),
+            unauthorized: get(&self.unauthorized),
+        }
+    }
+}

@@ -1,0 +1,319 @@
+//! End-to-end exports: the `fauna-logs-export run` binary against the Fauna simulator and a moto
+//! S3 server, both over HTTP on loopback. Each test checks the stored bytes against the
+//! simulator's file (or their absence), that no multipart upload is left open, and that no secret
+//! reached the output.
+
+mod support;
+
+use support::{Sim, bucket, export, keys, object, open_uploads, s3};
+
+const DAY: [&str; 4] = [
+    "--start",
+    "2026-11-24T00:00:00Z",
+    "--end",
+    "2026-11-25T00:00:00Z",
+];
+
+fn args<'a>(scope: &[&'a str]) -> Vec<&'a str> {
+    scope.iter().chain(DAY.iter()).copied().collect()
+}
+
+/// Asserts a successful export stored exactly the simulator's file at the job's key.
+async fn assert_stored(sim: &Sim, bucket: &str, run: &support::Run) -> Vec<u8> {
+    assert_eq!(run.status, 0, "exit status; stderr:\n{}", run.stderr);
+    assert_eq!(run.step(), "done", "{}", run.stdout);
+    run.assert_no_secrets();
+    let key = run.job["key"].as_str().expect("key in the job");
+    let request_id = run.job["request_id"]
+        .as_str()
+        .expect("request_id in the job");
+    let s3 = s3().await;
+    let stored = object(&s3, bucket, key)
+        .await
+        .expect("an object at the key");
+    let source = sim.file(request_id).await;
+    assert!(!source.is_empty());
+    assert!(
+        stored == source,
+        "stored bytes differ from the simulator's file"
+    );
+    assert_eq!(run.job["bytes"].as_u64(), Some(source.len() as u64));
+    assert_eq!(
+        open_uploads(&s3, bucket).await,
+        0,
+        "a multipart upload was left open"
+    );
+    stored
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn large_file_is_copied_byte_for_byte_with_multipart() {
+    let sim = Sim::start(&["--file-size", "20000000"]);
+    let bucket = bucket(&s3().await, "large").await;
+    let run = export(
+        &sim,
+        &bucket,
+        &args(&["--database", "us-std/ECommerce"]),
+        &[],
+    )
+    .await;
+    let stored = assert_stored(&sim, &bucket, &run).await;
+    assert!(
+        stored.len() > 16 << 20,
+        "the file must span several 8 MiB parts"
+    );
+    assert_eq!(
+        run.job["key"],
+        "fauna-logs/region_group=us-std/database=ECommerce/date=2026-11-24/20261124T000000Z_20261125T000000Z.jsonl.gz"
+    );
+    // The stored object is Fauna's gzip JSON Lines, intact.
+    let mut text = String::new();
+    use std::io::Read;
+    flate2::read::MultiGzDecoder::new(&stored[..])
+        .read_to_string(&mut text)
+        .expect("the stored file is valid gzip");
+    let first: serde_json::Value =
+        serde_json::from_str(text.lines().next().expect("a record")).expect("JSON line");
+    assert!(first["TS"].is_string() && first["DATABASE"].is_array());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn small_region_group_file_is_one_put() {
+    let sim = Sim::start(&["--file-size", "100000"]);
+    let bucket = bucket(&s3().await, "small").await;
+    let run = export(&sim, &bucket, &args(&["--region-group", "eu-std"]), &[]).await;
+    assert_stored(&sim, &bucket, &run).await;
+    assert!(
+        run.job["key"]
+            .as_str()
+            .is_some_and(|k| k.contains("region_group=eu-std/database=__all__/"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_state_progression_is_polled_to_completion() {
+    let sim = Sim::start(&["--polls-to-complete", "6"]);
+    let bucket = bucket(&s3().await, "slow").await;
+    let run = export(
+        &sim,
+        &bucket,
+        &args(&["--database", "us-std/ECommerce"]),
+        &[],
+    )
+    .await;
+    assert_stored(&sim, &bucket, &run).await;
+    // six answers of a working state, then the seventh says Complete
+    assert_eq!(run.job["polls"].as_u64(), Some(7));
+    assert_eq!(run.job["attempt"].as_u64(), Some(1));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn throttling_and_server_errors_are_retried() {
+    let sim = Sim::start(&[
+        "--throttle",
+        "2",
+        "--retry-after",
+        "1",
+        "--server-errors",
+        "2",
+    ]);
+    let bucket = bucket(&s3().await, "flaky").await;
+    let run = export(
+        &sim,
+        &bucket,
+        &args(&["--database", "us-std/ECommerce"]),
+        &[],
+    )
+    .await;
+    assert_stored(&sim, &bucket, &run).await;
+    let stats = sim.stats().await;
+    assert_eq!(stats["throttled"], 2, "{stats}");
+    assert_eq!(stats["server_errors"], 2, "{stats}");
+    assert_eq!(
+        stats["log_requests"], 1,
+        "one log request, retried, not several: {stats}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_state_is_treated_as_working() {
+    let sim = Sim::start(&["--unknown-state", "InProgress"]);
+    let bucket = bucket(&s3().await, "unknown").await;
+    let run = export(
+        &sim,
+        &bucket,
+        &args(&["--database", "us-std/ECommerce"]),
+        &[],
+    )
+    .await;
+    assert_stored(&sim, &bucket, &run).await;
+    assert!(run.stderr.contains("InProgress"), "{}", run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_request_is_requested_again() {
+    let sim = Sim::start(&["--fail-requests", "1", "--fail-state", "Failed"]);
+    let bucket = bucket(&s3().await, "failed-once").await;
+    let run = export(
+        &sim,
+        &bucket,
+        &args(&["--database", "us-std/ECommerce"]),
+        &[],
+    )
+    .await;
+    assert_stored(&sim, &bucket, &run).await;
+    assert_eq!(run.job["attempt"].as_u64(), Some(2));
+    assert_eq!(sim.stats().await["log_requests"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_that_keep_timing_out_fail_the_export() {
+    let sim = Sim::start(&["--fail-requests", "5", "--fail-state", "TimedOut"]);
+    let bucket = bucket(&s3().await, "timed-out").await;
+    let run = export(
+        &sim,
+        &bucket,
+        &args(&["--database", "us-std/ECommerce"]),
+        &[("MAX_REQUEST_ATTEMPTS", "2")],
+    )
+    .await;
+    assert_eq!(run.status, 1, "{}", run.stderr);
+    assert_eq!(run.step(), "failed");
+    assert_eq!(run.error_type(), "ExportFailed");
+    assert_eq!(sim.stats().await["log_requests"], 2);
+    let s3 = s3().await;
+    assert!(keys(&s3, &bucket).await.is_empty());
+    run.assert_no_secrets();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn does_not_exist_finishes_with_no_object() {
+    let sim = Sim::start(&["--does-not-exist"]);
+    let bucket = bucket(&s3().await, "empty").await;
+    let run = export(
+        &sim,
+        &bucket,
+        &args(&["--database", "us-std/ECommerce"]),
+        &[],
+    )
+    .await;
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert_eq!(run.step(), "done");
+    assert_eq!(run.job["bytes"].as_u64(), Some(0));
+    let s3 = s3().await;
+    assert!(keys(&s3, &bucket).await.is_empty());
+    run.assert_no_secrets();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rejected_key_fails_at_once_without_retries() {
+    let sim = Sim::start(&[]);
+    let bucket = bucket(&s3().await, "unauthorized").await;
+    let run = export(
+        &sim,
+        &bucket,
+        &args(&["--database", "us-std/ECommerce"]),
+        &[("FAUNA_ACCOUNT_KEY", "fnacapi_wrong_key")],
+    )
+    .await;
+    assert_eq!(run.status, 1);
+    assert_eq!(run.error_type(), "FaunaAuthRejected", "{}", run.stdout);
+    assert!(run.stderr.contains("FAUNA_ACCOUNT_KEY"), "{}", run.stderr);
+    assert!(!run.stderr.contains("fnacapi_wrong_key") && !run.stdout.contains("fnacapi_wrong_key"));
+    assert_eq!(sim.stats().await["api_calls"], 1, "401 must not be retried");
+    run.assert_no_secrets();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dropped_download_is_retried_and_leaves_no_upload_open() {
+    let sim = Sim::start(&[
+        "--file-size",
+        "12000000",
+        "--drop-download-after",
+        "9000000",
+    ]);
+    let bucket = bucket(&s3().await, "dropped").await;
+    let run = export(
+        &sim,
+        &bucket,
+        &args(&["--database", "us-std/ECommerce"]),
+        &[],
+    )
+    .await;
+    assert_stored(&sim, &bucket, &run).await;
+    assert!(run.stderr.contains("DownloadFailed"), "{}", run.stderr);
+    assert_eq!(sim.stats().await["downloads"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_url_is_renewed() {
+    let sim = Sim::start(&["--expired-urls", "1"]);
+    let bucket = bucket(&s3().await, "expired").await;
+    let run = export(
+        &sim,
+        &bucket,
+        &args(&["--database", "us-std/ECommerce"]),
+        &[],
+    )
+    .await;
+    assert_stored(&sim, &bucket, &run).await;
+    assert_eq!(sim.stats().await["url_renewals"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_is_refused_before_calling_fauna() {
+    let sim = Sim::start(&[]);
+    let bucket = bucket(&s3().await, "bad-input").await;
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &[
+                "--database",
+                "us-std/ECommerce",
+                "--start",
+                "2026-01-01T00:00:00Z",
+                "--end",
+                "2026-04-02T00:00:00Z",
+            ],
+            "90 days",
+        ),
+        (
+            &[
+                "--database",
+                "ECommerce",
+                "--start",
+                "2026-01-01T00:00:00Z",
+                "--end",
+                "2026-01-02T00:00:00Z",
+            ],
+            "`database`",
+        ),
+        (
+            &[
+                "--region-group",
+                "us-std",
+                "--start",
+                "2026-01-02T00:00:00Z",
+                "--end",
+                "2026-01-01T00:00:00Z",
+            ],
+            "before `time_end`",
+        ),
+        (
+            &[
+                "--region-group",
+                "us-std",
+                "--start",
+                "yesterday",
+                "--end",
+                "2026-01-01T00:00:00Z",
+            ],
+            "RFC 3339",
+        ),
+    ];
+    for (args, expected) in cases {
+        let run = export(&sim, &bucket, args, &[]).await;
+        assert_eq!(run.status, 2, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(expected), "{args:?}: {}", run.stderr);
+    }
+    assert_eq!(sim.stats().await["api_calls"], 0);
+}

@@ -1,0 +1,136 @@
+//! The Lambda runtime path, for real: `cargo lambda watch` runs the function under its emulator of
+//! the Lambda Runtime API, and `cargo lambda invoke --data-file events/…` drives one export step by
+//! step, feeding each returned job back in, against the simulator and moto.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use support::{Sim, bucket, export_env, free_port, object, open_uploads, s3, venv_bin};
+
+/// `cargo lambda watch`, stopped on drop.
+struct Watch {
+    port: u16,
+    child: Child,
+}
+
+impl Watch {
+    fn start(env: &[(String, String)]) -> Watch {
+        let port = free_port();
+        let mut cmd = Command::new(venv_bin("cargo-lambda"));
+        cmd.args([
+            "lambda",
+            "watch",
+            "--ignore-changes",
+            "--all-features",
+            "--quiet",
+        ])
+        .args([
+            "--invoke-address",
+            "127.0.0.1",
+            "--invoke-port",
+            &port.to_string(),
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        for (k, v) in env {
+            cmd.arg("--env-var").arg(format!("{k}={v}"));
+        }
+        let child = cmd.spawn().expect("start cargo lambda watch");
+        support::wait_until_serving(
+            &format!("http://127.0.0.1:{port}"),
+            Duration::from_secs(120),
+        );
+        Watch { port, child }
+    }
+
+    /// `cargo lambda invoke` with a payload file; the function's answer, or its error.
+    fn invoke(&self, payload: &Path) -> Result<Value, String> {
+        let out = Command::new(venv_bin("cargo-lambda"))
+            .args([
+                "lambda",
+                "invoke",
+                "fauna-logs-export",
+                "--output-format",
+                "json",
+            ])
+            .args([
+                "--invoke-address",
+                "127.0.0.1",
+                "--invoke-port",
+                &self.port.to_string(),
+            ])
+            .arg("--data-file")
+            .arg(payload)
+            .output()
+            .expect("run cargo lambda invoke");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        if out.status.success() {
+            serde_json::from_str(&stdout).map_err(|e| format!("not JSON ({e}): {stdout}"))
+        } else {
+            Err(format!("{stdout}{stderr}"))
+        }
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        // cargo lambda watch runs the function as its child; end the whole group.
+        let _ = Command::new("pkill")
+            .args(["-TERM", "-P", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_export_step_by_step_through_the_lambda_runtime() {
+    let sim = Sim::start(&["--polls-to-complete", "1", "--file-size", "200000"]);
+    let bucket = bucket(&s3().await, "lambda").await;
+    let watch = Watch::start(&export_env(&sim, &bucket));
+    let dir = std::env::temp_dir().join(format!("fauna-lambda-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("events/manual-request-database.json");
+    let mut job = watch.invoke(&fixture).expect("first step");
+    let mut steps = vec![job["step"].as_str().unwrap_or_default().to_owned()];
+    while job["step"] != "done" {
+        assert!(steps.len() < 10, "too many steps: {steps:?}");
+        let payload = dir.join(format!("step-{}.json", steps.len()));
+        std::fs::write(&payload, job.to_string()).expect("write payload");
+        job = watch.invoke(&payload).expect("next step");
+        steps.push(job["step"].as_str().unwrap_or_default().to_owned());
+    }
+    // request → poll (Pending), poll → poll (Requested), poll → copy (Complete), copy → done
+    assert_eq!(steps, ["poll", "poll", "copy", "done"]);
+    let text = job.to_string();
+    assert!(!text.contains(support::ACCOUNT_KEY) && !text.contains("X-Amz-Signature"));
+
+    let s3 = s3().await;
+    let key = job["key"].as_str().expect("key");
+    let stored = object(&s3, &bucket, key).await.expect("object stored");
+    let source = sim
+        .file(job["request_id"].as_str().expect("request id"))
+        .await;
+    assert!(
+        stored == source,
+        "stored bytes differ from the simulator's file"
+    );
+    assert_eq!(open_uploads(&s3, &bucket).await, 0);
+
+    // A bad event is answered with the typed error Step Functions matches on.
+    let bad = Path::new(env!("CARGO_MANIFEST_DIR")).join("events/invalid-window-too-long.json");
+    let err = watch
+        .invoke(&bad)
+        .expect_err("a 151-day window must be refused");
+    assert!(err.contains("InvalidJob"), "{err}");
+    assert!(err.contains("90 days"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,327 @@
+//! Test harness for the end-to-end tests: real servers on loopback, no in-process fakes.
+//!
+//! - [`Moto`]: one moto S3 server per test binary (from the project's `.venv`, made by
+//!   `make test`), on a free port, stopped when the test binary exits (its watchdog wrapper
+//!   notices that our end of its stdin pipe closed).
+//! - [`Sim`]: one Fauna simulator per test, with the faults the test asks for, stopped on drop.
+//! - [`export`]: runs `fauna-logs-export run …` against both and captures everything it printed.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::Client;
+use serde_json::Value;
+
+pub const ACCOUNT_KEY: &str = "fnacapi_test_secret_key_do_not_log";
+pub const REGION: &str = "us-east-1";
+
+fn project_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("local addr").port()
+}
+
+/// Waits until something listens at `url`'s host and port, failing the test after `limit`.
+pub fn wait_until_serving(url: &str, limit: Duration) {
+    let addr = url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let started = Instant::now();
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(
+            started.elapsed() < limit,
+            "{url} did not start serving within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The moto S3 server shared by the tests of one binary.
+pub struct Moto {
+    pub endpoint: String,
+    _child: Child,
+    _stdin: Mutex<ChildStdin>,
+}
+
+pub fn venv_bin(name: &str) -> PathBuf {
+    let path = project_dir().join(".venv/bin").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `make test` (it creates .venv with moto and cargo-lambda)",
+        path.display()
+    );
+    path
+}
+
+pub fn moto() -> &'static Moto {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
+    MOTO.get_or_init(|| {
+        let port = free_port();
+        let server = venv_bin("moto_server");
+        // The wrapper kills moto as soon as its stdin closes, i.e. when this test binary exits.
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(r#""$0" -H 127.0.0.1 -p "$1" >/dev/null 2>&1 & pid=$!; read _ignored; kill $pid"#)
+            .arg(&server)
+            .arg(port.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto_server");
+        let stdin = child.stdin.take().expect("moto stdin");
+        let endpoint = format!("http://127.0.0.1:{port}");
+        wait_until_serving(&endpoint, Duration::from_secs(60));
+        Moto {
+            endpoint,
+            _child: child,
+            _stdin: Mutex::new(stdin),
+        }
+    })
+}
+
+/// An S3 client for checking what landed in moto.
+pub async fn s3() -> Client {
+    let creds = aws_sdk_s3::config::Credentials::new("test", "test", None, None, "tests");
+    let conf = aws_sdk_s3::config::Builder::new()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new(REGION))
+        .credentials_provider(creds)
+        .endpoint_url(&moto().endpoint)
+        .force_path_style(true)
+        .build();
+    Client::from_conf(conf)
+}
+
+/// A new bucket with a unique name.
+pub async fn bucket(s3: &Client, name: &str) -> String {
+    let bucket = format!("{name}-{}", std::process::id());
+    s3.create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("create bucket");
+    bucket
+}
+
+/// The object's bytes, or `None` if there is no object at the key.
+pub async fn object(s3: &Client, bucket: &str, key: &str) -> Option<Vec<u8>> {
+    match s3.get_object().bucket(bucket).key(key).send().await {
+        Ok(out) => Some(
+            out.body
+                .collect()
+                .await
+                .expect("read object")
+                .into_bytes()
+                .to_vec(),
+        ),
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => None,
+        Err(e) => panic!("GetObject failed: {e:?}"),
+    }
+}
+
+/// Keys in the bucket.
+pub async fn keys(s3: &Client, bucket: &str) -> Vec<String> {
+    let out = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("list objects");
+    out.contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_owned))
+        .collect()
+}
+
+/// Multipart uploads still open in the bucket.
+pub async fn open_uploads(s3: &Client, bucket: &str) -> usize {
+    let out = s3
+        .list_multipart_uploads()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("list multipart uploads");
+    out.uploads().len()
+}
+
+/// A Fauna simulator process, stopped on drop.
+pub struct Sim {
+    pub url: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+}
+
+impl Sim {
+    pub fn start(args: &[&str]) -> Sim {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_fauna-sim"))
+            .args(["--addr", "127.0.0.1:0", "--account-key", ACCOUNT_KEY])
+            .arg("--exit-on-stdin-eof")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start fauna-sim");
+        let stdout = child.stdout.take().expect("sim stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the sim's address");
+        let url = line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .filter(|u| u.starts_with("http://"))
+            .unwrap_or_else(|| panic!("unexpected first line from fauna-sim: {line:?}"))
+            .to_owned();
+        let stdin = child.stdin.take();
+        Sim { url, child, stdin }
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        let resp = reqwest::get(format!("{}{path}", self.url))
+            .await
+            .expect("sim inspection call");
+        assert!(resp.status().is_success(), "{path}: {}", resp.status());
+        resp
+    }
+
+    /// The exact bytes of a request's file, as the simulator serves it.
+    pub async fn file(&self, request_id: &str) -> Vec<u8> {
+        self.get(&format!("/_sim/requests/{request_id}/file"))
+            .await
+            .bytes()
+            .await
+            .expect("file bytes")
+            .to_vec()
+    }
+
+    /// The simulator's call counters.
+    pub async fn stats(&self) -> Value {
+        self.get("/_sim/stats")
+            .await
+            .json()
+            .await
+            .expect("stats json")
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        // Closing stdin asks the simulator to shut down and clean its data directory.
+        drop(self.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What one `fauna-logs-export run` printed.
+pub struct Run {
+    pub status: i32,
+    pub job: Value,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from_output(out: Output) -> Run {
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let job = stdout
+            .lines()
+            .rev()
+            .find(|l| l.starts_with('{'))
+            .and_then(|l| serde_json::from_str(l).ok())
+            .unwrap_or(Value::Null);
+        Run {
+            status: out.status.code().unwrap_or(-1),
+            job,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Neither the account key nor any presigned URL's signature may appear in the output.
+    pub fn assert_no_secrets(&self) {
+        for text in [&self.stdout, &self.stderr] {
+            assert!(
+                !text.contains(ACCOUNT_KEY),
+                "the account key leaked:\n{text}"
+            );
+            assert!(
+                !text.contains("X-Amz-Signature"),
+                "a presigned URL's query leaked:\n{text}"
+            );
+        }
+    }
+
+    pub fn step(&self) -> &str {
+        self.job["step"].as_str().unwrap_or_default()
+    }
+
+    pub fn error_type(&self) -> &str {
+        self.job["error"]["error_type"].as_str().unwrap_or_default()
+    }
+}
+
+/// Environment for the exporter: the simulator, moto, and a fast poll.
+pub fn export_env(sim: &Sim, bucket: &str) -> Vec<(String, String)> {
+    [
+        ("FAUNA_ACCOUNT_URL", sim.url.as_str()),
+        ("FAUNA_ACCOUNT_KEY", ACCOUNT_KEY),
+        ("LOGS_BUCKET", bucket),
+        ("LOGS_PREFIX", "fauna-logs"),
+        ("POLL_INTERVAL_SECONDS", "0"),
+        ("AWS_ENDPOINT_URL", moto().endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", REGION),
+        ("S3_FORCE_PATH_STYLE", "true"),
+        ("RUST_LOG", "info"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+/// Runs `fauna-logs-export run <args>` with [`export_env`] plus `extra_env`.
+pub async fn export(sim: &Sim, bucket: &str, args: &[&str], extra_env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fauna-logs-export"));
+    cmd.arg("run").args(args);
+    for var in [
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL_S3",
+        "AWS_SESSION_TOKEN",
+        "AWS_LAMBDA_RUNTIME_API",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(export_env(sim, bucket));
+    cmd.envs(extra_env.iter().copied());
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .expect("join")
+        .expect("run fauna-logs-export");
+    Run::from_output(out)
+}
