@@ -117,8 +117,7 @@ pub async fn run_to_end<A: LogsApi, S: ObjectStore>(mut job: Job, deps: &Deps<A,
                 retries = 0;
                 job = next;
                 eprintln!(
-                    "{:?} → {:?}{}",
-                    before,
+                    "{before} → {}{}",
                     job.step,
                     if job.wait_seconds > 0 && !job.step.is_terminal() {
                         format!(" (next in {}s)", job.wait_seconds)
@@ -134,7 +133,7 @@ pub async fn run_to_end<A: LogsApi, S: ObjectStore>(mut job: Job, deps: &Deps<A,
                 retries += 1;
                 let delay = backoff.backoff(retries + 1);
                 eprintln!(
-                    "{before:?} failed ({}): {e}; trying again in {:.1}s",
+                    "{before} failed ({}): {e}; trying again in {:.1}s",
                     e.error_type(),
                     delay.as_secs_f64()
                 );

@@ -58,18 +58,36 @@ pub enum Step {
     Failed,
 }
 
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl Step {
     const NAMES: &'static str = "request, poll, copy, done, failed";
 
+    const ALL: [Step; 5] = [
+        Step::Request,
+        Step::Poll,
+        Step::Copy,
+        Step::Done,
+        Step::Failed,
+    ];
+
     fn parse(name: &str) -> Option<Step> {
-        Some(match name {
-            "request" => Step::Request,
-            "poll" => Step::Poll,
-            "copy" => Step::Copy,
-            "done" => Step::Done,
-            "failed" => Step::Failed,
-            _ => return None,
-        })
+        Step::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// The name used in the payload.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Request => "request",
+            Step::Poll => "poll",
+            Step::Copy => "copy",
+            Step::Done => "done",
+            Step::Failed => "failed",
+        }
     }
 
     pub fn is_terminal(self) -> bool {
