@@ -10,7 +10,7 @@ VENV_READY   := $(VENV)/.ready
 PY_TOOLS     := moto[server,s3crc32c]==5.2.5 cargo-lambda==1.9.2
 export PATH  := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: test demo rss tools build release deploy clean
+.PHONY: test demo rss tools build release deploy clean bench
 
 ## test: every check (format, lints, unit and end-to-end tests); installs what it needs
 test: tools
@@ -41,6 +41,18 @@ demo: tools build
 rss: tools
 	cargo build --release --all-features --bins
 	tests/support/local-export.sh --release --measure --size 268435456
+
+## bench: copy throughput and peak RSS of `run` against `aws s3 cp FILE` and `curl | aws s3 cp -`
+## into a local s3s-fs, for 256 MiB, 1 GiB and 4 GiB files; prints the table and writes it into
+## docs/performance.md. Settings: BENCH_SIZES="256MiB 1GiB", BENCH_REPEAT, BENCH_NOTE, BENCH_TMPDIR
+## (see tests/bench/copy-throughput.sh). Installs s3s-fs into target/bench-tools, awscli into .venv.
+bench: tools
+	target/bench-tools/bin/s3s-fs --version 2>/dev/null | grep -x 's3s-fs 0.14.1' >/dev/null \
+	  || cargo install s3s-fs@0.14.1 --features binary --locked --root target/bench-tools
+	$(VENV)/bin/aws --version 2>&1 | grep '^aws-cli/1\.46\.3 ' >/dev/null \
+	  || $(VENV)/bin/pip install --quiet --disable-pip-version-check awscli==1.46.3
+	cargo build --release --all-features --bins
+	tests/bench/copy-throughput.sh
 
 ## deploy: build for arm64 and deploy the function with cargo lambda (see README for SAM)
 deploy: release

@@ -112,7 +112,7 @@ pub async fn run_to_end<A: LogsApi, S: ObjectStore>(mut job: Job, deps: &Deps<A,
     let mut retries = 0;
     while !job.step.is_terminal() {
         let before = job.step;
-        match step(job.clone(), deps).await {
+        match step(job.clone(), deps, None).await {
             Ok(next) => {
                 retries = 0;
                 job = next;

@@ -26,6 +26,8 @@ Configuration (environment variables):
   PART_SIZE_MIB              multipart part size in MiB, at least 8 [default: 8]
   MAX_PARTS_IN_FLIGHT        parts uploading at once [default: 3]
   S3_FORCE_PATH_STYLE        true for local S3 servers (moto, s3s-fs, MinIO) [default: false]
+  STEP_TIME_LIMIT_SECONDS    pause a copy at a part boundary after this long, to continue in the
+                             next step (in Lambda: the invocation's deadline minus 60 s) [default: none]
   AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE, AWS_ENDPOINT_URL,
   AWS_ENDPOINT_URL_S3        read by the AWS SDK as usual
   RUST_LOG / AWS_LAMBDA_LOG_LEVEL, AWS_LAMBDA_LOG_FORMAT=JSON  log level and format";
@@ -87,6 +89,8 @@ pub struct Config {
     pub part_size: usize,
     pub max_parts_in_flight: usize,
     pub s3_force_path_style: bool,
+    /// A copy pauses at a part boundary after this long (besides the Lambda deadline).
+    pub step_time_limit: Option<Duration>,
 }
 
 /// The smallest part size we accept (S3 allows 5 MiB; fewer, larger parts are cheaper).
@@ -177,6 +181,10 @@ impl Config {
                 _ => Err("must be true or false"),
             }
         })?;
+        let step_time_limit = match env.get("STEP_TIME_LIMIT_SECONDS") {
+            None => None,
+            Some(_) => Some(seconds("STEP_TIME_LIMIT_SECONDS", 0)?),
+        };
         Ok(Config {
             fauna_url,
             account_key,
@@ -188,6 +196,7 @@ impl Config {
             part_size,
             max_parts_in_flight,
             s3_force_path_style,
+            step_time_limit,
         })
     }
 

@@ -24,7 +24,7 @@ pub enum StepError {
     #[error(transparent)]
     Fauna(#[from] FaunaError),
     #[error(transparent)]
-    Copy(#[from] CopyError),
+    Copy(CopyError),
     #[error(
         "Fauna could not produce the logs of {scope} from {start} to {end}: the request ended {state} on each of {attempts} attempts (MAX_REQUEST_ATTEMPTS). Run the window again later; if it keeps failing, try smaller windows",
         start = rfc3339(*time_start), end = rfc3339(*time_end)
@@ -58,6 +58,8 @@ pub const ERROR_TYPES: &[(&str, bool)] = &[
     ("FaunaProtocolError", false),
     ("InsecureDownloadUrl", false),
     ("DownloadFailed", true),
+    ("CorruptLogFile", false),
+    ("ChecksumMismatch", true),
     ("S3WriteRejected", false),
     ("S3Unavailable", true),
     ("ExportFailed", false),
@@ -71,14 +73,18 @@ impl StepError {
             StepError::Config(_) => "ConfigError",
             StepError::Startup(_) => "StartupFailed",
             StepError::InvalidJob(_) => "InvalidJob",
-            StepError::Fauna(FaunaError::AuthRejected { .. }) => "FaunaAuthRejected",
-            StepError::Fauna(FaunaError::Rejected { .. }) => "FaunaRequestRejected",
-            StepError::Fauna(FaunaError::Unavailable { .. }) => "FaunaUnavailable",
-            StepError::Fauna(FaunaError::Protocol { .. }) => "FaunaProtocolError",
+            StepError::Fauna(e) | StepError::Copy(CopyError::Fauna(e)) => match e {
+                FaunaError::AuthRejected { .. } => "FaunaAuthRejected",
+                FaunaError::Rejected { .. } => "FaunaRequestRejected",
+                FaunaError::Unavailable { .. } => "FaunaUnavailable",
+                FaunaError::Protocol { .. } => "FaunaProtocolError",
+            },
             StepError::Copy(CopyError::Download(DownloadError::InsecureUrl { .. })) => {
                 "InsecureDownloadUrl"
             }
             StepError::Copy(CopyError::Download(_)) => "DownloadFailed",
+            StepError::Copy(CopyError::Corrupt(_)) => "CorruptLogFile",
+            StepError::Copy(CopyError::ChecksumMismatch { .. }) => "ChecksumMismatch",
             StepError::Copy(CopyError::Store(e)) if e.is_retryable() => "S3Unavailable",
             StepError::Copy(CopyError::Store(_)) => "S3WriteRejected",
             StepError::ExportFailed { .. } => "ExportFailed",
@@ -90,6 +96,16 @@ impl StepError {
     pub fn is_retryable(&self) -> bool {
         let name = self.error_type();
         ERROR_TYPES.iter().any(|(t, retry)| *t == name && *retry)
+    }
+}
+
+impl From<CopyError> for StepError {
+    /// A Fauna failure during a copy (renewing its URL) is a Fauna failure.
+    fn from(err: CopyError) -> StepError {
+        match err {
+            CopyError::Fauna(e) => StepError::Fauna(e),
+            other => StepError::Copy(other),
+        }
     }
 }
 

@@ -144,9 +144,13 @@ pub struct LogRequestStatus {
     pub presigned_url_expiration_time: Option<DateTime<Utc>>,
 }
 
-/// A log file being downloaded: its announced length and its body as a stream of chunks.
+/// A log file being downloaded, from byte `start` on (0 unless a `Range` was honoured).
 pub struct LogFile {
-    pub content_length: Option<u64>,
+    pub start: u64,
+    /// The whole file's length, when the server says it.
+    pub total: Option<u64>,
+    /// The URL in its redacted form, for messages.
+    pub url: String,
     pub body: BoxStream<'static, Result<Bytes, DownloadError>>,
 }
 
@@ -208,6 +212,12 @@ pub enum DownloadError {
         received: u64,
         expected: u64,
     },
+    #[error("the file host answered a Range request for {url} from byte {asked} with {answer:?}")]
+    BadRange {
+        url: String,
+        asked: u64,
+        answer: String,
+    },
 }
 
 /// The calls a step makes to Fauna. Implemented by [`FaunaClient`]; faked in unit tests.
@@ -234,11 +244,13 @@ pub trait LogsApi: Send + Sync {
         region_group: &str,
     ) -> impl Future<Output = Result<LogRequestStatus, FaunaError>> + Send;
 
-    /// `GET` the presigned URL (no Authorization header: the URL carries its own). The caller
-    /// checks [`PresignedUrl::is_allowed`] first.
+    /// `GET` the presigned URL from byte `from` on (`Range`, when `from > 0`), with no
+    /// Authorization header: the URL carries its own. The caller checks
+    /// [`PresignedUrl::is_allowed`] first.
     fn download(
         &self,
         url: &PresignedUrl,
+        from: u64,
     ) -> impl Future<Output = Result<LogFile, DownloadError>> + Send;
 }
 
@@ -449,27 +461,50 @@ impl LogsApi for FaunaClient {
         .await
     }
 
-    async fn download(&self, url: &PresignedUrl) -> Result<LogFile, DownloadError> {
+    async fn download(&self, url: &PresignedUrl, from: u64) -> Result<LogFile, DownloadError> {
         let shown = url.to_string();
-        let resp = self
-            .files
-            .get(url.expose().clone())
+        let mut request = self.files.get(url.expose().clone());
+        if from > 0 {
+            request = request.header(reqwest::header::RANGE, format!("bytes={from}-"));
+        }
+        let resp = request
             .send()
             .await
             .map_err(|e| DownloadError::Interrupted {
                 url: shown.clone(),
-                received: 0,
+                received: from,
                 // reqwest's Display names the URL, query included: strip it.
                 cause: e.without_url().to_string(),
             })?;
-        if resp.status() != StatusCode::OK {
-            return Err(DownloadError::Refused {
-                status: resp.status().as_u16(),
-                url: shown,
-            });
-        }
-        let content_length = resp.content_length();
-        let mut received = 0u64;
+        let (start, total) = match resp.status() {
+            StatusCode::OK => (0, resp.content_length()),
+            StatusCode::PARTIAL_CONTENT => {
+                let answer = resp
+                    .headers()
+                    .get(reqwest::header::CONTENT_RANGE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                match parse_content_range(&answer) {
+                    Some((start, total)) if start == from => (start, total),
+                    _ => {
+                        return Err(DownloadError::BadRange {
+                            url: shown,
+                            asked: from,
+                            answer,
+                        });
+                    }
+                }
+            }
+            status => {
+                return Err(DownloadError::Refused {
+                    status: status.as_u16(),
+                    url: shown,
+                });
+            }
+        };
+        let mut received = start;
+        let url_for_errors = shown.clone();
         let body = resp
             .bytes_stream()
             .map(move |chunk| match chunk {
@@ -478,17 +513,30 @@ impl LogsApi for FaunaClient {
                     Ok(bytes)
                 }
                 Err(e) => Err(DownloadError::Interrupted {
-                    url: shown.clone(),
+                    url: url_for_errors.clone(),
                     received,
                     cause: e.without_url().to_string(),
                 }),
             })
             .boxed();
         Ok(LogFile {
-            content_length,
+            start,
+            total,
+            url: shown,
             body,
         })
     }
+}
+
+/// `bytes START-END/TOTAL` → (START, TOTAL); TOTAL may be `*` (unknown).
+fn parse_content_range(value: &str) -> Option<(u64, Option<u64>)> {
+    let (range, total) = value.strip_prefix("bytes ")?.split_once('/')?;
+    let (start, _end) = range.split_once('-')?;
+    let total = match total {
+        "*" => None,
+        n => Some(n.parse().ok()?),
+    };
+    Some((start.parse().ok()?, total))
 }
 
 #[cfg(test)]
@@ -539,6 +587,17 @@ mod tests {
         assert!(!allowed("http://files.example/x"));
         assert!(!allowed("http://10.0.0.1/x"));
         assert!(!allowed("ftp://127.0.0.1/x"));
+    }
+
+    #[test]
+    fn content_ranges() {
+        assert_eq!(
+            parse_content_range("bytes 100-999/1000"),
+            Some((100, Some(1000)))
+        );
+        assert_eq!(parse_content_range("bytes 5-9/*"), Some((5, None)));
+        assert_eq!(parse_content_range("bytes */1000"), None);
+        assert_eq!(parse_content_range("items 1-2/3"), None);
     }
 
     #[test]

@@ -12,6 +12,8 @@ use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::copy::UploadProgress;
+
 /// The longest window Fauna accepts in one log request.
 pub const MAX_WINDOW_DAYS: i64 = 90;
 
@@ -126,9 +128,15 @@ pub struct Job {
     pub poll_deadline: Option<DateTime<Utc>>,
     /// How long the driver waits before the next step.
     pub wait_seconds: u64,
+    /// A multipart copy paused at a part boundary, to continue in the next invocation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upload: Option<UploadProgress>,
     /// Bytes stored, once done.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bytes: Option<u64>,
+    /// Log records stored, once done.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub records: Option<u64>,
     /// Why the job failed, when `step` is `failed`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<JobFailure>,
@@ -163,7 +171,9 @@ struct JobInput {
     poll_deadline: Option<DateTime<Utc>>,
     #[serde(default)]
     wait_seconds: u64,
+    upload: Option<UploadProgress>,
     bytes: Option<u64>,
+    records: Option<u64>,
     error: Option<JobFailure>,
 }
 
@@ -259,7 +269,9 @@ impl Job {
             polls: input.polls,
             poll_deadline: input.poll_deadline,
             wait_seconds: input.wait_seconds,
+            upload: input.upload,
             bytes: input.bytes,
+            records: input.records,
             error: input.error,
         })
     }
@@ -454,6 +466,12 @@ mod tests {
         job.polls = 3;
         job.wait_seconds = 15;
         job.poll_deadline = Some(job.time_end);
+        job.upload = Some(UploadProgress {
+            upload_id: "u-1".into(),
+            next_part: 3,
+            offset: 16 << 20,
+            part_size: 8 << 20,
+        });
         let round = parse(serde_json::to_value(&job).unwrap()).unwrap();
         assert_eq!(round, job);
     }

@@ -5,6 +5,8 @@
 //! step. Failures are reported through [`lambda_runtime::Diagnostic`] with the stable `errorType`
 //! of [`StepError::error_type`], which the state machine's `Retry` and `Catch` match.
 
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -24,22 +26,36 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     }
     let deps = &deps;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let deadline = pause_before(event.context.deadline);
         match deps {
-            Ok(deps) => handle(deps, event.payload).await,
+            Ok(deps) => handle(deps, event.payload, Some(deadline)).await,
             Err(e) => Err(e.clone()),
         }
     }))
     .await
 }
 
+/// Time a copy keeps for finishing its parts in flight and returning before Lambda's deadline.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(60);
+
+/// The instant a copy should pause by, from the invocation's deadline (ms since the epoch).
+fn pause_before(deadline_ms: u64) -> Instant {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+    Instant::now() + left.saturating_sub(DEADLINE_MARGIN)
+}
+
 /// One invocation: parse the payload into a job and perform its next step.
 pub async fn handle<A: LogsApi, S: ObjectStore>(
     deps: &Deps<A, S>,
     payload: Value,
+    deadline: Option<Instant>,
 ) -> Result<Job, StepError> {
     let job = Job::from_value(payload, &deps.config.job_rules())?;
     let before = job.step;
-    let result = step(job, deps).await;
+    let result = step(job, deps, deadline).await;
     match &result {
         Ok(job) => {
             tracing::info!(from = ?before, to = ?job.step, wait_seconds = job.wait_seconds, "step done")

@@ -10,7 +10,9 @@
 //! - [`config`]: environment → [`config::Config`], read once per process.
 //! - [`fauna`]: the Fauna Account API client (request, status, renew URL) and the file download.
 //! - [`store`]: the destination bucket (S3) behind a small trait.
-//! - [`copy`]: streaming the log file into the bucket with a bounded multipart upload.
+//! - [`copy`]: streaming the log file into the bucket: bounded multipart upload, resume, checksum.
+//! - [`verify`]: gunzipping the file as it passes, counting records.
+//! - [`manifest`]: the completeness record written beside each export.
 //! - [`step`]: the transitions.
 //! - [`error`]: the typed errors and their stable `errorType` names.
 
@@ -21,6 +23,8 @@ pub mod error;
 pub mod fauna;
 pub mod job;
 pub mod lambda;
+pub mod manifest;
 pub mod retry;
 pub mod step;
 pub mod store;
+pub mod verify;

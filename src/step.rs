@@ -1,28 +1,38 @@
-//! One transition of a job: `step(job, deps) -> job`.
+//! One transition of a job: `step(job, deps, deadline) -> job`.
 //!
-//! | step in   | what happens                              | step out                          |
-//! |-----------|-------------------------------------------|-----------------------------------|
-//! | `request` | `POST /api/v1/logs?type=query`            | `poll` (or as its state says)     |
-//! | `poll`    | `GET /api/v1/logs/{id}`                   | `poll`, `copy`, `done`, `request` |
-//! | `copy`    | presigned URL → bucket (renewed if stale) | `done` (or back to `poll`)        |
+//! | step in   | what happens                                   | step out                          |
+//! |-----------|------------------------------------------------|-----------------------------------|
+//! | `request` | `POST /api/v1/logs?type=query`                 | `poll` (or as its state says)     |
+//! | `poll`    | `GET /api/v1/logs/{id}`                        | `poll`, `copy`, `done`, `request` |
+//! | `copy`    | presigned URL → bucket, then the manifest      | `done`, or `copy` to continue     |
 //!
 //! What a Fauna state means is decided in one place, [`after_status`], whichever call reported it.
 //! The driver (Step Functions or the CLI) waits `wait_seconds` before the next step.
 
-use chrono::{TimeDelta, Utc};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::config::Config;
-use crate::copy::{CopyOptions, copy_file};
+use crate::copy::{CopyError, CopyOutcome, CopyPlan, FileSource, copy_file};
 use crate::error::StepError;
 use crate::fauna::{
-    DownloadError, FaunaClient, FaunaError, LogRequestStatus, LogState, LogsApi, PresignedUrl,
+    DownloadError, FaunaClient, FaunaError, LogFile, LogRequestStatus, LogState, LogsApi,
+    PresignedUrl,
 };
 use crate::job::{InvalidJob, Job, Step};
+use crate::manifest::{self, Manifest, manifest_key};
 use crate::retry::RetryPolicy;
-use crate::store::{ObjectStore, S3Store};
+use crate::store::{ObjectStore, S3Store, crc32c_base64};
 
-/// A URL that expires within this margin is renewed before the download starts.
+/// A URL that expires within this margin is renewed before a download starts.
 const URL_EXPIRY_MARGIN: TimeDelta = TimeDelta::seconds(60);
+
+/// Renewals of the presigned URL in one copy step.
+const MAX_RENEWALS: u32 = 3;
+
+/// Downloads of a file found corrupt, in one copy step, before the step fails.
+const MAX_CORRUPT_DOWNLOADS: u32 = 2;
 
 /// What a step works with: the Fauna API, the bucket and the configuration. Built once per
 /// process.
@@ -47,15 +57,24 @@ impl Deps<FaunaClient, S3Store> {
     }
 }
 
-/// Performs the job's next step and returns the job as it is after it.
+/// Performs the job's next step and returns the job as it is after it. A copy pauses at a part
+/// boundary after `deadline` (and after `STEP_TIME_LIMIT_SECONDS`), returning a `copy` job.
 pub async fn step<A: LogsApi, S: ObjectStore>(
     job: Job,
     deps: &Deps<A, S>,
+    deadline: Option<Instant>,
 ) -> Result<Job, StepError> {
     match job.step {
         Step::Request => request(job, deps).await,
         Step::Poll => poll(job, deps).await,
-        Step::Copy => copy(job, deps).await,
+        Step::Copy => {
+            let limit = deps.config.step_time_limit.map(|d| Instant::now() + d);
+            let pause_after = match (deadline, limit) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            copy(job, deps, pause_after).await
+        }
         Step::Done | Step::Failed => Ok(job),
     }
 }
@@ -76,7 +95,7 @@ async fn request<A: LogsApi, S: ObjectStore>(
         job.poll_deadline = Utc::now().checked_add_signed(deadline);
     }
     tracing::info!(scope = %job.scope, request_id = %status.request_id, attempt = job.attempt, "logs requested");
-    after_status(job, status, &deps.config)
+    after_status(job, status, deps).await
 }
 
 async fn poll<A: LogsApi, S: ObjectStore>(
@@ -86,72 +105,98 @@ async fn poll<A: LogsApi, S: ObjectStore>(
     let id = request_id(&job)?;
     let status = deps.api.status(&id, job.scope.region_group()).await?;
     job.polls += 1;
-    after_status(job, status, &deps.config)
+    after_status(job, status, deps).await
 }
 
 async fn copy<A: LogsApi, S: ObjectStore>(
     mut job: Job,
     deps: &Deps<A, S>,
+    pause_after: Option<Instant>,
 ) -> Result<Job, StepError> {
     let id = request_id(&job)?;
-    let rg = job.scope.region_group().to_owned();
-    let mut status = deps.api.status(&id, &rg).await?;
-    // A fresh URL is fetched at most once per reason: stale before the start, or refused (403).
-    let mut renewed = false;
-    loop {
-        if status.state != LogState::Complete {
-            // Someone (or a renewal) moved the request on; let the common rules decide.
-            return after_status(job, status, &deps.config);
-        }
-        let url = usable_url(&status, "GET /api/v1/logs/{id}")?;
-        if !url.is_allowed() {
-            let insecure = DownloadError::InsecureUrl {
-                url: url.to_string(),
-            };
-            return Err(StepError::Copy(insecure.into()));
-        }
-        let stale = status
-            .presigned_url_expiration_time
-            .is_some_and(|t| t <= Utc::now() + URL_EXPIRY_MARGIN);
-        if stale && !renewed {
-            tracing::info!(request_id = %id, "presigned URL expired or about to; renewing");
-            status = deps.api.renew_url(&id, &rg).await?;
-            renewed = true;
-            if status.state == LogState::CreatingNewUrl && status.presigned_url.is_some() {
-                // The renewal answers with the new URL while saying CreatingNewUrl; use it.
-                status.state = LogState::Complete;
-            }
-            continue;
-        }
-        let file = match deps.api.download(&url).await {
-            Err(DownloadError::Refused { status: 403, .. }) if !renewed => {
-                tracing::info!(request_id = %id, "file host refused the URL; renewing");
-                status = deps.api.renew_url(&id, &rg).await?;
-                renewed = true;
-                if status.presigned_url.is_some() {
-                    status.state = LogState::Complete;
-                }
-                continue;
-            }
-            other => other.map_err(|e| StepError::Copy(e.into()))?,
-        };
-        let options = CopyOptions {
-            part_size: deps.config.part_size,
-            max_in_flight: deps.config.max_parts_in_flight,
-        };
-        let copied = copy_file(file, &deps.store, &job.key, options, &url.to_string()).await?;
-        tracing::info!(
-            bucket = deps.store.bucket(),
-            key = %job.key,
-            bytes = copied.bytes,
-            parts = copied.parts,
-            "log file stored"
-        );
-        job.step = Step::Done;
-        job.bytes = Some(copied.bytes);
-        job.wait_seconds = 0;
-        return Ok(job);
+    let status = deps.api.status(&id, job.scope.region_group()).await?;
+    if status.state != LogState::Complete {
+        // The request moved on (a renewal in progress, say): the common rules decide.
+        return after_status(job, status, deps).await;
     }
+    let mut source = FaunaFile::new(&deps.api, &job, &status)?;
+    let mut resume = job.upload.take();
+    let mut downloads = 1;
+    let outcome = loop {
+        let plan = CopyPlan {
+            part_size: deps.config.part_size as u64,
+            max_in_flight: deps.config.max_parts_in_flight,
+            resume: resume.take(),
+            pause_after,
+        };
+        match copy_file(&mut source, &deps.store, &job.key, plan).await {
+            Err(CopyError::Corrupt(e)) if downloads < MAX_CORRUPT_DOWNLOADS => {
+                downloads += 1;
+                tracing::warn!(error = %e, "the log file is corrupt; downloading it again");
+            }
+            other => break other,
+        }
+    };
+    match outcome? {
+        CopyOutcome::Paused(progress) => {
+            tracing::info!(
+                offset = progress.offset,
+                next_part = progress.next_part,
+                "copy paused at a part boundary; it continues in the next step"
+            );
+            job.upload = Some(progress);
+            job.wait_seconds = 0;
+            Ok(job)
+        }
+        CopyOutcome::Stored(stored) => {
+            tracing::info!(
+                bucket = deps.store.bucket(),
+                key = %job.key,
+                bytes = stored.bytes,
+                parts = stored.parts,
+                records = stored.summary.records,
+                "log file stored and verified"
+            );
+            let manifest = Manifest {
+                request_id: id,
+                scope: job.scope.clone(),
+                time_start: job.time_start,
+                time_end: job.time_end,
+                bucket: deps.store.bucket().to_owned(),
+                key: Some(job.key.clone()),
+                bytes: stored.bytes,
+                records: stored.summary.records,
+                first_ts: stored.summary.first_ts,
+                last_ts: stored.summary.last_ts,
+                checksum_crc32c: Some(crc32c_base64(stored.crc32c)),
+                completed_at: Utc::now(),
+                exporter: manifest::exporter(),
+            };
+            write_manifest(&deps.store, &job.key, &manifest).await?;
+            job.step = Step::Done;
+            job.bytes = Some(stored.bytes);
+            job.records = Some(stored.summary.records);
+            job.wait_seconds = 0;
+            Ok(job)
+        }
+    }
+}
+
+async fn write_manifest<S: ObjectStore>(
+    store: &S,
+    object_key: &str,
+    manifest: &Manifest,
+) -> Result<(), StepError> {
+    let body = serde_json::to_vec_pretty(manifest)
+        .map_err(|e| StepError::Startup(format!("cannot serialise the manifest: {e}")))?;
+    store
+        .put_object(
+            &manifest_key(object_key),
+            body.into(),
+            manifest::CONTENT_TYPE,
+        )
+        .await
+        .map_err(|e| CopyError::Store(e).into())
 }
 
 fn request_id(job: &Job) -> Result<String, StepError> {
@@ -160,23 +205,13 @@ fn request_id(job: &Job) -> Result<String, StepError> {
         .ok_or(StepError::InvalidJob(InvalidJob::MISSING_REQUEST_ID))
 }
 
-fn usable_url(
-    status: &LogRequestStatus,
-    endpoint: &'static str,
-) -> Result<PresignedUrl, StepError> {
-    status.presigned_url.clone().ok_or_else(|| {
-        StepError::Fauna(FaunaError::Protocol {
-            endpoint,
-            detail: format!(
-                "request {} is Complete but has no presigned_url",
-                status.request_id
-            ),
-        })
-    })
-}
-
 /// What a reported state means for the job: the one place the state rules live.
-fn after_status(mut job: Job, status: LogRequestStatus, config: &Config) -> Result<Job, StepError> {
+async fn after_status<A: LogsApi, S: ObjectStore>(
+    mut job: Job,
+    status: LogRequestStatus,
+    deps: &Deps<A, S>,
+) -> Result<Job, StepError> {
+    let config = &deps.config;
     tracing::info!(request_id = %status.request_id, state = %status.state, polls = job.polls, "log request state");
     match status.state {
         LogState::Complete => {
@@ -184,9 +219,26 @@ fn after_status(mut job: Job, status: LogRequestStatus, config: &Config) -> Resu
             job.wait_seconds = 0;
         }
         LogState::DoesNotExist => {
-            // No logs in the window: nothing is written (see the README), the job is done.
+            // No logs in the window: no object, but a manifest that says so.
+            let manifest = Manifest {
+                request_id: status.request_id,
+                scope: job.scope.clone(),
+                time_start: job.time_start,
+                time_end: job.time_end,
+                bucket: deps.store.bucket().to_owned(),
+                key: None,
+                bytes: 0,
+                records: 0,
+                first_ts: None,
+                last_ts: None,
+                checksum_crc32c: None,
+                completed_at: Utc::now(),
+                exporter: manifest::exporter(),
+            };
+            write_manifest(&deps.store, &job.key, &manifest).await?;
             job.step = Step::Done;
             job.bytes = Some(0);
+            job.records = Some(0);
             job.wait_seconds = 0;
         }
         LogState::Failed | LogState::TimedOut => {
@@ -203,6 +255,7 @@ fn after_status(mut job: Job, status: LogRequestStatus, config: &Config) -> Resu
             job.step = Step::Request;
             job.request_id = None;
             job.polls = 0;
+            job.upload = None;
             job.wait_seconds = config.poll.initial.as_secs();
         }
         LogState::Requested
@@ -229,12 +282,131 @@ fn after_status(mut job: Job, status: LogRequestStatus, config: &Config) -> Resu
     Ok(job)
 }
 
+/// The log file behind a Complete request's presigned URL, renewing the URL when it is stale
+/// or refused, and waiting out a renewal that is still `CreatingNewUrl`.
+struct FaunaFile<'a, A> {
+    api: &'a A,
+    request_id: String,
+    region_group: String,
+    url: PresignedUrl,
+    expires: Option<DateTime<Utc>>,
+    renewals: u32,
+    /// The last renewal answered `CreatingNewUrl`: its URL may not work yet.
+    renewal_pending: bool,
+}
+
+impl<'a, A: LogsApi> FaunaFile<'a, A> {
+    fn new(api: &'a A, job: &Job, status: &LogRequestStatus) -> Result<Self, StepError> {
+        let url = usable_url(status)?;
+        Ok(FaunaFile {
+            api,
+            request_id: status.request_id.clone(),
+            region_group: job.scope.region_group().to_owned(),
+            url,
+            expires: status.presigned_url_expiration_time,
+            renewals: 0,
+            renewal_pending: false,
+        })
+    }
+
+    fn is_stale(&self) -> bool {
+        self.expires
+            .is_some_and(|t| t <= Utc::now() + URL_EXPIRY_MARGIN)
+    }
+
+    /// `POST /api/v1/logs/{id}/url`.
+    async fn renew(&mut self) -> Result<(), CopyError> {
+        tracing::info!(request_id = %self.request_id, "renewing the presigned URL");
+        self.renewals += 1;
+        let status = self
+            .api
+            .renew_url(&self.request_id, &self.region_group)
+            .await?;
+        self.renewal_pending = status.state == LogState::CreatingNewUrl;
+        if status.presigned_url.is_some() {
+            self.take_url(&status)
+        } else {
+            self.wait_for_new_url().await
+        }
+    }
+
+    /// Polls the request until it is `Complete` again with a URL.
+    async fn wait_for_new_url(&mut self) -> Result<(), CopyError> {
+        let mut wait = Duration::from_secs(1);
+        for _ in 0..10 {
+            let status = self
+                .api
+                .status(&self.request_id, &self.region_group)
+                .await?;
+            if status.state == LogState::Complete && status.presigned_url.is_some() {
+                self.renewal_pending = false;
+                return self.take_url(&status);
+            }
+            tracing::info!(state = %status.state, "waiting for the new presigned URL");
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(10));
+        }
+        Err(CopyError::Fauna(FaunaError::Protocol {
+            endpoint: "GET /api/v1/logs/{id}",
+            detail: format!(
+                "request {} did not return to Complete after a URL renewal",
+                self.request_id
+            ),
+        }))
+    }
+
+    fn take_url(&mut self, status: &LogRequestStatus) -> Result<(), CopyError> {
+        self.url = usable_url(status)?;
+        self.expires = status.presigned_url_expiration_time;
+        Ok(())
+    }
+}
+
+impl<A: LogsApi> FileSource for FaunaFile<'_, A> {
+    async fn open(&mut self, from: u64) -> Result<LogFile, CopyError> {
+        if self.is_stale() && self.renewals < MAX_RENEWALS {
+            tracing::info!("the presigned URL has expired or is about to");
+            self.renew().await?;
+        }
+        loop {
+            match self.api.download(&self.url, from).await {
+                Err(DownloadError::Refused { status: 403, .. }) if self.renewal_pending => {
+                    self.wait_for_new_url().await?;
+                }
+                Err(DownloadError::Refused { status: 403, .. }) if self.renewals < MAX_RENEWALS => {
+                    tracing::info!("the file host refused the presigned URL");
+                    self.renew().await?;
+                }
+                other => return Ok(other?),
+            }
+        }
+    }
+}
+
+/// The presigned URL of a Complete request, if it is one we may fetch.
+fn usable_url(status: &LogRequestStatus) -> Result<PresignedUrl, CopyError> {
+    let url = status.presigned_url.clone().ok_or_else(|| {
+        CopyError::Fauna(FaunaError::Protocol {
+            endpoint: "GET /api/v1/logs/{id}",
+            detail: format!(
+                "request {} is {} but has no presigned_url",
+                status.request_id, status.state
+            ),
+        })
+    })?;
+    if !url.is_allowed() {
+        return Err(CopyError::Download(DownloadError::InsecureUrl {
+            url: url.to_string(),
+        }));
+    }
+    Ok(url)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::copy::tests::MemoryStore;
-    use crate::fauna::LogFile;
+    use crate::copy::tests::{MemoryStore, log_file};
     use crate::job::{Scope, rfc3339};
     use bytes::Bytes;
     use chrono::{DateTime, Utc};
@@ -281,11 +453,11 @@ mod tests {
         async fn renew_url(&self, id: &str, _rg: &str) -> Result<LogRequestStatus, FaunaError> {
             self.next(format!("renew {id}"))
         }
-        async fn download(&self, url: &PresignedUrl) -> Result<LogFile, DownloadError> {
+        async fn download(&self, url: &PresignedUrl, from: u64) -> Result<LogFile, DownloadError> {
             self.calls
                 .lock()
                 .unwrap()
-                .push(format!("download {}", url.expose()));
+                .push(format!("download {} {from}", url.expose()));
             let mut refuse = self.refuse_downloads.lock().unwrap();
             if *refuse > 0 {
                 *refuse -= 1;
@@ -294,9 +466,11 @@ mod tests {
                     url: url.to_string(),
                 });
             }
-            let body = Bytes::from(self.file.clone());
+            let body = Bytes::from(self.file.clone()).slice(from as usize..);
             Ok(LogFile {
-                content_length: Some(body.len() as u64),
+                start: from,
+                total: Some(self.file.len() as u64),
+                url: url.to_string(),
                 body: futures_util::stream::iter([Ok(body)]).boxed(),
             })
         }
@@ -337,7 +511,7 @@ mod tests {
         Deps {
             api: FakeFauna {
                 answers: Mutex::new(answers.into()),
-                file: b"\x1f\x8b fake gzip".to_vec(),
+                file: log_file(10),
                 ..Default::default()
             },
             store: MemoryStore::default(),
@@ -361,21 +535,32 @@ mod tests {
             complete("r1", "http://127.0.0.1:1/f?sig=1", TimeDelta::hours(1)),
             complete("r1", "http://127.0.0.1:1/f?sig=1", TimeDelta::hours(1)),
         ]);
-        let job = step(new_job(&d), &d).await.unwrap();
+        let job = step(new_job(&d), &d, None).await.unwrap();
         assert_eq!(
             (job.step, job.attempt, job.wait_seconds),
             (Step::Poll, 1, 10)
         );
         assert_eq!(job.request_id.as_deref(), Some("r1"));
         assert!(job.poll_deadline.is_some());
-        let job = step(job, &d).await.unwrap();
+        let job = step(job, &d, None).await.unwrap();
         assert_eq!((job.step, job.polls, job.wait_seconds), (Step::Poll, 1, 15));
-        let job = step(job, &d).await.unwrap();
+        let job = step(job, &d, None).await.unwrap();
         assert_eq!((job.step, job.wait_seconds), (Step::Copy, 0));
-        let job = step(job, &d).await.unwrap();
+        let job = step(job, &d, None).await.unwrap();
         assert_eq!(job.step, Step::Done);
         assert_eq!(job.bytes, Some(d.api.file.len() as u64));
-        assert_eq!(d.store.state.lock().unwrap().objects[&job.key], d.api.file);
+        assert_eq!(job.records, Some(10));
+        let objects = d.store.state.lock().unwrap().objects.clone();
+        assert_eq!(objects[&job.key], d.api.file);
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&objects[&manifest_key(&job.key)]).unwrap();
+        assert_eq!(manifest["records"], 10);
+        assert_eq!(manifest["request_id"], "r1");
+        assert_eq!(manifest["database"], "us-std/ECommerce");
+        assert_eq!(
+            manifest["checksum_crc32c"],
+            crc32c_base64(crc32c::crc32c(&d.api.file))
+        );
         let calls = d.api.calls.lock().unwrap().clone();
         assert_eq!(
             calls[0],
@@ -383,7 +568,7 @@ mod tests {
         );
         assert_eq!(calls[1], "status r1 us-std");
         // done is terminal: stepping again changes nothing and calls nothing
-        let again = step(job.clone(), &d).await.unwrap();
+        let again = step(job.clone(), &d, None).await.unwrap();
         assert_eq!(again, job);
         assert_eq!(d.api.calls.lock().unwrap().len(), calls.len());
     }
@@ -396,12 +581,12 @@ mod tests {
             status("r2", "Pending"),
             status("r2", "TimedOut"),
         ]);
-        let job = step(new_job(&d), &d).await.unwrap();
-        let job = step(job, &d).await.unwrap();
+        let job = step(new_job(&d), &d, None).await.unwrap();
+        let job = step(job, &d, None).await.unwrap();
         assert_eq!((job.step, job.request_id.clone()), (Step::Request, None));
-        let job = step(job, &d).await.unwrap();
+        let job = step(job, &d, None).await.unwrap();
         assert_eq!((job.attempt, job.request_id.as_deref()), (2, Some("r2")));
-        let err = step(job, &d).await.unwrap_err();
+        let err = step(job, &d, None).await.unwrap_err();
         assert_eq!(err.error_type(), "ExportFailed");
         assert!(err.to_string().contains("TimedOut"), "{err}");
     }
@@ -409,9 +594,22 @@ mod tests {
     #[tokio::test]
     async fn does_not_exist_is_done_with_nothing_written() {
         let d = deps(vec![status("r1", "DoesNotExist")]);
-        let job = step(new_job(&d), &d).await.unwrap();
-        assert_eq!((job.step, job.bytes), (Step::Done, Some(0)));
-        assert!(d.store.state.lock().unwrap().objects.is_empty());
+        let job = step(new_job(&d), &d, None).await.unwrap();
+        assert_eq!(
+            (job.step, job.bytes, job.records),
+            (Step::Done, Some(0), Some(0))
+        );
+        let objects = d.store.state.lock().unwrap().objects.clone();
+        assert!(
+            !objects.contains_key(&job.key),
+            "no object for an empty window"
+        );
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&objects[&manifest_key(&job.key)]).unwrap();
+        assert_eq!(
+            (manifest["records"].as_u64(), manifest["key"].is_null()),
+            (Some(0), true)
+        );
     }
 
     #[tokio::test]
@@ -421,11 +619,11 @@ mod tests {
             status("r1", "InProgress"),
             status("r1", "InProgress"),
         ]);
-        let job = step(new_job(&d), &d).await.unwrap();
-        let mut job = step(job, &d).await.unwrap();
+        let job = step(new_job(&d), &d, None).await.unwrap();
+        let mut job = step(job, &d, None).await.unwrap();
         assert_eq!(job.step, Step::Poll);
         job.poll_deadline = Some(Utc::now() - TimeDelta::seconds(1));
-        let err = step(job, &d).await.unwrap_err();
+        let err = step(job, &d, None).await.unwrap_err();
         assert_eq!(err.error_type(), "PollDeadlineExceeded");
         assert!(err.to_string().contains("InProgress"));
     }
@@ -442,7 +640,7 @@ mod tests {
         let mut job = new_job(&d);
         job.step = Step::Copy;
         job.request_id = Some("r1".into());
-        let job = step(job, &d).await.unwrap();
+        let job = step(job, &d, None).await.unwrap();
         assert_eq!(job.step, Step::Done);
         let calls = d.api.calls.lock().unwrap();
         assert_eq!(
@@ -450,26 +648,49 @@ mod tests {
             [
                 "status r1 us-std",
                 "renew r1",
-                "download http://127.0.0.1:1/f?sig=2"
+                "download http://127.0.0.1:1/f?sig=2 0"
             ]
         );
     }
 
     #[tokio::test]
-    async fn a_refused_download_renews_once_then_fails() {
+    async fn a_refused_download_renews_a_bounded_number_of_times_then_fails() {
         let d = deps(vec![
             complete("r1", "http://127.0.0.1:1/f?sig=1", TimeDelta::hours(1)),
             complete("r1", "http://127.0.0.1:1/f?sig=2", TimeDelta::hours(1)),
+            complete("r1", "http://127.0.0.1:1/f?sig=3", TimeDelta::hours(1)),
+            complete("r1", "http://127.0.0.1:1/f?sig=4", TimeDelta::hours(1)),
         ]);
-        *d.api.refuse_downloads.lock().unwrap() = 2;
+        *d.api.refuse_downloads.lock().unwrap() = 100;
         let mut job = new_job(&d);
         job.step = Step::Copy;
         job.request_id = Some("r1".into());
-        let err = step(job, &d).await.unwrap_err();
+        let err = step(job, &d, None).await.unwrap_err();
         assert_eq!(err.error_type(), "DownloadFailed");
         assert!(err.is_retryable());
         assert!(!err.to_string().contains("sig="), "{err}");
         assert!(d.store.state.lock().unwrap().objects.is_empty());
+        let calls = d.api.calls.lock().unwrap().clone();
+        assert_eq!(calls.iter().filter(|c| c.starts_with("renew")).count(), 3);
+        assert_eq!(
+            calls.iter().filter(|c| c.starts_with("download")).count(),
+            4
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_download_is_renewed_and_copied() {
+        let d = deps(vec![
+            complete("r1", "http://127.0.0.1:1/f?sig=1", TimeDelta::hours(1)),
+            complete("r1", "http://127.0.0.1:1/f?sig=2", TimeDelta::hours(1)),
+        ]);
+        *d.api.refuse_downloads.lock().unwrap() = 1;
+        let mut job = new_job(&d);
+        job.step = Step::Copy;
+        job.request_id = Some("r1".into());
+        let job = step(job, &d, None).await.unwrap();
+        assert_eq!(job.step, Step::Done);
+        assert_eq!(d.store.state.lock().unwrap().objects[&job.key], d.api.file);
     }
 
     #[tokio::test]
@@ -482,7 +703,7 @@ mod tests {
         let mut job = new_job(&d);
         job.step = Step::Copy;
         job.request_id = Some("r1".into());
-        let err = step(job, &d).await.unwrap_err();
+        let err = step(job, &d, None).await.unwrap_err();
         assert_eq!(err.error_type(), "InsecureDownloadUrl");
         assert!(!err.to_string().contains("sig="), "{err}");
         assert_eq!(d.api.calls.lock().unwrap().as_slice(), ["status r1 us-std"]);
@@ -496,7 +717,7 @@ mod tests {
             code: "unauthorized".into(),
             reason: "bad key".into(),
         })]);
-        let err = step(new_job(&d), &d).await.unwrap_err();
+        let err = step(new_job(&d), &d, None).await.unwrap_err();
         assert_eq!(err.error_type(), "FaunaAuthRejected");
         assert!(!err.is_retryable());
         assert!(err.to_string().contains("FAUNA_ACCOUNT_KEY"));

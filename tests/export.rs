@@ -5,6 +5,10 @@
 
 mod support;
 
+use std::io::Read;
+
+use fauna_logs_export::manifest::manifest_key;
+use fauna_logs_export::store::crc32c_base64;
 use support::{Sim, bucket, export, keys, object, open_uploads, s3};
 
 const DAY: [&str; 4] = [
@@ -18,7 +22,8 @@ fn args<'a>(scope: &[&'a str]) -> Vec<&'a str> {
     scope.iter().chain(DAY.iter()).copied().collect()
 }
 
-/// Asserts a successful export stored exactly the simulator's file at the job's key.
+/// Asserts a successful export stored exactly the simulator's file at the job's key, with a
+/// manifest that counts its records and gives S3's checksum.
 async fn assert_stored(sim: &Sim, bucket: &str, run: &support::Run) -> Vec<u8> {
     assert_eq!(run.status, 0, "exit status; stderr:\n{}", run.stderr);
     assert_eq!(run.step(), "done", "{}", run.stdout);
@@ -43,7 +48,42 @@ async fn assert_stored(sim: &Sim, bucket: &str, run: &support::Run) -> Vec<u8> {
         0,
         "a multipart upload was left open"
     );
+    assert!(
+        !run.stderr.contains("cannot be confirmed"),
+        "S3 did not report the checksum:\n{}",
+        run.stderr
+    );
+    let records = records_in(&stored);
+    assert_eq!(run.job["records"].as_u64(), Some(records));
+    let manifest = manifest(&s3, bucket, key).await;
+    assert_eq!(manifest["records"].as_u64(), Some(records));
+    assert_eq!(manifest["bytes"].as_u64(), Some(source.len() as u64));
+    assert_eq!(manifest["request_id"], request_id);
+    assert_eq!(manifest["key"], key);
+    assert_eq!(
+        manifest["checksum_crc32c"],
+        crc32c_base64(crc32c::crc32c(&source)).as_str()
+    );
     stored
+}
+
+/// Records (lines) in a gzip JSON Lines file.
+fn records_in(gzip: &[u8]) -> u64 {
+    let mut text = Vec::new();
+    flate2::read::MultiGzDecoder::new(gzip)
+        .read_to_end(&mut text)
+        .expect("valid gzip");
+    text.split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count() as u64
+}
+
+/// The manifest beside an object.
+async fn manifest(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> serde_json::Value {
+    let body = object(s3, bucket, &manifest_key(key))
+        .await
+        .expect("a manifest beside the object");
+    serde_json::from_slice(&body).expect("manifest JSON")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -68,7 +108,6 @@ async fn large_file_is_copied_byte_for_byte_with_multipart() {
     );
     // The stored object is Fauna's gzip JSON Lines, intact.
     let mut text = String::new();
-    use std::io::Read;
     flate2::read::MultiGzDecoder::new(&stored[..])
         .read_to_string(&mut text)
         .expect("the stored file is valid gzip");
@@ -200,8 +239,17 @@ async fn does_not_exist_finishes_with_no_object() {
     assert_eq!(run.status, 0, "{}", run.stderr);
     assert_eq!(run.step(), "done");
     assert_eq!(run.job["bytes"].as_u64(), Some(0));
+    assert_eq!(run.job["records"].as_u64(), Some(0));
     let s3 = s3().await;
-    assert!(keys(&s3, &bucket).await.is_empty());
+    let key = run.job["key"].as_str().expect("key");
+    assert_eq!(
+        keys(&s3, &bucket).await,
+        [manifest_key(key)],
+        "only a manifest"
+    );
+    let manifest = manifest(&s3, &bucket, key).await;
+    assert_eq!(manifest["records"], 0);
+    assert!(manifest["key"].is_null());
     run.assert_no_secrets();
 }
 
@@ -225,10 +273,10 @@ async fn a_rejected_key_fails_at_once_without_retries() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_dropped_download_is_retried_and_leaves_no_upload_open() {
+async fn a_dropped_download_resumes_with_range() {
     let sim = Sim::start(&[
         "--file-size",
-        "12000000",
+        "20000000",
         "--drop-download-after",
         "9000000",
     ]);
@@ -241,8 +289,127 @@ async fn a_dropped_download_is_retried_and_leaves_no_upload_open() {
     )
     .await;
     assert_stored(&sim, &bucket, &run).await;
-    assert!(run.stderr.contains("DownloadFailed"), "{}", run.stderr);
-    assert_eq!(sim.stats().await["downloads"], 2);
+    assert!(
+        run.stderr.contains("download resumed with Range"),
+        "{}",
+        run.stderr
+    );
+    let stats = sim.stats().await;
+    assert_eq!(
+        (
+            stats["downloads"].as_u64(),
+            stats["range_downloads"].as_u64()
+        ),
+        (Some(2), Some(1)),
+        "{stats}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dropped_download_without_range_support_starts_over() {
+    let sim = Sim::start(&[
+        "--file-size",
+        "20000000",
+        "--drop-download-after",
+        "9000000",
+        "--no-range",
+    ]);
+    let bucket = bucket(&s3().await, "dropped-no-range").await;
+    let run = export(
+        &sim,
+        &bucket,
+        &args(&["--database", "us-std/ECommerce"]),
+        &[],
+    )
+    .await;
+    assert_stored(&sim, &bucket, &run).await;
+    assert!(run.stderr.contains("ignored Range"), "{}", run.stderr);
+    let stats = sim.stats().await;
+    assert_eq!(
+        (
+            stats["downloads"].as_u64(),
+            stats["range_downloads"].as_u64()
+        ),
+        (Some(2), Some(0)),
+        "{stats}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_url_that_expires_during_the_copy_is_renewed_and_the_copy_continues() {
+    let sim = Sim::start(&[
+        "--file-size",
+        "20000000",
+        "--drop-download-after",
+        "9000000",
+        "--single-use-urls",
+    ]);
+    let bucket = bucket(&s3().await, "expired-during").await;
+    let run = export(
+        &sim,
+        &bucket,
+        &args(&["--database", "us-std/ECommerce"]),
+        &[],
+    )
+    .await;
+    assert_stored(&sim, &bucket, &run).await;
+    let stats = sim.stats().await;
+    assert_eq!(stats["url_renewals"], 1, "{stats}");
+    assert_eq!(stats["range_downloads"], 1, "{stats}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_copy_split_across_invocations_is_byte_identical() {
+    let sim = Sim::start(&["--file-size", "30000000"]);
+    let bucket = bucket(&s3().await, "split").await;
+    let run = export(
+        &sim,
+        &bucket,
+        &args(&["--database", "us-std/ECommerce"]),
+        &[("STEP_TIME_LIMIT_SECONDS", "0")],
+    )
+    .await;
+    assert_stored(&sim, &bucket, &run).await;
+    let pauses = run.stderr.matches("copy → copy").count();
+    assert!(
+        pauses >= 2,
+        "the copy should span several steps:\n{}",
+        run.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn corrupt_and_truncated_files_are_refused_and_never_stored() {
+    for fault in ["--corrupt-gzip", "--truncate-gzip"] {
+        let sim = Sim::start(&["--file-size", "20000000", fault]);
+        let bucket = bucket(&s3().await, &format!("bad-gzip{fault}")).await;
+        let run = export(
+            &sim,
+            &bucket,
+            &args(&["--database", "us-std/ECommerce"]),
+            &[],
+        )
+        .await;
+        assert_eq!(run.status, 1, "{fault}: {}", run.stderr);
+        assert_eq!(
+            run.error_type(),
+            "CorruptLogFile",
+            "{fault}: {}",
+            run.stdout
+        );
+        let s3 = s3().await;
+        assert!(
+            keys(&s3, &bucket).await.is_empty(),
+            "{fault}: nothing at the key, no manifest"
+        );
+        assert_eq!(open_uploads(&s3, &bucket).await, 0, "{fault}");
+        assert_eq!(
+            sim.stats().await["downloads"],
+            2,
+            "{fault}: downloaded again once, then failed"
+        );
+        run.assert_no_secrets();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

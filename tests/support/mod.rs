@@ -1,8 +1,9 @@
 //! Test harness for the end-to-end tests: real servers on loopback, no in-process fakes.
 //!
 //! - [`Moto`]: one moto S3 server per test binary (from the project's `.venv`, made by
-//!   `make test`), on a free port, stopped when the test binary exits (its watchdog wrapper
-//!   notices that our end of its stdin pipe closed).
+//!   `make test`, through `moto_server.py`, which fixes moto's ListParts answer), on a free
+//!   port, stopped when the test binary exits (its watchdog wrapper notices that our end of its
+//!   stdin pipe closed).
 //! - [`Sim`]: one Fauna simulator per test, with the faults the test asks for, stopped on drop.
 //! - [`export`]: runs `fauna-logs-export run …` against both and captures everything it printed.
 
@@ -70,11 +71,13 @@ pub fn moto() -> &'static Moto {
     static MOTO: OnceLock<Moto> = OnceLock::new();
     MOTO.get_or_init(|| {
         let port = free_port();
-        let server = venv_bin("moto_server");
-        // The wrapper kills moto as soon as its stdin closes, i.e. when this test binary exits.
+        let python = venv_bin("python");
+        let server = project_dir().join("tests/support/moto_server.py");
+        // The shell kills moto as soon as its stdin closes, i.e. when this test binary exits.
         let mut child = Command::new("sh")
             .arg("-c")
-            .arg(r#""$0" -H 127.0.0.1 -p "$1" >/dev/null 2>&1 & pid=$!; read _ignored; kill $pid"#)
+            .arg(r#""$0" "$1" -H 127.0.0.1 -p "$2" >/dev/null 2>&1 & pid=$!; read _ignored; kill $pid"#)
+            .arg(&python)
             .arg(&server)
             .arg(port.to_string())
             .stdin(Stdio::piped())

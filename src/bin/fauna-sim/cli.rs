@@ -103,6 +103,12 @@ pub struct Args {
     #[arg(long, default_value_t = 0, help_heading = "Faults")]
     pub expired_urls: u64,
 
+    /// Fault: each presigned URL serves exactly one download (a 200 or 206 answer); later
+    /// requests with it answer 403 "Request has expired", as if it expired mid-copy. A URL from
+    /// a renewal (POST .../url) is good for one download again.
+    #[arg(long, help_heading = "Faults")]
+    pub single_use_urls: bool,
+
     /// Fault: serve a corrupt gzip (bytes flipped in the middle of the compressed data).
     #[arg(long, help_heading = "Faults")]
     pub corrupt_gzip: bool,
@@ -220,5 +226,16 @@ mod tests {
             "TimedOut",
         ]);
         assert!(matches!(args, Ok(a) if a.fail_state == FailState::TimedOut));
+    }
+
+    #[test]
+    fn single_use_urls_is_an_off_by_default_switch() {
+        let parse = |extra: &[&str]| {
+            let base = ["fauna-sim", "--account-key", "k"];
+            Args::try_parse_from(base.iter().chain(extra)).map(|a| a.single_use_urls)
+        };
+        assert!(matches!(parse(&[]), Ok(false)));
+        assert!(matches!(parse(&["--single-use-urls"]), Ok(true)));
+        assert!(parse(&["--single-use-urls=3"]).is_err());
     }
 }

@@ -49,6 +49,8 @@ pub struct Faults {
     pub no_range: bool,
     /// Presigned URLs issued already expired.
     pub expired_urls: Countdown,
+    /// Each presigned URL serves one download (200 or 206); later requests answer 403.
+    pub single_use_urls: bool,
     /// Serve a corrupt gzip.
     pub corrupt_gzip: bool,
     /// Serve a truncated gzip.
@@ -69,6 +71,7 @@ impl Faults {
             drop_download_after: args.drop_download_after.unwrap_or(0),
             no_range: args.no_range,
             expired_urls: Countdown::new(args.expired_urls),
+            single_use_urls: args.single_use_urls,
             corrupt_gzip: args.corrupt_gzip,
             truncate_gzip: args.truncate_gzip,
         }
@@ -107,6 +110,9 @@ impl Faults {
         }
         if args.expired_urls > 0 {
             out.push(format!("expired_urls={}", args.expired_urls));
+        }
+        if self.single_use_urls {
+            out.push("single_use_urls".into());
         }
         if self.corrupt_gzip {
             out.push("corrupt_gzip".into());

@@ -1,9 +1,10 @@
 //! The presigned-URL file host.
 //!
 //! Owns `GET /files/{request_id}.jsonl.gz` (signature and expiry checks with S3-style XML
-//! errors, `Range` support, the drop/no-range faults), `GET /_sim/requests/{id}/file`, the
-//! cache that generates each file once (concurrent downloads wait for the same generation),
-//! and streaming from disk in fixed-size chunks.
+//! errors, `Range` support, the drop/no-range/single-use-URL faults, the download and refusal
+//! counters), `GET /_sim/requests/{id}/file`, the cache that generates each file once
+//! (concurrent downloads wait for the same generation), and streaming from disk in fixed-size
+//! chunks.
 
 use std::collections::HashMap;
 use std::io::{self, SeekFrom};
@@ -17,7 +18,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::sync::watch;
 use tracing::{info, warn};
@@ -25,8 +26,8 @@ use tracing::{info, warn};
 use crate::api::ApiError;
 use crate::app::Sim;
 use crate::logfile::{self, FileSpec, GeneratedFile};
-use crate::state::LogState;
-use crate::stats::bump;
+use crate::state::{ClaimError, IssuedUrl, LogState};
+use crate::stats::{Stats, bump};
 use crate::timefmt::rfc3339_seconds;
 
 /// Bytes read from disk per body chunk.
@@ -197,6 +198,39 @@ pub fn same_secret(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// 403 "Request has expired", as S3 words it for a URL that expired at `expired_at`.
+fn url_expired(url: &IssuedUrl, expired_at: DateTime<Utc>, now: DateTime<Utc>) -> Response {
+    let extra = format!(
+        "<X-Amz-Expires>{}</X-Amz-Expires><Expires>{}</Expires><ServerTime>{}</ServerTime>",
+        url.lifetime_secs,
+        rfc3339_seconds(expired_at),
+        rfc3339_seconds(now)
+    );
+    s3_error(
+        StatusCode::FORBIDDEN,
+        "AccessDenied",
+        "Request has expired",
+        &extra,
+    )
+}
+
+fn signature_mismatch() -> Response {
+    access_denied("The request signature we calculated does not match the signature you provided")
+}
+
+/// Counts one file host answer in the stats.
+fn count_answer(stats: &Stats, status: StatusCode, is_head: bool) {
+    if status == StatusCode::FORBIDDEN {
+        bump(&stats.expired_url_refusals);
+    }
+    if status.is_success() && !is_head {
+        bump(&stats.downloads);
+        if status == StatusCode::PARTIAL_CONTENT {
+            bump(&stats.range_downloads);
+        }
+    }
+}
+
 /// `GET /files/{request_id}.jsonl.gz?X-Amz-Expires=..&X-Amz-Signature=..`
 pub async fn download(
     State(sim): State<Arc<Sim>>,
@@ -205,10 +239,23 @@ pub async fn download(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
+    let is_head = method == Method::HEAD;
+    let response = answer_download(&sim, is_head, &name, query.as_deref(), &headers).await;
+    count_answer(&sim.stats, response.status(), is_head);
+    response
+}
+
+async fn answer_download(
+    sim: &Sim,
+    is_head: bool,
+    name: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+) -> Response {
     let Some(id) = name.strip_suffix(".jsonl.gz") else {
         return access_denied("Access Denied");
     };
-    let signature = query.as_deref().and_then(|q| {
+    let signature = query.and_then(|q| {
         q.split('&')
             .filter_map(|pair| pair.split_once('='))
             .find(|(k, _)| *k == "X-Amz-Signature")
@@ -225,25 +272,17 @@ pub async fn download(
     };
     if !same_secret(signature.as_bytes(), url.signature.as_bytes()) {
         info!(request_id = %id, "download refused: stale or wrong signature");
-        return access_denied(
-            "The request signature we calculated does not match the signature you provided",
-        );
+        return signature_mismatch();
     }
     let now = Utc::now();
     if now >= url.expires_at {
         info!(request_id = %id, "download refused: URL expired");
-        let extra = format!(
-            "<X-Amz-Expires>{}</X-Amz-Expires><Expires>{}</Expires><ServerTime>{}</ServerTime>",
-            url.lifetime_secs,
-            rfc3339_seconds(url.expires_at),
-            rfc3339_seconds(now)
-        );
-        return s3_error(
-            StatusCode::FORBIDDEN,
-            "AccessDenied",
-            "Request has expired",
-            &extra,
-        );
+        return url_expired(url, url.expires_at, now);
+    }
+    let single_use = sim.faults.single_use_urls;
+    if single_use && let Some(used_at) = url.used_at {
+        info!(request_id = %id, "fault: download refused: single-use URL already used");
+        return url_expired(url, used_at, now);
     }
     let file = match sim.files.get(sim.file_spec(&request)).await {
         Ok(file) => file,
@@ -275,15 +314,32 @@ pub async fn download(
         }
         return response;
     }
-    let is_head = method == Method::HEAD;
+    let opened = match open_file(&file, range).await {
+        Ok(opened) => opened,
+        Err(response) => return response,
+    };
+    // The answer is now certain to be 200 or 206: this is the moment a single-use URL is spent
+    // (the file may have taken a while to generate, so claim it atomically only now).
+    if single_use && !is_head {
+        match sim.store.claim_url(id, &url.signature, Utc::now()) {
+            Ok(()) => {}
+            Err(ClaimError::Used(used_at)) => {
+                info!(request_id = %id, "fault: download refused: single-use URL already used");
+                return url_expired(url, used_at, Utc::now());
+            }
+            Err(ClaimError::Superseded) => {
+                info!(request_id = %id, "download refused: URL renewed meanwhile");
+                return signature_mismatch();
+            }
+        }
+    }
     let cut_after = if !is_head && sim.faults.drop_download.take() {
         Some(sim.faults.drop_download_after)
     } else {
         None
     };
-    let response = serve_file(&file, range, honour_range, cut_after).await;
-    if response.status().is_success() && !is_head {
-        bump(&sim.stats.downloads);
+    let response = file_response(&file, opened, honour_range, cut_after);
+    if !is_head {
         info!(
             request_id = %id,
             status = response.status().as_u16(),
@@ -320,21 +376,58 @@ async fn serve_file(
     accept_ranges: bool,
     cut_after: Option<u64>,
 ) -> Response {
+    match open_file(file, range).await {
+        Ok(opened) => file_response(file, opened, accept_ranges, cut_after),
+        Err(response) => response,
+    }
+}
+
+/// A log file opened at the first byte of an answer, before any header is sent.
+struct OpenedFile {
+    handle: tokio::fs::File,
+    status: StatusCode,
+    start: u64,
+    len: u64,
+}
+
+/// Opens `file` and seeks to the start of `range` (anything but `Partial` means the whole
+/// file); the error is the 500 answer.
+async fn open_file(file: &GeneratedFile, range: RangeRequest) -> Result<OpenedFile, Response> {
     let (status, start, len) = match range {
         RangeRequest::Partial { start, end } => {
             (StatusCode::PARTIAL_CONTENT, start, end - start + 1)
         }
         _ => (StatusCode::OK, 0, file.len),
     };
-    let mut handle = match tokio::fs::File::open(&file.path).await {
-        Ok(f) => f,
-        Err(e) => return ApiError::internal(format!("cannot open log file: {e}")).into_response(),
-    };
+    let mut handle = tokio::fs::File::open(&file.path)
+        .await
+        .map_err(|e| ApiError::internal(format!("cannot open log file: {e}")).into_response())?;
     if start > 0
         && let Err(e) = handle.seek(SeekFrom::Start(start)).await
     {
-        return ApiError::internal(format!("cannot seek log file: {e}")).into_response();
+        return Err(ApiError::internal(format!("cannot seek log file: {e}")).into_response());
     }
+    Ok(OpenedFile {
+        handle,
+        status,
+        start,
+        len,
+    })
+}
+
+/// The 200 or 206 answer for an opened file: headers, and a body streamed from disk.
+fn file_response(
+    file: &GeneratedFile,
+    opened: OpenedFile,
+    accept_ranges: bool,
+    cut_after: Option<u64>,
+) -> Response {
+    let OpenedFile {
+        handle,
+        status,
+        start,
+        len,
+    } = opened;
     let mut response = Response::new(file_body(handle, len, cut_after));
     *response.status_mut() = status;
     let headers = response.headers_mut();
@@ -482,6 +575,22 @@ mod tests {
         assert_eq!(p("bytes=+5-"), Full);
         assert_eq!(p("bytes="), Full);
         assert_eq!(p("bytes=5"), Full);
+    }
+
+    #[test]
+    fn answers_are_counted_by_status() {
+        let stats = Stats::default();
+        count_answer(&stats, StatusCode::OK, false);
+        count_answer(&stats, StatusCode::PARTIAL_CONTENT, false);
+        count_answer(&stats, StatusCode::PARTIAL_CONTENT, true);
+        count_answer(&stats, StatusCode::FORBIDDEN, false);
+        count_answer(&stats, StatusCode::FORBIDDEN, true);
+        count_answer(&stats, StatusCode::RANGE_NOT_SATISFIABLE, false);
+        count_answer(&stats, StatusCode::INTERNAL_SERVER_ERROR, false);
+        let s = stats.snapshot();
+        assert_eq!(s.downloads, 2, "200 and 206, HEAD excluded");
+        assert_eq!(s.range_downloads, 1);
+        assert_eq!(s.expired_url_refusals, 2, "every 403, HEAD included");
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! Owns the validation of a new request (scope and time window), the in-memory store of
 //! requests and idempotency tokens, the state each status poll reports
 //! (`Pending` → `Requested` → … → final), the `version` counter, and the presigned URLs
-//! issued for a request (only the latest one is valid).
+//! issued for a request (only the latest one is valid; under `--single-use-urls` it also
+//! records whether that URL has served its one download).
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
@@ -198,6 +199,9 @@ pub struct IssuedUrl {
     pub signature: String,
     pub lifetime_secs: u64,
     pub expires_at: DateTime<Utc>,
+    /// When a download claimed this URL (`--single-use-urls` only); later requests are refused
+    /// as if it had expired then.
+    pub used_at: Option<DateTime<Utc>>,
 }
 
 /// One log request.
@@ -275,6 +279,7 @@ impl LogRequest {
             signature: random_hex(64),
             lifetime_secs,
             expires_at,
+            used_at: None,
         });
     }
 }
@@ -302,6 +307,15 @@ pub fn random_hex(n: usize) -> String {
 pub enum RenewError {
     NotFound,
     NotComplete(String),
+}
+
+/// Why a download could not claim a single-use URL.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ClaimError {
+    /// The request is unknown, or a renewal replaced the URL since the download checked it.
+    Superseded,
+    /// The URL already served its one download, at this time.
+    Used(DateTime<Utc>),
 }
 
 #[derive(Default)]
@@ -414,6 +428,31 @@ impl Store {
 
     pub fn get(&self, id: &str) -> Option<LogRequest> {
         self.lock().requests.get(id).cloned()
+    }
+
+    /// `--single-use-urls`: marks the request's current URL, named by its (server-side)
+    /// `signature`, as used by a download answered at `now`. Of concurrent downloads with the
+    /// same URL, exactly one succeeds.
+    pub fn claim_url(
+        &self,
+        id: &str,
+        signature: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), ClaimError> {
+        let mut inner = self.lock();
+        let url = inner
+            .requests
+            .get_mut(id)
+            .and_then(|r| r.url.as_mut())
+            .filter(|u| u.signature == signature)
+            .ok_or(ClaimError::Superseded)?;
+        match url.used_at {
+            Some(at) => Err(ClaimError::Used(at)),
+            None => {
+                url.used_at = Some(now);
+                Ok(())
+            }
+        }
     }
 }
 
@@ -592,6 +631,47 @@ mod tests {
             Some(RenewError::NotFound)
         );
         assert!(store.poll("nope", now, &none).is_none());
+    }
+
+    #[test]
+    fn single_use_urls_serve_one_download_each() {
+        let store = Store::new(lifecycle(0, None));
+        let none = Countdown::new(0);
+        let now = Utc::now();
+        let later = now + Duration::seconds(5);
+        let (r, _) = store.create(new_request(None), now, |_| LogState::Complete);
+        let complete = store
+            .poll(&r.id, now, &none)
+            .unwrap_or_else(|| panic!("poll"));
+        let first = complete.url.unwrap_or_else(|| panic!("url"));
+        assert!(first.used_at.is_none());
+        assert_eq!(store.claim_url(&r.id, &first.signature, now), Ok(()));
+        assert_eq!(
+            store.claim_url(&r.id, &first.signature, later),
+            Err(ClaimError::Used(now)),
+            "second download with the same URL"
+        );
+        let seen = store.get(&r.id).and_then(|r| r.url).and_then(|u| u.used_at);
+        assert_eq!(seen, Some(now), "the download handler sees the URL as used");
+
+        let renewed = store
+            .renew(&r.id, later, &none)
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        let second = renewed.url.unwrap_or_else(|| panic!("url"));
+        assert!(second.used_at.is_none(), "a renewed URL is good again");
+        assert_eq!(
+            store.claim_url(&r.id, &first.signature, later),
+            Err(ClaimError::Superseded)
+        );
+        assert_eq!(store.claim_url(&r.id, &second.signature, later), Ok(()));
+        assert_eq!(
+            store.claim_url(&r.id, &second.signature, later),
+            Err(ClaimError::Used(later))
+        );
+        assert_eq!(
+            store.claim_url("nope", &second.signature, later),
+            Err(ClaimError::Superseded)
+        );
     }
 
     #[test]

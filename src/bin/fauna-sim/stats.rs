@@ -1,7 +1,7 @@
 //! Counters exposed at `GET /_sim/stats`.
 //!
 //! Owns the atomic counters the handlers bump and their JSON snapshot. Tests read them to
-//! check how many calls a client made (retries, polls, renewals, downloads).
+//! check how many calls a client made (retries, polls, renewals, downloads, refused URLs).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -19,6 +19,10 @@ pub struct Stats {
     pub url_renewals: AtomicU64,
     /// File downloads answered 200 or 206.
     pub downloads: AtomicU64,
+    /// File downloads answered 206 (a subset of `downloads`).
+    pub range_downloads: AtomicU64,
+    /// File host answers 403: expired, used up (`--single-use-urls`), superseded or wrong URLs.
+    pub expired_url_refusals: AtomicU64,
     /// API calls answered 429 by the throttle fault.
     pub throttled: AtomicU64,
     /// API calls answered 503 by the server-error fault.
@@ -35,6 +39,8 @@ pub struct StatsSnapshot {
     pub status_polls: u64,
     pub url_renewals: u64,
     pub downloads: u64,
+    pub range_downloads: u64,
+    pub expired_url_refusals: u64,
     pub throttled: u64,
     pub server_errors: u64,
     pub unauthorized: u64,
@@ -54,6 +60,8 @@ impl Stats {
             status_polls: get(&self.status_polls),
             url_renewals: get(&self.url_renewals),
             downloads: get(&self.downloads),
+            range_downloads: get(&self.range_downloads),
+            expired_url_refusals: get(&self.expired_url_refusals),
             throttled: get(&self.throttled),
             server_errors: get(&self.server_errors),
             unauthorized: get(&self.unauthorized),

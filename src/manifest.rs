@@ -1,0 +1,65 @@
+//! The manifest: a small JSON completeness record beside each export, the file a data team
+//! checks (and a backfill skips on). It is written last, so its presence means the object before
+//! it is complete and verified; an empty window gets a manifest with zero records and no object.
+//!
+//! It lives in the object's partition with a leading underscore, which Athena and Hive skip:
+//! `…/date=2026-11-24/_20261124T000000Z_20261125T000000Z.manifest.json`.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::job::Scope;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Manifest {
+    pub request_id: String,
+    #[serde(flatten)]
+    pub scope: Scope,
+    pub time_start: DateTime<Utc>,
+    pub time_end: DateTime<Utc>,
+    pub bucket: String,
+    /// The log file's key; `None` when Fauna had no logs for the window (nothing was written).
+    pub key: Option<String>,
+    pub bytes: u64,
+    pub records: u64,
+    pub first_ts: Option<String>,
+    pub last_ts: Option<String>,
+    /// S3's full-object CRC32C of the stored file, base64, as `HeadObject` reports it.
+    pub checksum_crc32c: Option<String>,
+    pub completed_at: DateTime<Utc>,
+    pub exporter: String,
+}
+
+/// Content type of manifests.
+pub const CONTENT_TYPE: &str = "application/json";
+
+/// The manifest's key for an object key: same folder, `_{window}.manifest.json`.
+pub fn manifest_key(object_key: &str) -> String {
+    let (folder, name) = match object_key.rsplit_once('/') {
+        Some((folder, name)) => (format!("{folder}/"), name),
+        None => (String::new(), object_key),
+    };
+    let stem = name.strip_suffix(".jsonl.gz").unwrap_or(name);
+    format!("{folder}_{stem}.manifest.json")
+}
+
+/// The version string recorded in manifests.
+pub fn exporter() -> String {
+    concat!("fauna-logs-export/", env!("CARGO_PKG_VERSION")).to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifest_sits_beside_the_object_hidden_from_athena() {
+        assert_eq!(
+            manifest_key(
+                "fauna-logs/region_group=us-std/database=A/date=2026-11-24/20261124T000000Z_20261125T000000Z.jsonl.gz"
+            ),
+            "fauna-logs/region_group=us-std/database=A/date=2026-11-24/_20261124T000000Z_20261125T000000Z.manifest.json"
+        );
+        assert_eq!(manifest_key("x.jsonl.gz"), "_x.manifest.json");
+    }
+}
