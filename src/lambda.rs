@@ -35,7 +35,8 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     .await
 }
 
-/// Time a copy keeps for finishing its parts in flight and returning before Lambda's deadline.
+/// Time a copy keeps for finishing its parts in flight and returning before Lambda's deadline:
+/// 60 s, or a quarter of the invocation's time if that is shorter.
 const DEADLINE_MARGIN: Duration = Duration::from_secs(60);
 
 /// The instant a copy should pause by, from the invocation's deadline (ms since the epoch).
@@ -44,7 +45,7 @@ fn pause_before(deadline_ms: u64) -> Instant {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
     let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
-    Instant::now() + left.saturating_sub(DEADLINE_MARGIN)
+    Instant::now() + left.saturating_sub(DEADLINE_MARGIN.min(left / 4))
 }
 
 /// One invocation: parse the payload into a job and perform its next step.
@@ -65,4 +66,33 @@ pub async fn handle<A: LogsApi, S: ObjectStore>(
         }
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms_from_now(d: Duration) -> u64 {
+        (SystemTime::now() + d)
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn the_copy_pauses_well_before_the_deadline() {
+        let budget = |d| pause_before(ms_from_now(d)).saturating_duration_since(Instant::now());
+        let long = budget(Duration::from_secs(900));
+        assert!(
+            long <= Duration::from_secs(840) && long > Duration::from_secs(835),
+            "{long:?}"
+        );
+        // A short timeout keeps three quarters of it for work, not nothing.
+        let short = budget(Duration::from_secs(40));
+        assert!(
+            short <= Duration::from_secs(30) && short > Duration::from_secs(28),
+            "{short:?}"
+        );
+        assert_eq!(budget(Duration::ZERO), Duration::ZERO);
+    }
 }

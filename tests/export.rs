@@ -9,7 +9,7 @@ use std::io::Read;
 
 use fauna_logs_export::manifest::manifest_key;
 use fauna_logs_export::store::crc32c_base64;
-use support::{Sim, bucket, export, keys, object, open_uploads, s3};
+use support::{Run, Sim, bucket, export, keys, object, open_uploads, s3};
 
 const DAY: [&str; 4] = [
     "--start",
@@ -22,9 +22,37 @@ fn args<'a>(scope: &[&'a str]) -> Vec<&'a str> {
     scope.iter().chain(DAY.iter()).copied().collect()
 }
 
-/// Asserts a successful export stored exactly the simulator's file at the job's key, with a
-/// manifest that counts its records and gives S3's checksum.
-async fn assert_stored(sim: &Sim, bucket: &str, run: &support::Run) -> Vec<u8> {
+/// Starts a simulator with `sim_args`, makes a bucket named after the test, and exports
+/// `us-std/ECommerce` for one day with `env` added.
+async fn export_ecommerce(
+    sim_args: &[&str],
+    name: &str,
+    env: &[(&str, &str)],
+) -> (Sim, String, Run) {
+    let sim = Sim::start(sim_args);
+    let bucket = bucket(&s3().await, name).await;
+    let run = export(
+        &sim,
+        &bucket,
+        &args(&["--database", "us-std/ECommerce"]),
+        env,
+    )
+    .await;
+    (sim, bucket, run)
+}
+
+/// `(downloads, range_downloads)` from the simulator's counters.
+async fn downloads(sim: &Sim) -> (u64, u64) {
+    let stats = sim.stats().await;
+    let count = |name: &str| {
+        stats[name]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{name} in {stats}"))
+    };
+    (count("downloads"), count("range_downloads"))
+}
+
+async fn assert_stored(sim: &Sim, bucket: &str, run: &Run) -> Vec<u8> {
     assert_eq!(run.status, 0, "exit status; stderr:\n{}", run.stderr);
     assert_eq!(run.step(), "done", "{}", run.stdout);
     run.assert_no_secrets();
@@ -88,15 +116,7 @@ async fn manifest(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> serde_jso
 
 #[tokio::test(flavor = "multi_thread")]
 async fn large_file_is_copied_byte_for_byte_with_multipart() {
-    let sim = Sim::start(&["--file-size", "20000000"]);
-    let bucket = bucket(&s3().await, "large").await;
-    let run = export(
-        &sim,
-        &bucket,
-        &args(&["--database", "us-std/ECommerce"]),
-        &[],
-    )
-    .await;
+    let (sim, bucket, run) = export_ecommerce(&["--file-size", "20000000"], "large", &[]).await;
     let stored = assert_stored(&sim, &bucket, &run).await;
     assert!(
         stored.len() > 16 << 20,
@@ -131,15 +151,7 @@ async fn small_region_group_file_is_one_put() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn slow_state_progression_is_polled_to_completion() {
-    let sim = Sim::start(&["--polls-to-complete", "6"]);
-    let bucket = bucket(&s3().await, "slow").await;
-    let run = export(
-        &sim,
-        &bucket,
-        &args(&["--database", "us-std/ECommerce"]),
-        &[],
-    )
-    .await;
+    let (sim, bucket, run) = export_ecommerce(&["--polls-to-complete", "6"], "slow", &[]).await;
     assert_stored(&sim, &bucket, &run).await;
     // six answers of a working state, then the seventh says Complete
     assert_eq!(run.job["polls"].as_u64(), Some(7));
@@ -148,22 +160,15 @@ async fn slow_state_progression_is_polled_to_completion() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn throttling_and_server_errors_are_retried() {
-    let sim = Sim::start(&[
+    let faults = [
         "--throttle",
         "2",
         "--retry-after",
         "1",
         "--server-errors",
         "2",
-    ]);
-    let bucket = bucket(&s3().await, "flaky").await;
-    let run = export(
-        &sim,
-        &bucket,
-        &args(&["--database", "us-std/ECommerce"]),
-        &[],
-    )
-    .await;
+    ];
+    let (sim, bucket, run) = export_ecommerce(&faults, "flaky", &[]).await;
     assert_stored(&sim, &bucket, &run).await;
     let stats = sim.stats().await;
     assert_eq!(stats["throttled"], 2, "{stats}");
@@ -176,30 +181,16 @@ async fn throttling_and_server_errors_are_retried() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unknown_state_is_treated_as_working() {
-    let sim = Sim::start(&["--unknown-state", "InProgress"]);
-    let bucket = bucket(&s3().await, "unknown").await;
-    let run = export(
-        &sim,
-        &bucket,
-        &args(&["--database", "us-std/ECommerce"]),
-        &[],
-    )
-    .await;
+    let (sim, bucket, run) =
+        export_ecommerce(&["--unknown-state", "InProgress"], "unknown", &[]).await;
     assert_stored(&sim, &bucket, &run).await;
     assert!(run.stderr.contains("InProgress"), "{}", run.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_request_is_requested_again() {
-    let sim = Sim::start(&["--fail-requests", "1", "--fail-state", "Failed"]);
-    let bucket = bucket(&s3().await, "failed-once").await;
-    let run = export(
-        &sim,
-        &bucket,
-        &args(&["--database", "us-std/ECommerce"]),
-        &[],
-    )
-    .await;
+    let faults = ["--fail-requests", "1", "--fail-state", "Failed"];
+    let (sim, bucket, run) = export_ecommerce(&faults, "failed-once", &[]).await;
     assert_stored(&sim, &bucket, &run).await;
     assert_eq!(run.job["attempt"].as_u64(), Some(2));
     assert_eq!(sim.stats().await["log_requests"], 2);
@@ -207,35 +198,20 @@ async fn a_failed_request_is_requested_again() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn requests_that_keep_timing_out_fail_the_export() {
-    let sim = Sim::start(&["--fail-requests", "5", "--fail-state", "TimedOut"]);
-    let bucket = bucket(&s3().await, "timed-out").await;
-    let run = export(
-        &sim,
-        &bucket,
-        &args(&["--database", "us-std/ECommerce"]),
-        &[("MAX_REQUEST_ATTEMPTS", "2")],
-    )
-    .await;
+    let faults = ["--fail-requests", "5", "--fail-state", "TimedOut"];
+    let env = [("MAX_REQUEST_ATTEMPTS", "2")];
+    let (sim, bucket, run) = export_ecommerce(&faults, "timed-out", &env).await;
     assert_eq!(run.status, 1, "{}", run.stderr);
     assert_eq!(run.step(), "failed");
     assert_eq!(run.error_type(), "ExportFailed");
     assert_eq!(sim.stats().await["log_requests"], 2);
-    let s3 = s3().await;
-    assert!(keys(&s3, &bucket).await.is_empty());
+    assert!(keys(&s3().await, &bucket).await.is_empty());
     run.assert_no_secrets();
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn does_not_exist_finishes_with_no_object() {
-    let sim = Sim::start(&["--does-not-exist"]);
-    let bucket = bucket(&s3().await, "empty").await;
-    let run = export(
-        &sim,
-        &bucket,
-        &args(&["--database", "us-std/ECommerce"]),
-        &[],
-    )
-    .await;
+async fn does_not_exist_finishes_with_only_a_manifest() {
+    let (_sim, bucket, run) = export_ecommerce(&["--does-not-exist"], "empty", &[]).await;
     assert_eq!(run.status, 0, "{}", run.stderr);
     assert_eq!(run.step(), "done");
     assert_eq!(run.job["bytes"].as_u64(), Some(0));
@@ -255,15 +231,8 @@ async fn does_not_exist_finishes_with_no_object() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rejected_key_fails_at_once_without_retries() {
-    let sim = Sim::start(&[]);
-    let bucket = bucket(&s3().await, "unauthorized").await;
-    let run = export(
-        &sim,
-        &bucket,
-        &args(&["--database", "us-std/ECommerce"]),
-        &[("FAUNA_ACCOUNT_KEY", "fnacapi_wrong_key")],
-    )
-    .await;
+    let env = [("FAUNA_ACCOUNT_KEY", "fnacapi_wrong_key")];
+    let (sim, _bucket, run) = export_ecommerce(&[], "unauthorized", &env).await;
     assert_eq!(run.status, 1);
     assert_eq!(run.error_type(), "FaunaAuthRejected", "{}", run.stdout);
     assert!(run.stderr.contains("FAUNA_ACCOUNT_KEY"), "{}", run.stderr);
@@ -274,101 +243,63 @@ async fn a_rejected_key_fails_at_once_without_retries() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dropped_download_resumes_with_range() {
-    let sim = Sim::start(&[
+    let faults = [
         "--file-size",
         "20000000",
         "--drop-download-after",
         "9000000",
-    ]);
-    let bucket = bucket(&s3().await, "dropped").await;
-    let run = export(
-        &sim,
-        &bucket,
-        &args(&["--database", "us-std/ECommerce"]),
-        &[],
-    )
-    .await;
+    ];
+    let (sim, bucket, run) = export_ecommerce(&faults, "dropped", &[]).await;
     assert_stored(&sim, &bucket, &run).await;
     assert!(
         run.stderr.contains("download resumed with Range"),
         "{}",
         run.stderr
     );
-    let stats = sim.stats().await;
-    assert_eq!(
-        (
-            stats["downloads"].as_u64(),
-            stats["range_downloads"].as_u64()
-        ),
-        (Some(2), Some(1)),
-        "{stats}"
-    );
+    assert_eq!(downloads(&sim).await, (2, 1));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dropped_download_without_range_support_starts_over() {
-    let sim = Sim::start(&[
+    let faults = [
         "--file-size",
         "20000000",
         "--drop-download-after",
         "9000000",
         "--no-range",
-    ]);
-    let bucket = bucket(&s3().await, "dropped-no-range").await;
-    let run = export(
-        &sim,
-        &bucket,
-        &args(&["--database", "us-std/ECommerce"]),
-        &[],
-    )
-    .await;
+    ];
+    let (sim, bucket, run) = export_ecommerce(&faults, "dropped-no-range", &[]).await;
     assert_stored(&sim, &bucket, &run).await;
     assert!(run.stderr.contains("ignored Range"), "{}", run.stderr);
-    let stats = sim.stats().await;
-    assert_eq!(
-        (
-            stats["downloads"].as_u64(),
-            stats["range_downloads"].as_u64()
-        ),
-        (Some(2), Some(0)),
-        "{stats}"
-    );
+    assert_eq!(downloads(&sim).await, (2, 0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_url_is_renewed_before_the_copy() {
+    let (sim, bucket, run) = export_ecommerce(&["--expired-urls", "1"], "expired", &[]).await;
+    assert_stored(&sim, &bucket, &run).await;
+    assert_eq!(sim.stats().await["url_renewals"], 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_url_that_expires_during_the_copy_is_renewed_and_the_copy_continues() {
-    let sim = Sim::start(&[
+    let faults = [
         "--file-size",
         "20000000",
         "--drop-download-after",
         "9000000",
         "--single-use-urls",
-    ]);
-    let bucket = bucket(&s3().await, "expired-during").await;
-    let run = export(
-        &sim,
-        &bucket,
-        &args(&["--database", "us-std/ECommerce"]),
-        &[],
-    )
-    .await;
+    ];
+    let (sim, bucket, run) = export_ecommerce(&faults, "expired-during", &[]).await;
     assert_stored(&sim, &bucket, &run).await;
-    let stats = sim.stats().await;
-    assert_eq!(stats["url_renewals"], 1, "{stats}");
-    assert_eq!(stats["range_downloads"], 1, "{stats}");
+    assert_eq!(sim.stats().await["url_renewals"], 1);
+    assert_eq!(downloads(&sim).await, (2, 1));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_copy_split_across_invocations_is_byte_identical() {
-    let sim = Sim::start(&["--file-size", "30000000"]);
-    let bucket = bucket(&s3().await, "split").await;
-    let run = export(
-        &sim,
-        &bucket,
-        &args(&["--database", "us-std/ECommerce"]),
-        &[("STEP_TIME_LIMIT_SECONDS", "0")],
-    )
-    .await;
+    let env = [("STEP_TIME_LIMIT_SECONDS", "0")];
+    let (sim, bucket, run) = export_ecommerce(&["--file-size", "30000000"], "split", &env).await;
     assert_stored(&sim, &bucket, &run).await;
     let pauses = run.stderr.matches("copy → copy").count();
     assert!(
@@ -381,15 +312,9 @@ async fn a_copy_split_across_invocations_is_byte_identical() {
 #[tokio::test(flavor = "multi_thread")]
 async fn corrupt_and_truncated_files_are_refused_and_never_stored() {
     for fault in ["--corrupt-gzip", "--truncate-gzip"] {
-        let sim = Sim::start(&["--file-size", "20000000", fault]);
-        let bucket = bucket(&s3().await, &format!("bad-gzip{fault}")).await;
-        let run = export(
-            &sim,
-            &bucket,
-            &args(&["--database", "us-std/ECommerce"]),
-            &[],
-        )
-        .await;
+        let name = format!("bad-gzip{fault}");
+        let (sim, bucket, run) =
+            export_ecommerce(&["--file-size", "20000000", fault], &name, &[]).await;
         assert_eq!(run.status, 1, "{fault}: {}", run.stderr);
         assert_eq!(
             run.error_type(),
@@ -404,27 +329,12 @@ async fn corrupt_and_truncated_files_are_refused_and_never_stored() {
         );
         assert_eq!(open_uploads(&s3, &bucket).await, 0, "{fault}");
         assert_eq!(
-            sim.stats().await["downloads"],
+            downloads(&sim).await.0,
             2,
             "{fault}: downloaded again once, then failed"
         );
         run.assert_no_secrets();
     }
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn an_expired_url_is_renewed() {
-    let sim = Sim::start(&["--expired-urls", "1"]);
-    let bucket = bucket(&s3().await, "expired").await;
-    let run = export(
-        &sim,
-        &bucket,
-        &args(&["--database", "us-std/ECommerce"]),
-        &[],
-    )
-    .await;
-    assert_stored(&sim, &bucket, &run).await;
-    assert_eq!(sim.stats().await["url_renewals"], 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
