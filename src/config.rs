@@ -10,6 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use crate::job::JobRules;
+use crate::schedule::{Granularity, ScheduleDefaults};
 
 /// The environment variables, their defaults and meaning; `--help` prints this table.
 pub const ENVIRONMENT_HELP: &str = "\
@@ -26,6 +27,10 @@ Configuration (environment variables):
   PART_SIZE_MIB              multipart part size in MiB, at least 8 [default: 8]
   MAX_PARTS_IN_FLIGHT        parts uploading at once [default: 3]
   S3_FORCE_PATH_STYLE        true for local S3 servers (moto, s3s-fs, MinIO) [default: false]
+  SCHEDULE_GRANULARITY       window of a scheduled run: hour or day [default: day]
+  SCHEDULE_LAG_MINUTES       how long after a window ends it is exported [default: 60]
+  SCHEDULE_DATABASE / SCHEDULE_REGION_GROUP
+                             what a classic EventBridge Scheduled Event exports
   STEP_TIME_LIMIT_SECONDS    pause a copy at a part boundary after this long, to continue in the
                              next step (in Lambda: the invocation's deadline minus 60 s) [default: none]
   AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE, AWS_ENDPOINT_URL,
@@ -91,6 +96,7 @@ pub struct Config {
     pub s3_force_path_style: bool,
     /// A copy pauses at a part boundary after this long (besides the Lambda deadline).
     pub step_time_limit: Option<Duration>,
+    pub schedule: ScheduleDefaults,
 }
 
 /// The smallest part size we accept (S3 allows 5 MiB; fewer, larger parts are cheaper).
@@ -185,6 +191,34 @@ impl Config {
             None => None,
             Some(_) => Some(seconds("STEP_TIME_LIMIT_SECONDS", 0)?),
         };
+        let granularity = env.parse_with("SCHEDULE_GRANULARITY", "day", |v| {
+            Granularity::parse(v).ok_or("must be hour or day")
+        })?;
+        let lag_minutes = env.parse_with("SCHEDULE_LAG_MINUTES", "60", |v| {
+            v.parse::<i64>()
+                .ok()
+                .filter(|m| (0..=7 * 24 * 60).contains(m))
+                .ok_or("must be a whole number of minutes from 0 to 10080")
+        })?;
+        let scope = match (
+            env.get("SCHEDULE_DATABASE"),
+            env.get("SCHEDULE_REGION_GROUP"),
+        ) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError {
+                    var: "SCHEDULE_DATABASE",
+                    problem: "is set together with SCHEDULE_REGION_GROUP: set one".into(),
+                });
+            }
+            (Some(db), None) => Some(("database", db)),
+            (None, Some(rg)) => Some(("region_group", rg)),
+            (None, None) => None,
+        };
+        let schedule = ScheduleDefaults {
+            granularity,
+            lag: chrono::TimeDelta::minutes(lag_minutes),
+            scope,
+        };
         Ok(Config {
             fauna_url,
             account_key,
@@ -197,6 +231,7 @@ impl Config {
             max_parts_in_flight,
             s3_force_path_style,
             step_time_limit,
+            schedule,
         })
     }
 
@@ -204,6 +239,7 @@ impl Config {
         JobRules {
             region_groups: self.region_groups.clone(),
             prefix: self.prefix.clone(),
+            schedule: self.schedule.clone(),
         }
     }
 }

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::copy::UploadProgress;
+use crate::schedule::{ScheduleDefaults, to_manual_request};
 
 /// The longest window Fauna accepts in one log request.
 pub const MAX_WINDOW_DAYS: i64 = 90;
@@ -149,6 +150,8 @@ pub struct JobRules {
     pub region_groups: Vec<String>,
     /// Key prefix in the bucket.
     pub prefix: String,
+    /// How scheduled entries choose their window.
+    pub schedule: ScheduleDefaults,
 }
 
 /// Everything the payload may hold. Unknown fields are refused so a typo does not pass silently.
@@ -223,6 +226,8 @@ pub enum InvalidJob {
     WindowTooLong { span: String },
     #[error("`step` {value:?} is not a step: use one of {names}", names = Step::NAMES)]
     UnknownStep { value: String },
+    #[error("`{field}` of the schedule input: {detail}")]
+    BadSchedule { field: &'static str, detail: String },
 }
 
 impl InvalidJob {
@@ -233,8 +238,10 @@ impl InvalidJob {
 }
 
 impl Job {
-    /// Parses and validates a payload: a manual request or a job this function returned.
+    /// Parses and validates a payload: a scheduled entry, a manual request or a job this
+    /// function returned.
     pub fn from_value(value: Value, rules: &JobRules) -> Result<Job, InvalidJob> {
+        let value = to_manual_request(value, &rules.schedule)?;
         let input: JobInput =
             serde_path_to_error::deserialize(value).map_err(|err| InvalidJob::Malformed {
                 path: err.path().to_string(),
@@ -428,6 +435,7 @@ mod tests {
         JobRules {
             region_groups: vec!["us-std".into(), "eu-std".into(), "classic".into()],
             prefix: "fauna-logs".into(),
+            schedule: ScheduleDefaults::default(),
         }
     }
 
@@ -587,6 +595,19 @@ mod tests {
             parse(json!("hello")),
             Err(InvalidJob::Malformed { .. })
         ));
+    }
+
+    #[test]
+    fn a_scheduler_input_becomes_a_job_for_its_window() {
+        let job = parse(
+            json!({"scheduled_time": "2026-11-25T01:30:00Z", "database": "us-std/ECommerce"}),
+        )
+        .unwrap();
+        assert_eq!(job.step, Step::Request);
+        assert_eq!(rfc3339(job.time_start), "2026-11-24T00:00:00Z");
+        assert_eq!(rfc3339(job.time_end), "2026-11-25T00:00:00Z");
+        let err = parse(json!({"scheduled_time": "2026-11-25T01:30:00Z"})).unwrap_err();
+        assert_eq!(err, InvalidJob::NoScope);
     }
 
     #[test]

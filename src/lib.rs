@@ -7,6 +7,7 @@
 //!
 //! Where each part lives:
 //! - [`job`]: the payload, its parsing and validation, and the destination key.
+//! - [`schedule`]: the window a scheduled run exports.
 //! - [`config`]: environment → [`config::Config`], read once per process.
 //! - [`fauna`]: the Fauna Account API client (request, status, renew URL) and the file download.
 //! - [`store`]: the destination bucket (S3) behind a small trait.
@@ -25,6 +26,7 @@ pub mod job;
 pub mod lambda;
 pub mod manifest;
 pub mod retry;
+pub mod schedule;
 pub mod step;
 pub mod store;
 pub mod verify;

@@ -1,0 +1,282 @@
+//! Windows from schedules: which window a scheduled run exports.
+//!
+//! The window comes from the *scheduled* time, never from the clock, so a run that starts late or
+//! is retried exports the same window, and runs one period apart tile time with no gap and no
+//! overlap. A run scheduled at `t` with granularity `g` and lag `l` exports the last whole period
+//! that ended at least `l` before `t`: `[floor_g(t - l) - g, floor_g(t - l))`. The lag is there
+//! because Fauna's logs arrive late.
+//!
+//! Two scheduled entry shapes become a manual request here:
+//! - our EventBridge Scheduler input: `{"scheduled_time": "<aws.scheduler.scheduled-time>",
+//!   "database" | "region_group": …, "granularity": "hour" | "day", "lag_minutes": N}`;
+//! - a classic EventBridge "Scheduled Event" (`"detail-type": "Scheduled Event"`, `"time"`), whose
+//!   scope and window come from `SCHEDULE_*` settings.
+
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::job::{InvalidJob, rfc3339};
+
+/// The length of one exported window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Granularity {
+    Hour,
+    Day,
+}
+
+impl Granularity {
+    pub fn period(self) -> TimeDelta {
+        match self {
+            Granularity::Hour => TimeDelta::hours(1),
+            Granularity::Day => TimeDelta::days(1),
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Granularity> {
+        match value {
+            "hour" | "hourly" | "1h" => Some(Granularity::Hour),
+            "day" | "daily" | "1d" => Some(Granularity::Day),
+            _ => None,
+        }
+    }
+}
+
+/// How scheduled runs choose their window, and, for classic Scheduled Events (which carry no
+/// input of ours), what they export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleDefaults {
+    pub granularity: Granularity,
+    pub lag: TimeDelta,
+    /// `("database" | "region_group", value)` for classic Scheduled Events.
+    pub scope: Option<(&'static str, String)>,
+}
+
+impl Default for ScheduleDefaults {
+    fn default() -> Self {
+        ScheduleDefaults {
+            granularity: Granularity::Day,
+            lag: TimeDelta::hours(1),
+            scope: None,
+        }
+    }
+}
+
+/// The window a run scheduled at `scheduled` exports.
+pub fn window_for(
+    scheduled: DateTime<Utc>,
+    granularity: Granularity,
+    lag: TimeDelta,
+) -> (DateTime<Utc>, DateTime<Utc>) {
+    let period = granularity.period();
+    let shifted = scheduled - lag;
+    // Whole hours and days since the epoch: `duration_trunc` cannot fail for these.
+    let end = shifted.duration_trunc(period).unwrap_or(shifted);
+    (end - period, end)
+}
+
+/// Our EventBridge Scheduler input.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SchedulerInput {
+    scheduled_time: String,
+    database: Option<String>,
+    region_group: Option<String>,
+    granularity: Option<String>,
+    lag_minutes: Option<i64>,
+}
+
+/// Turns a scheduled entry into the manual request it stands for; anything else passes through.
+pub fn to_manual_request(value: Value, defaults: &ScheduleDefaults) -> Result<Value, InvalidJob> {
+    if value.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event") {
+        let time = value
+            .get("time")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let scheduled = parse_scheduled("time", time)?;
+        let (field, scope) = defaults.scope.clone().ok_or(InvalidJob::MissingField {
+            field: "SCHEDULE_DATABASE",
+            hint: "a classic EventBridge Scheduled Event carries no scope: set SCHEDULE_DATABASE or SCHEDULE_REGION_GROUP on the function, or use an EventBridge Scheduler input with `database`/`region_group`",
+        })?;
+        let (start, end) = window_for(scheduled, defaults.granularity, defaults.lag);
+        return Ok(json!({ field: scope, "time_start": rfc3339(start), "time_end": rfc3339(end) }));
+    }
+    if value.get("scheduled_time").is_none() {
+        return Ok(value);
+    }
+    let input: SchedulerInput =
+        serde_path_to_error::deserialize(value).map_err(|err| InvalidJob::Malformed {
+            path: err.path().to_string(),
+            detail: err.inner().to_string(),
+        })?;
+    let scheduled = parse_scheduled("scheduled_time", &input.scheduled_time)?;
+    let granularity = match input.granularity.as_deref() {
+        None => defaults.granularity,
+        Some(g) => Granularity::parse(g).ok_or_else(|| InvalidJob::BadSchedule {
+            field: "granularity",
+            detail: format!("{g:?} is not a granularity: use \"hour\" or \"day\""),
+        })?,
+    };
+    let lag = match input.lag_minutes {
+        None => defaults.lag,
+        Some(m) if (0..=7 * 24 * 60).contains(&m) => TimeDelta::minutes(m),
+        Some(m) => {
+            return Err(InvalidJob::BadSchedule {
+                field: "lag_minutes",
+                detail: format!("{m} is out of range: use 0 to 10080 (a week)"),
+            });
+        }
+    };
+    let (start, end) = window_for(scheduled, granularity, lag);
+    let mut manual = json!({ "time_start": rfc3339(start), "time_end": rfc3339(end) });
+    if let Some(db) = input.database {
+        manual["database"] = db.into();
+    }
+    if let Some(rg) = input.region_group {
+        manual["region_group"] = rg.into();
+    }
+    Ok(manual)
+}
+
+fn parse_scheduled(field: &'static str, value: &str) -> Result<DateTime<Utc>, InvalidJob> {
+    DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| InvalidJob::BadTime {
+            field,
+            value: value.to_owned(),
+            detail: if value.starts_with("<aws.") {
+                "the placeholder was not replaced: put it in an EventBridge Scheduler target's input".into()
+            } else {
+                e.to_string()
+            },
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn daily_run_exports_yesterday() {
+        let (s, e) = window_for(
+            at("2026-11-25T01:00:00Z"),
+            Granularity::Day,
+            TimeDelta::hours(1),
+        );
+        assert_eq!(
+            (rfc3339(s).as_str(), rfc3339(e).as_str()),
+            ("2026-11-24T00:00:00Z", "2026-11-25T00:00:00Z")
+        );
+        // A run an hour late, or a retry, exports the same window.
+        let late = window_for(
+            at("2026-11-25T01:59:59Z"),
+            Granularity::Day,
+            TimeDelta::hours(1),
+        );
+        assert_eq!(late, (s, e));
+    }
+
+    #[test]
+    fn hourly_run_with_lag() {
+        let (s, e) = window_for(
+            at("2026-11-25T10:05:00Z"),
+            Granularity::Hour,
+            TimeDelta::minutes(20),
+        );
+        assert_eq!(
+            (rfc3339(s).as_str(), rfc3339(e).as_str()),
+            ("2026-11-25T08:00:00Z", "2026-11-25T09:00:00Z")
+        );
+    }
+
+    #[test]
+    fn scheduler_input_becomes_a_manual_request() {
+        let v = to_manual_request(
+            json!({"scheduled_time": "2026-11-25T01:00:00Z", "database": "us-std/ECommerce", "granularity": "hour", "lag_minutes": 30}),
+            &ScheduleDefaults::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            v,
+            json!({"database": "us-std/ECommerce", "time_start": "2026-11-24T23:00:00Z", "time_end": "2026-11-25T00:00:00Z"})
+        );
+    }
+
+    #[test]
+    fn classic_scheduled_event_uses_the_configured_scope() {
+        let event = json!({"version": "0", "id": "x", "detail-type": "Scheduled Event", "source": "aws.events", "account": "1", "time": "2026-11-25T02:00:00Z", "region": "us-east-1", "resources": [], "detail": {}});
+        let err = to_manual_request(event.clone(), &ScheduleDefaults::default()).unwrap_err();
+        assert!(err.to_string().contains("SCHEDULE_DATABASE"), "{err}");
+        let defaults = ScheduleDefaults {
+            scope: Some(("region_group", "us-std".into())),
+            ..Default::default()
+        };
+        let v = to_manual_request(event, &defaults).unwrap();
+        assert_eq!(
+            v,
+            json!({"region_group": "us-std", "time_start": "2026-11-24T00:00:00Z", "time_end": "2026-11-25T00:00:00Z"})
+        );
+    }
+
+    #[test]
+    fn an_unreplaced_placeholder_is_named() {
+        let err = to_manual_request(
+            json!({"scheduled_time": "<aws.scheduler.scheduled-time>", "region_group": "us-std"}),
+            &ScheduleDefaults::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("placeholder"), "{err}");
+        let err = to_manual_request(
+            json!({"scheduled_time": "2026-11-25T01:00:00Z", "region_group": "us-std", "granularity": "week"}),
+            &ScheduleDefaults::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("granularity"), "{err}");
+    }
+
+    #[test]
+    fn manual_requests_and_jobs_pass_through() {
+        let manual = json!({"database": "us-std/A", "time_start": "x", "time_end": "y"});
+        assert_eq!(
+            to_manual_request(manual.clone(), &ScheduleDefaults::default()).unwrap(),
+            manual
+        );
+    }
+
+    fn granularity() -> impl Strategy<Value = Granularity> {
+        prop_oneof![Just(Granularity::Hour), Just(Granularity::Day)]
+    }
+
+    proptest! {
+        /// Runs one period apart tile time: no gap, no overlap; each window is one whole period
+        /// that ended at least the lag before its run; any run within a period exports the same.
+        #[test]
+        fn scheduled_windows_tile_time(
+            secs in 0i64..4_000_000_000,
+            jitter in 0i64..3600,
+            lag_minutes in 0i64..(3 * 24 * 60),
+            g in granularity(),
+        ) {
+            let lag = TimeDelta::minutes(lag_minutes);
+            let t = Utc.timestamp_opt(secs, 0).single().unwrap();
+            let (s1, e1) = window_for(t, g, lag);
+            let (s2, e2) = window_for(t + g.period(), g, lag);
+            prop_assert_eq!(e1, s2);
+            prop_assert_eq!(e1 - s1, g.period());
+            prop_assert_eq!(e2 - s2, g.period());
+            prop_assert!(e1 <= t - lag);
+            prop_assert!(t - lag - e1 < g.period());
+            // A late start within the same period exports the same window.
+            let floor = window_for(t, g, lag).1 + lag;
+            let late = floor + TimeDelta::seconds(jitter % g.period().num_seconds());
+            prop_assert_eq!(window_for(late, g, lag), (s1, e1));
+        }
+    }
+}
