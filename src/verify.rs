@@ -39,8 +39,9 @@ pub struct Verifier {
     worker: JoinHandle<Result<LogSummary, CorruptLog>>,
 }
 
-/// Chunks buffered between the download and the decompressor.
-const QUEUE_CHUNKS: usize = 64;
+/// Chunks buffered between the download and the decompressor. Kept small: a chunk can pin a
+/// larger read buffer of the HTTP client until it is consumed.
+const QUEUE_CHUNKS: usize = 16;
 
 impl Verifier {
     pub fn spawn() -> Verifier {
@@ -161,7 +162,7 @@ impl Write for Records {
         self.bytes += buf.len() as u64;
         let mut rest = buf;
         let mut last_in_buf: Option<&[u8]> = None;
-        if let Some(i) = rest.iter().position(|b| *b == b'\n') {
+        if let Some(i) = memchr::memchr(b'\n', rest) {
             // The line that started in an earlier write ends here.
             let mut line = std::mem::take(&mut self.partial);
             keep(&mut line, &rest[..i]);
@@ -169,12 +170,15 @@ impl Write for Records {
                 self.last = line;
             }
             rest = &rest[i + 1..];
-            while let Some(i) = rest.iter().position(|b| *b == b'\n') {
-                if self.line(&rest[..i]) {
-                    last_in_buf = Some(&rest[..i]);
+            let mut start = 0;
+            for end in memchr::memchr_iter(b'\n', rest) {
+                let line = &rest[start..end];
+                if self.line(line) {
+                    last_in_buf = Some(line);
                 }
-                rest = &rest[i + 1..];
+                start = end + 1;
             }
+            rest = &rest[start..];
         }
         if let Some(line) = last_in_buf {
             self.last.clear();

@@ -94,7 +94,10 @@ impl Drop for Watch {
 async fn one_export_step_by_step_through_the_lambda_runtime() {
     let sim = Sim::start(&["--polls-to-complete", "1", "--file-size", "200000"]);
     let bucket = bucket(&s3().await, "lambda").await;
-    let watch = Watch::start(&export_env(&sim, &bucket));
+    let mut env = export_env(&sim, &bucket);
+    // What a classic EventBridge Scheduled Event exports.
+    env.push(("SCHEDULE_DATABASE".into(), "us-std/ECommerce".into()));
+    let watch = Watch::start(&env);
     let dir = std::env::temp_dir().join(format!("fauna-lambda-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
 
@@ -124,6 +127,23 @@ async fn one_export_step_by_step_through_the_lambda_runtime() {
         "stored bytes differ from the simulator's file"
     );
     assert_eq!(open_uploads(&s3, &bucket).await, 0);
+
+    // Every entry-shape fixture starts an export: its first step is the log request.
+    for fixture in [
+        "manual-request-database.json",
+        "manual-request-region-group.json",
+        "scheduler-daily.json",
+        "eventbridge-scheduled-event.json",
+    ] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("events")
+            .join(fixture);
+        let job = watch
+            .invoke(&path)
+            .unwrap_or_else(|e| panic!("{fixture}: {e}"));
+        assert_eq!(job["step"], "poll", "{fixture}: {job}");
+        assert_eq!(job["attempt"], 1, "{fixture}: {job}");
+    }
 
     // A bad event is answered with the typed error Step Functions matches on.
     let bad = Path::new(env!("CARGO_MANIFEST_DIR")).join("events/invalid-window-too-long.json");
