@@ -10,7 +10,7 @@ VENV_READY   := $(VENV)/.ready
 PY_TOOLS     := moto[server,s3crc32c]==5.2.5 cargo-lambda==1.9.2
 export PATH  := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: test demo rss tools build release deploy clean bench
+.PHONY: test demo rss tools build release deploy invoke clean bench
 
 ## test: every check (format, lints, unit and end-to-end tests); installs what it needs
 test: tools
@@ -54,9 +54,16 @@ bench: tools
 	cargo build --release --all-features --bins
 	tests/bench/copy-throughput.sh
 
-## deploy: build for arm64 and deploy the function with cargo lambda (see README for SAM)
-deploy: release
-	cargo lambda deploy --binary-name fauna-logs-export
+## deploy: build and deploy the whole stack with SAM (asks for its parameters the first time)
+deploy: tools
+	sam build --template-file infra/template.yaml
+	sam deploy --guided
+
+## invoke: run one step of the function locally (cargo lambda watch) on a fixture, e.g.
+## `make invoke EVENT=events/scheduler-daily.json` (start `cargo lambda watch` first, with the env)
+EVENT ?= events/manual-request-database.json
+invoke: tools
+	cargo lambda invoke fauna-logs-export --data-file $(EVENT)
 
 clean:
 	cargo clean

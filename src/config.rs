@@ -16,7 +16,8 @@ use crate::schedule::{Granularity, ScheduleDefaults};
 pub const ENVIRONMENT_HELP: &str = "\
 Configuration (environment variables):
   FAUNA_ACCOUNT_URL          Fauna Account API base URL [default: https://account.fauna.com]
-  FAUNA_ACCOUNT_KEY          Fauna account key secret (required; never logged)
+  FAUNA_ACCOUNT_KEY          Fauna account key secret (never logged); or
+  FAUNA_ACCOUNT_KEY_SECRET_ARN  a Secrets Manager secret holding it, read once per cold start
   LOGS_BUCKET                destination S3 bucket (required)
   LOGS_PREFIX                key prefix inside the bucket [default: fauna-logs]
   FAUNA_REGION_GROUPS        region groups a database path may start with [default: us-std,eu-std,classic]
@@ -58,6 +59,52 @@ impl std::fmt::Debug for AccountKey {
     }
 }
 
+/// Where the account key comes from: the environment, or a Secrets Manager secret.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    Key(AccountKey),
+    Secret(String),
+}
+
+impl KeySource {
+    /// The key itself, reading the secret if that is where it lives.
+    pub async fn resolve(&self, aws: &aws_config::SdkConfig) -> Result<AccountKey, ConfigError> {
+        let id = match self {
+            KeySource::Key(key) => return Ok(key.clone()),
+            KeySource::Secret(id) => id,
+        };
+        let client = aws_sdk_secretsmanager::Client::new(aws);
+        let unreadable = |detail: String| ConfigError {
+            var: "FAUNA_ACCOUNT_KEY_SECRET_ARN",
+            problem: format!(
+                "names a secret that cannot be read ({detail}): check the ARN and that the function may call secretsmanager:GetSecretValue on it"
+            ),
+        };
+        let out = client
+            .get_secret_value()
+            .secret_id(id)
+            .send()
+            .await
+            .map_err(|e| {
+                use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
+                unreadable(match (e.code(), e.message()) {
+                    (Some(code), Some(message)) => format!("{code}: {message}"),
+                    _ => aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+                        .to_string()
+                        .chars()
+                        .take(300)
+                        .collect(),
+                })
+            })?;
+        match out.secret_string() {
+            Some(secret) if !secret.trim().is_empty() => {
+                Ok(AccountKey::new(secret.trim().to_owned()))
+            }
+            _ => Err(unreadable("it holds no secret string".into())),
+        }
+    }
+}
+
 /// How polling paces itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PollPolicy {
@@ -85,7 +132,7 @@ impl PollPolicy {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub fauna_url: Url,
-    pub account_key: AccountKey,
+    pub account_key: KeySource,
     pub bucket: String,
     pub prefix: String,
     pub region_groups: Vec<String>,
@@ -125,13 +172,14 @@ impl Config {
                 .filter(|u| matches!(u.scheme(), "http" | "https"))
                 .ok_or("must be an http(s) URL such as https://account.fauna.com")
         })?;
-        let account_key = env
-            .get("FAUNA_ACCOUNT_KEY")
-            .map(AccountKey::new)
-            .ok_or_else(|| ConfigError {
+        let account_key = match (env.get("FAUNA_ACCOUNT_KEY"), env.get("FAUNA_ACCOUNT_KEY_SECRET_ARN")) {
+            (Some(key), _) => KeySource::Key(AccountKey::new(key)),
+            (None, Some(arn)) => KeySource::Secret(arn),
+            (None, None) => return Err(ConfigError {
                 var: "FAUNA_ACCOUNT_KEY",
-                problem: "is not set: set it to a Fauna account key secret (Dashboard → Account → Account Keys)".into(),
-            })?;
+                problem: "is not set: set it to a Fauna account key secret (Dashboard → Account → Account Keys), or set FAUNA_ACCOUNT_KEY_SECRET_ARN to a Secrets Manager secret holding it".into(),
+            }),
+        };
         let bucket = env.get("LOGS_BUCKET").ok_or_else(|| ConfigError {
             var: "LOGS_BUCKET",
             problem: "is not set: name the S3 bucket the logs go to".into(),
@@ -297,7 +345,18 @@ mod tests {
     fn key_never_shows() {
         let c = config(&REQUIRED).unwrap();
         assert!(!format!("{c:?}").contains("fnac-secret"));
-        assert_eq!(c.account_key.expose(), "fnac-secret");
+        match c.account_key {
+            KeySource::Key(key) => assert_eq!(key.expose(), "fnac-secret"),
+            other => panic!("unexpected {other:?}"),
+        }
+        let c = config(&[
+            ("LOGS_BUCKET", "b"),
+            ("FAUNA_ACCOUNT_KEY_SECRET_ARN", "arn:aws:secretsmanager:x"),
+        ])
+        .unwrap();
+        assert!(
+            matches!(c.account_key, KeySource::Secret(ref arn) if arn == "arn:aws:secretsmanager:x")
+        );
     }
 
     #[test]

@@ -9,28 +9,29 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
+use tokio::sync::OnceCell;
 
 use crate::error::StepError;
-use crate::fauna::LogsApi;
+use crate::fauna::{FaunaClient, LogsApi};
 use crate::job::Job;
+use crate::metrics;
 use crate::step::{Deps, step};
-use crate::store::ObjectStore;
+use crate::store::{ObjectStore, S3Store};
 
 /// Runs the Lambda runtime loop until the process is stopped.
 pub async fn run() -> Result<(), lambda_runtime::Error> {
-    // A configuration error is reported on every invocation (where Step Functions shows it)
-    // rather than as a crash loop at start-up.
-    let deps = Deps::from_env().await;
-    if let Err(e) = &deps {
-        tracing::error!(error = %e, "function is misconfigured");
+    // Built at cold start and kept. If that fails (a missing setting, an unreadable secret), each
+    // invocation reports the error, where Step Functions shows it, and tries again: a crash loop
+    // would hide the cause, and a transient failure should not outlive the moment.
+    let deps: OnceCell<Deps<FaunaClient, S3Store>> = OnceCell::new();
+    if let Err(e) = deps.get_or_try_init(Deps::from_env).await {
+        tracing::error!(error = %e, "the function cannot start its clients");
     }
     let deps = &deps;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = pause_before(event.context.deadline);
-        match deps {
-            Ok(deps) => handle(deps, event.payload, Some(deadline)).await,
-            Err(e) => Err(e.clone()),
-        }
+        let deps = deps.get_or_try_init(Deps::from_env).await?;
+        handle(deps, event.payload, Some(deadline)).await
     }))
     .await
 }
@@ -56,13 +57,15 @@ pub async fn handle<A: LogsApi, S: ObjectStore>(
 ) -> Result<Job, StepError> {
     let job = Job::from_value(payload, &deps.config.job_rules())?;
     let before = job.step;
+    let started = Instant::now();
     let result = step(job, deps, deadline).await;
     match &result {
         Ok(job) => {
-            tracing::info!(from = ?before, to = ?job.step, wait_seconds = job.wait_seconds, "step done")
+            tracing::info!(from = %before, to = %job.step, wait_seconds = job.wait_seconds, "step done");
+            println!("{}", metrics::step_line(job, before, started.elapsed()));
         }
         Err(e) => {
-            tracing::error!(step = ?before, error_type = e.error_type(), error = %e, "step failed")
+            tracing::error!(step = %before, error_type = e.error_type(), error = %e, "step failed");
         }
     }
     result

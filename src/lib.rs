@@ -14,6 +14,7 @@
 //! - [`copy`]: streaming the log file into the bucket: bounded multipart upload, resume, checksum.
 //! - [`verify`]: gunzipping the file as it passes, counting records.
 //! - [`manifest`]: the completeness record written beside each export.
+//! - [`metrics`]: CloudWatch Embedded Metric Format lines from the Lambda.
 //! - [`step`]: the transitions.
 //! - [`error`]: the typed errors and their stable `errorType` names.
 
@@ -25,6 +26,7 @@ pub mod fauna;
 pub mod job;
 pub mod lambda;
 pub mod manifest;
+pub mod metrics;
 pub mod retry;
 pub mod schedule;
 pub mod step;

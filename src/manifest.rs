@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::job::Scope;
+use crate::job::{Job, Scope};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Manifest {
@@ -30,6 +30,34 @@ pub struct Manifest {
     pub exporter: String,
 }
 
+impl Manifest {
+    /// The manifest of `job`'s window with nothing stored: what an empty window records, and
+    /// the base a stored file's manifest fills in.
+    pub fn empty(job: &Job, request_id: String, bucket: &str) -> Manifest {
+        Manifest {
+            request_id,
+            scope: job.scope.clone(),
+            time_start: job.time_start,
+            time_end: job.time_end,
+            bucket: bucket.to_owned(),
+            key: None,
+            bytes: 0,
+            records: 0,
+            first_ts: None,
+            last_ts: None,
+            checksum_crc32c: None,
+            completed_at: Utc::now(),
+            exporter: concat!("fauna-logs-export/", env!("CARGO_PKG_VERSION")).to_owned(),
+        }
+    }
+
+    /// The manifest as stored: pretty JSON.
+    pub fn to_json(&self) -> Vec<u8> {
+        // Plain strings, numbers and timestamps: serialising them cannot fail.
+        serde_json::to_vec_pretty(self).expect("a manifest always serialises")
+    }
+}
+
 /// Content type of manifests.
 pub const CONTENT_TYPE: &str = "application/json";
 
@@ -41,11 +69,6 @@ pub fn manifest_key(object_key: &str) -> String {
     };
     let stem = name.strip_suffix(".jsonl.gz").unwrap_or(name);
     format!("{folder}_{stem}.manifest.json")
-}
-
-/// The version string recorded in manifests.
-pub fn exporter() -> String {
-    concat!("fauna-logs-export/", env!("CARGO_PKG_VERSION")).to_owned()
 }
 
 #[cfg(test)]

@@ -43,16 +43,14 @@ pub struct Deps<A, S> {
 }
 
 impl Deps<FaunaClient, S3Store> {
-    /// The real clients, from the environment.
+    /// The real clients, from the environment (and the account key's secret, if it has one).
     pub async fn from_env() -> Result<Self, StepError> {
         let config = Config::from_env()?;
-        let api = FaunaClient::new(
-            config.fauna_url.clone(),
-            config.account_key.clone(),
-            RetryPolicy::default(),
-        )
-        .map_err(StepError::Startup)?;
-        let store = S3Store::from_env(config.bucket.clone(), config.s3_force_path_style).await;
+        let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let key = config.account_key.resolve(&aws).await?;
+        let api = FaunaClient::new(config.fauna_url.clone(), key, RetryPolicy::default())
+            .map_err(StepError::Startup)?;
+        let store = S3Store::new(&aws, config.bucket.clone(), config.s3_force_path_style);
         Ok(Deps { api, store, config })
     }
 }
@@ -158,19 +156,13 @@ async fn copy<A: LogsApi, S: ObjectStore>(
                 "log file stored and verified"
             );
             let manifest = Manifest {
-                request_id: id,
-                scope: job.scope.clone(),
-                time_start: job.time_start,
-                time_end: job.time_end,
-                bucket: deps.store.bucket().to_owned(),
                 key: Some(job.key.clone()),
                 bytes: stored.bytes,
                 records: stored.summary.records,
                 first_ts: stored.summary.first_ts,
                 last_ts: stored.summary.last_ts,
                 checksum_crc32c: Some(crc32c_base64(stored.crc32c)),
-                completed_at: Utc::now(),
-                exporter: manifest::exporter(),
+                ..Manifest::empty(&job, id, deps.store.bucket())
             };
             write_manifest(&deps.store, &job.key, &manifest).await?;
             job.step = Step::Done;
@@ -187,14 +179,9 @@ async fn write_manifest<S: ObjectStore>(
     object_key: &str,
     manifest: &Manifest,
 ) -> Result<(), StepError> {
-    let body = serde_json::to_vec_pretty(manifest)
-        .map_err(|e| StepError::Startup(format!("cannot serialise the manifest: {e}")))?;
+    let key = manifest_key(object_key);
     store
-        .put_object(
-            &manifest_key(object_key),
-            body.into(),
-            manifest::CONTENT_TYPE,
-        )
+        .put_object(&key, manifest.to_json().into(), manifest::CONTENT_TYPE)
         .await
         .map_err(|e| CopyError::Store(e).into())
 }
@@ -220,21 +207,7 @@ async fn after_status<A: LogsApi, S: ObjectStore>(
         }
         LogState::DoesNotExist => {
             // No logs in the window: no object, but a manifest that says so.
-            let manifest = Manifest {
-                request_id: status.request_id,
-                scope: job.scope.clone(),
-                time_start: job.time_start,
-                time_end: job.time_end,
-                bucket: deps.store.bucket().to_owned(),
-                key: None,
-                bytes: 0,
-                records: 0,
-                first_ts: None,
-                last_ts: None,
-                checksum_crc32c: None,
-                completed_at: Utc::now(),
-                exporter: manifest::exporter(),
-            };
+            let manifest = Manifest::empty(&job, status.request_id, deps.store.bucket());
             write_manifest(&deps.store, &job.key, &manifest).await?;
             job.step = Step::Done;
             job.bytes = Some(0);
@@ -675,6 +648,37 @@ mod tests {
         assert_eq!(
             calls.iter().filter(|c| c.starts_with("download")).count(),
             4
+        );
+    }
+
+    #[tokio::test]
+    async fn a_renewal_still_creating_its_url_is_polled_until_complete() {
+        let mut creating =
+            complete("r1", "http://127.0.0.1:1/f?sig=2", TimeDelta::hours(1)).unwrap();
+        creating.state = LogState::CreatingNewUrl;
+        let d = deps(vec![
+            complete("r1", "http://127.0.0.1:1/f?sig=1", TimeDelta::hours(1)),
+            Ok(creating),
+            complete("r1", "http://127.0.0.1:1/f?sig=3", TimeDelta::hours(1)),
+        ]);
+        // sig=1 is refused (expired), and so is sig=2 (not ready yet); sig=3 works.
+        *d.api.refuse_downloads.lock().unwrap() = 2;
+        let mut job = new_job(&d);
+        job.step = Step::Copy;
+        job.request_id = Some("r1".into());
+        let job = step(job, &d, None).await.unwrap();
+        assert_eq!(job.step, Step::Done);
+        let calls = d.api.calls.lock().unwrap().clone();
+        assert_eq!(
+            calls,
+            [
+                "status r1 us-std",
+                "download http://127.0.0.1:1/f?sig=1 0",
+                "renew r1",
+                "download http://127.0.0.1:1/f?sig=2 0",
+                "status r1 us-std",
+                "download http://127.0.0.1:1/f?sig=3 0",
+            ]
         );
     }
 

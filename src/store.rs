@@ -136,11 +136,10 @@ pub struct S3Store {
 }
 
 impl S3Store {
-    /// Builds the client from the SDK's usual configuration chain (region, credentials,
+    /// Builds the client from the SDK's configuration (region, credentials,
     /// `AWS_ENDPOINT_URL[_S3]`); `force_path_style` for local S3 servers.
-    pub async fn from_env(bucket: String, force_path_style: bool) -> S3Store {
-        let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let conf = aws_sdk_s3::config::Builder::from(&shared)
+    pub fn new(aws: &aws_config::SdkConfig, bucket: String, force_path_style: bool) -> S3Store {
+        let conf = aws_sdk_s3::config::Builder::from(aws)
             .force_path_style(force_path_style)
             .build();
         S3Store {
