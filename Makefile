@@ -56,6 +56,7 @@ bench: tools
 
 ## deploy: build and deploy the whole stack with SAM (asks for its parameters the first time)
 deploy: tools
+	command -v sam >/dev/null || $(VENV)/bin/pip install --quiet --disable-pip-version-check aws-sam-cli
 	sam build --template-file infra/template.yaml
 	sam deploy --guided
 
