@@ -7,15 +7,17 @@ PYTHON       ?= python3
 VENV         := .venv
 VENV_READY   := $(VENV)/.ready
 # Python-side tools, pinned: moto 5.2.1 returns a CompleteMultipartUpload body aws-sdk-s3 cannot parse.
-PY_TOOLS     := moto[server,s3crc32c]==5.2.5 cargo-lambda==1.9.2
+PY_TOOLS     := moto[server,s3crc32c]==5.2.5 cargo-lambda==1.9.2 cfn-lint==1.58.0
 export PATH  := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: test demo rss tools build release deploy invoke clean bench
 
-## test: every check (format, lints, unit and end-to-end tests); installs what it needs
+## test: every check (format, lints, the SAM template, unit and end-to-end tests, the state
+## machine run in moto against the real function); installs what it needs
 test: tools
 	cargo fmt --check
 	cargo clippy --all-targets --all-features -- -D warnings
+	cfn-lint infra/template.yaml
 	cargo test --all-features
 
 ## tools: the project's Python virtualenv with moto (local S3) and cargo-lambda

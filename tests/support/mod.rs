@@ -6,12 +6,13 @@
 //!   stdin pipe closed).
 //! - [`Sim`]: one Fauna simulator per test, with the faults the test asks for, stopped on drop.
 //! - [`export`]: runs `fauna-logs-export run …` against both and captures everything it printed.
+//! - [`Watch`]: `cargo lambda watch`, the Lambda runtime emulator, running the function.
 
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -53,6 +54,9 @@ pub fn wait_until_serving(url: &str, limit: Duration) {
 /// The moto S3 server shared by the tests of one binary.
 pub struct Moto {
     pub endpoint: String,
+    /// Where moto's Step Functions engine sends its Lambda invocations (`MOTO_PORT`): nothing
+    /// listens there unless a test starts the Lambda shim on it.
+    pub lambda_port: u16,
     _child: Child,
     _stdin: Mutex<ChildStdin>,
 }
@@ -71,6 +75,7 @@ pub fn moto() -> &'static Moto {
     static MOTO: OnceLock<Moto> = OnceLock::new();
     MOTO.get_or_init(|| {
         let port = free_port();
+        let lambda_port = free_port();
         let python = venv_bin("python");
         let server = project_dir().join("tests/support/moto_server.py");
         // The shell kills moto as soon as its stdin closes, i.e. when this test binary exits.
@@ -80,6 +85,7 @@ pub fn moto() -> &'static Moto {
             .arg(&python)
             .arg(&server)
             .arg(port.to_string())
+            .env("MOTO_PORT", lambda_port.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -90,6 +96,7 @@ pub fn moto() -> &'static Moto {
         wait_until_serving(&endpoint, Duration::from_secs(60));
         Moto {
             endpoint,
+            lambda_port,
             _child: child,
             _stdin: Mutex::new(stdin),
         }
@@ -327,4 +334,83 @@ pub async fn export(sim: &Sim, bucket: &str, args: &[&str], extra_env: &[(&str, 
         .expect("join")
         .expect("run fauna-logs-export");
     Run::from_output(out)
+}
+
+/// `cargo lambda watch`, stopped on drop.
+pub struct Watch {
+    pub port: u16,
+    child: Child,
+}
+
+impl Watch {
+    pub fn start(env: &[(String, String)]) -> Watch {
+        let port = free_port();
+        let mut cmd = Command::new(venv_bin("cargo-lambda"));
+        cmd.args([
+            "lambda",
+            "watch",
+            "--ignore-changes",
+            "--all-features",
+            "--quiet",
+        ])
+        .args([
+            "--invoke-address",
+            "127.0.0.1",
+            "--invoke-port",
+            &port.to_string(),
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        for (k, v) in env {
+            cmd.arg("--env-var").arg(format!("{k}={v}"));
+        }
+        let child = cmd.spawn().expect("start cargo lambda watch");
+        wait_until_serving(
+            &format!("http://127.0.0.1:{port}"),
+            Duration::from_secs(120),
+        );
+        Watch { port, child }
+    }
+
+    /// `cargo lambda invoke` with a payload file; the function's answer, or its error.
+    pub fn invoke(&self, payload: &Path) -> Result<Value, String> {
+        let out = Command::new(venv_bin("cargo-lambda"))
+            .args([
+                "lambda",
+                "invoke",
+                "fauna-logs-export",
+                "--output-format",
+                "json",
+            ])
+            .args([
+                "--invoke-address",
+                "127.0.0.1",
+                "--invoke-port",
+                &self.port.to_string(),
+            ])
+            .arg("--data-file")
+            .arg(payload)
+            .output()
+            .expect("run cargo lambda invoke");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        if out.status.success() {
+            serde_json::from_str(&stdout).map_err(|e| format!("not JSON ({e}): {stdout}"))
+        } else {
+            Err(format!("{stdout}{stderr}"))
+        }
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        // cargo lambda watch runs the function as its child; end the whole group.
+        let _ = Command::new("pkill")
+            .args(["-TERM", "-P", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
