@@ -9,6 +9,7 @@ use std::io::Read;
 
 use fauna_logs_export::manifest::manifest_key;
 use fauna_logs_export::store::crc32c_base64;
+use serde_json::json;
 use support::{Run, Sim, bucket, export, keys, object, open_uploads, s3};
 
 const DAY: [&str; 4] = [
@@ -239,6 +240,50 @@ async fn a_rejected_key_fails_at_once_without_retries() {
     assert!(!run.stderr.contains("fnacapi_wrong_key") && !run.stdout.contains("fnacapi_wrong_key"));
     assert_eq!(sim.stats().await["api_calls"], 1, "401 must not be retried");
     run.assert_no_secrets();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_account_key_can_come_from_secrets_manager() {
+    // moto serves Secrets Manager on the same endpoint as S3.
+    let secret = reqwest::Client::new()
+        .post(&support::moto().endpoint)
+        .header("X-Amz-Target", "secretsmanager.CreateSecret")
+        .header("Content-Type", "application/x-amz-json-1.1")
+        .header(
+            "Authorization",
+            "AWS4-HMAC-SHA256 Credential=test/20261125/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        .body(json!({"Name": "fauna-account-key", "SecretString": support::ACCOUNT_KEY}).to_string())
+        .send()
+        .await
+        .expect("create the secret");
+    assert!(secret.status().is_success(), "{}", secret.status());
+    let arn = secret.json::<serde_json::Value>().await.expect("JSON")["ARN"]
+        .as_str()
+        .expect("ARN")
+        .to_owned();
+    let env = [
+        ("FAUNA_ACCOUNT_KEY", ""),
+        ("FAUNA_ACCOUNT_KEY_SECRET_ARN", arn.as_str()),
+    ];
+    let (sim, bucket, run) = export_ecommerce(&[], "from-secret", &env).await;
+    assert_stored(&sim, &bucket, &run).await;
+
+    let env = [
+        ("FAUNA_ACCOUNT_KEY", ""),
+        (
+            "FAUNA_ACCOUNT_KEY_SECRET_ARN",
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:missing",
+        ),
+    ];
+    let (sim, _bucket, run) = export_ecommerce(&[], "missing-secret", &env).await;
+    assert_eq!(run.status, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("FAUNA_ACCOUNT_KEY_SECRET_ARN"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(sim.stats().await["api_calls"], 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
