@@ -761,6 +761,17 @@ pub(crate) mod tests {
         copy_file(file, store, "k", plan).await
     }
 
+    /// The object holds `bytes`, and each of its parts was uploaded exactly once.
+    fn assert_stored_once(store: &MemoryStore, bytes: &[u8]) {
+        let st = store.state.lock().unwrap();
+        assert_eq!(st.objects["k"], bytes);
+        assert_eq!(
+            st.parts_uploaded as usize,
+            bytes.len().div_ceil(4000),
+            "no part uploaded twice"
+        );
+    }
+
     fn stored(outcome: CopyOutcome) -> Stored {
         match outcome {
             CopyOutcome::Stored(s) => s,
@@ -827,13 +838,7 @@ pub(crate) mod tests {
             [0, 10_000, 13_000],
             "reopened at the next byte each time"
         );
-        let st = store.state.lock().unwrap();
-        assert_eq!(st.objects["k"], bytes);
-        assert_eq!(
-            st.parts_uploaded as usize,
-            bytes.len().div_ceil(4000),
-            "no part uploaded twice"
-        );
+        assert_stored_once(&store, &bytes);
     }
 
     #[tokio::test]
@@ -848,13 +853,7 @@ pub(crate) mod tests {
             s.summary.records, 1000,
             "the verifier restarted with the stream"
         );
-        let st = store.state.lock().unwrap();
-        assert_eq!(st.objects["k"], bytes);
-        assert_eq!(
-            st.parts_uploaded as usize,
-            bytes.len().div_ceil(4000),
-            "no part uploaded twice"
-        );
+        assert_stored_once(&store, &bytes);
     }
 
     #[tokio::test]
@@ -879,13 +878,7 @@ pub(crate) mod tests {
         };
         assert!(pauses >= 2, "{pauses}");
         assert_eq!(s.summary.records, 1000);
-        let st = store.state.lock().unwrap();
-        assert_eq!(st.objects["k"], bytes);
-        assert_eq!(
-            st.parts_uploaded as usize,
-            bytes.len().div_ceil(4000),
-            "no part uploaded twice"
-        );
+        assert_stored_once(&store, &bytes);
     }
 
     #[tokio::test]
