@@ -610,6 +610,49 @@ mod tests {
         assert_eq!(err, InvalidJob::NoScope);
     }
 
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            "[a-z0-9:/ _-]{0,12}".prop_map(Value::from),
+            Just(Value::from("2026-11-24T00:00:00Z")),
+            Just(Value::from("us-std/ECommerce")),
+        ];
+        leaf.prop_recursive(3, 24, 6, |inner| {
+            let keys = prop_oneof![
+                Just("database".to_owned()),
+                Just("region_group".to_owned()),
+                Just("time_start".to_owned()),
+                Just("time_end".to_owned()),
+                Just("step".to_owned()),
+                Just("request_id".to_owned()),
+                Just("upload".to_owned()),
+                Just("scheduled_time".to_owned()),
+                Just("detail-type".to_owned()),
+                "[a-z_]{1,8}",
+            ];
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                proptest::collection::btree_map(keys, inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Whatever arrives, parsing answers a job or a typed error; it never panics, and a job
+        /// it accepts survives a round trip.
+        #[test]
+        fn the_parser_never_panics(value in json_value()) {
+            if let Ok(job) = parse(value) {
+                let again = parse(serde_json::to_value(&job).unwrap()).unwrap();
+                proptest::prop_assert_eq!(again, job);
+            }
+        }
+    }
+
     #[test]
     fn steps_are_checked() {
         let base = json!({"region_group": "us-std", "time_start": "2026-01-01T00:00:00Z", "time_end": "2026-01-02T00:00:00Z"});

@@ -243,6 +243,38 @@ async fn a_rejected_key_fails_at_once_without_retries() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn re_runs_and_concurrent_runs_of_a_window_leave_one_correct_object() {
+    let sim = Sim::start(&["--file-size", "12000000"]);
+    let bucket = bucket(&s3().await, "same-window").await;
+    let args = args(&["--database", "us-std/ECommerce"]);
+    let first = export(&sim, &bucket, &args, &[]).await;
+    let first_bytes = assert_stored(&sim, &bucket, &first).await;
+    // Again, and then twice at once: the same key, overwritten, never duplicated or corrupt.
+    let again = export(&sim, &bucket, &args, &[]).await;
+    assert_eq!(again.job["key"], first.job["key"]);
+    assert!(assert_stored(&sim, &bucket, &again).await == first_bytes);
+    let (a, b) = tokio::join!(
+        export(&sim, &bucket, &args, &[]),
+        export(&sim, &bucket, &args, &[])
+    );
+    for run in [&a, &b] {
+        assert_eq!(run.status, 0, "{}", run.stderr);
+    }
+    let s3 = s3().await;
+    let key = first.job["key"].as_str().expect("key");
+    let stored = object(&s3, &bucket, key).await.expect("the object");
+    assert!(
+        stored == first_bytes,
+        "the file after concurrent runs is intact"
+    );
+    assert_eq!(
+        keys(&s3, &bucket).await,
+        [key.to_owned(), manifest_key(key)]
+    );
+    assert_eq!(open_uploads(&s3, &bucket).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_account_key_can_come_from_secrets_manager() {
     // moto serves Secrets Manager on the same endpoint as S3.
     let secret = reqwest::Client::new()
