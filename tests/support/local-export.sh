@@ -66,6 +66,10 @@ lines = gzip.decompress(body).splitlines()
 print(f"\nStored  s3://{os.environ['LOGS_BUCKET']}/{job['key']}")
 print(f"Size    {len(body):,} bytes (gzip JSON Lines)")
 print(f"Records {len(lines):,}, TS {json.loads(lines[0])['TS']} .. {json.loads(lines[-1])['TS']}")
+folder, name = job["key"].rsplit("/", 1)
+manifest_key = f"{folder}/_{name.removesuffix('.jsonl.gz')}.manifest.json"
+manifest = json.loads(s3.get_object(Bucket=os.environ["LOGS_BUCKET"], Key=manifest_key)["Body"].read())
+print(f"Manifest {manifest_key}: {manifest['records']:,} records, CRC32C {manifest['checksum_crc32c']}")
 PY
 if $measure; then
   grep -E "Maximum resident set size|Elapsed \(wall clock\)" "$work/time.txt"
