@@ -85,17 +85,7 @@ impl KeySource {
             .secret_id(id)
             .send()
             .await
-            .map_err(|e| {
-                use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
-                unreadable(match (e.code(), e.message()) {
-                    (Some(code), Some(message)) => format!("{code}: {message}"),
-                    _ => aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
-                        .to_string()
-                        .chars()
-                        .take(300)
-                        .collect(),
-                })
-            })?;
+            .map_err(|e| unreadable(crate::error::aws_error_detail(&e)))?;
         match out.secret_string() {
             Some(secret) if !secret.trim().is_empty() => {
                 Ok(AccountKey::new(secret.trim().to_owned()))

@@ -99,6 +99,22 @@ impl StepError {
     }
 }
 
+/// An AWS SDK error in a line: the service's own code and message when it sent them, otherwise
+/// the error chain, shortened (the SDK's debug form can hold a whole response body).
+pub fn aws_error_detail<E>(err: &E) -> String
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error,
+{
+    match (err.code(), err.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        _ => aws_smithy_types::error::display::DisplayErrorContext(err)
+            .to_string()
+            .chars()
+            .take(300)
+            .collect(),
+    }
+}
+
 impl From<CopyError> for StepError {
     /// A Fauna failure during a copy (renewing its URL) is a Fauna failure.
     fn from(err: CopyError) -> StepError {

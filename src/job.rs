@@ -242,12 +242,7 @@ impl Job {
     /// function returned.
     pub fn from_value(value: Value, rules: &JobRules) -> Result<Job, InvalidJob> {
         let value = to_manual_request(value, &rules.schedule)?;
-        let input: JobInput =
-            serde_path_to_error::deserialize(value).map_err(|err| InvalidJob::Malformed {
-                path: err.path().to_string(),
-                detail: err.inner().to_string(),
-            })?;
-        Job::from_input(input, rules)
+        Job::from_input(deserialize(value)?, rules)
     }
 
     fn from_input(input: JobInput, rules: &JobRules) -> Result<Job, InvalidJob> {
@@ -341,13 +336,26 @@ fn parse_time(field: &'static str, value: Option<String>) -> Result<DateTime<Utc
         field,
         hint: "give the window as RFC 3339 date-times, e.g. \"time_start\": \"2026-11-24T00:00:00Z\", \"time_end\": \"2026-11-25T00:00:00Z\"",
     })?;
-    DateTime::parse_from_rfc3339(&value)
+    parse_rfc3339(field, &value)
+}
+
+/// An RFC 3339 date-time in field `field`, in UTC.
+pub(crate) fn parse_rfc3339(field: &'static str, value: &str) -> Result<DateTime<Utc>, InvalidJob> {
+    DateTime::parse_from_rfc3339(value)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|err| InvalidJob::BadTime {
             field,
-            value,
+            value: value.to_owned(),
             detail: err.to_string(),
         })
+}
+
+/// A payload shape, with the path to whatever in it does not fit.
+pub(crate) fn deserialize<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, InvalidJob> {
+    serde_path_to_error::deserialize(value).map_err(|err| InvalidJob::Malformed {
+        path: err.path().to_string(),
+        detail: err.inner().to_string(),
+    })
 }
 
 /// Checks `start < end` and a span of at most 90 days.

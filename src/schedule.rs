@@ -16,7 +16,7 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::job::{InvalidJob, rfc3339};
+use crate::job::{InvalidJob, deserialize, parse_rfc3339, rfc3339};
 
 /// The length of one exported window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -105,11 +105,7 @@ pub fn to_manual_request(value: Value, defaults: &ScheduleDefaults) -> Result<Va
     if value.get("scheduled_time").is_none() {
         return Ok(value);
     }
-    let input: SchedulerInput =
-        serde_path_to_error::deserialize(value).map_err(|err| InvalidJob::Malformed {
-            path: err.path().to_string(),
-            detail: err.inner().to_string(),
-        })?;
+    let input: SchedulerInput = deserialize(value)?;
     let scheduled = parse_scheduled("scheduled_time", &input.scheduled_time)?;
     let granularity = match input.granularity.as_deref() {
         None => defaults.granularity,
@@ -140,17 +136,14 @@ pub fn to_manual_request(value: Value, defaults: &ScheduleDefaults) -> Result<Va
 }
 
 fn parse_scheduled(field: &'static str, value: &str) -> Result<DateTime<Utc>, InvalidJob> {
-    DateTime::parse_from_rfc3339(value)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| InvalidJob::BadTime {
+    if value.starts_with("<aws.") {
+        return Err(InvalidJob::BadTime {
             field,
             value: value.to_owned(),
-            detail: if value.starts_with("<aws.") {
-                "the placeholder was not replaced: put it in an EventBridge Scheduler target's input".into()
-            } else {
-                e.to_string()
-            },
-        })
+            detail: "the placeholder was not replaced: put it in an EventBridge Scheduler target's input".into(),
+        });
+    }
+    parse_rfc3339(field, value)
 }
 
 #[cfg(test)]

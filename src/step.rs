@@ -500,6 +500,14 @@ mod tests {
         .unwrap()
     }
 
+    /// A job at its copy step for request `r1`.
+    fn copy_job(d: &Deps<FakeFauna, MemoryStore>) -> Job {
+        let mut job = new_job(d);
+        job.step = Step::Copy;
+        job.request_id = Some("r1".into());
+        job
+    }
+
     #[tokio::test]
     async fn happy_path_request_poll_copy_done() {
         let d = deps(vec![
@@ -610,9 +618,7 @@ mod tests {
             complete("r1", "http://127.0.0.1:1/f?sig=1", TimeDelta::seconds(5)),
             Ok(renewed),
         ]);
-        let mut job = new_job(&d);
-        job.step = Step::Copy;
-        job.request_id = Some("r1".into());
+        let job = copy_job(&d);
         let job = step(job, &d, None).await.unwrap();
         assert_eq!(job.step, Step::Done);
         let calls = d.api.calls.lock().unwrap();
@@ -635,9 +641,7 @@ mod tests {
             complete("r1", "http://127.0.0.1:1/f?sig=4", TimeDelta::hours(1)),
         ]);
         *d.api.refuse_downloads.lock().unwrap() = 100;
-        let mut job = new_job(&d);
-        job.step = Step::Copy;
-        job.request_id = Some("r1".into());
+        let job = copy_job(&d);
         let err = step(job, &d, None).await.unwrap_err();
         assert_eq!(err.error_type(), "DownloadFailed");
         assert!(err.is_retryable());
@@ -663,9 +667,7 @@ mod tests {
         ]);
         // sig=1 is refused (expired), and so is sig=2 (not ready yet); sig=3 works.
         *d.api.refuse_downloads.lock().unwrap() = 2;
-        let mut job = new_job(&d);
-        job.step = Step::Copy;
-        job.request_id = Some("r1".into());
+        let job = copy_job(&d);
         let job = step(job, &d, None).await.unwrap();
         assert_eq!(job.step, Step::Done);
         let calls = d.api.calls.lock().unwrap().clone();
@@ -689,9 +691,7 @@ mod tests {
             complete("r1", "http://127.0.0.1:1/f?sig=2", TimeDelta::hours(1)),
         ]);
         *d.api.refuse_downloads.lock().unwrap() = 1;
-        let mut job = new_job(&d);
-        job.step = Step::Copy;
-        job.request_id = Some("r1".into());
+        let job = copy_job(&d);
         let job = step(job, &d, None).await.unwrap();
         assert_eq!(job.step, Step::Done);
         assert_eq!(d.store.state.lock().unwrap().objects[&job.key], d.api.file);
@@ -704,9 +704,7 @@ mod tests {
             "http://files.example/f?sig=1",
             TimeDelta::hours(1),
         )]);
-        let mut job = new_job(&d);
-        job.step = Step::Copy;
-        job.request_id = Some("r1".into());
+        let job = copy_job(&d);
         let err = step(job, &d, None).await.unwrap_err();
         assert_eq!(err.error_type(), "InsecureDownloadUrl");
         assert!(!err.to_string().contains("sig="), "{err}");

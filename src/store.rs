@@ -7,13 +7,15 @@
 
 use std::future::Future;
 
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     ChecksumAlgorithm, ChecksumMode, ChecksumType, CompletedMultipartUpload, CompletedPart,
 };
 use aws_smithy_types::base64;
 use bytes::Bytes;
+
+use crate::error::aws_error_detail;
 
 /// An uploaded part: what CompleteMultipartUpload needs, and what resuming needs to know.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,16 +156,7 @@ impl S3Store {
         key: &str,
         err: SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
     ) -> StoreError {
-        // S3's own code and message when it sent them; otherwise the error chain, shortened
-        // (the SDK's debug form can hold a whole response body).
-        let detail = match (err.code(), err.message()) {
-            (Some(code), Some(message)) => format!("{code}: {message}"),
-            _ => DisplayErrorContext(&err)
-                .to_string()
-                .chars()
-                .take(300)
-                .collect(),
-        };
+        let detail = aws_error_detail(&err);
         StoreError {
             operation,
             bucket: self.bucket.clone(),
