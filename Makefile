@@ -10,15 +10,17 @@ VENV_READY   := $(VENV)/.ready
 PY_TOOLS     := moto[server,s3crc32c]==5.2.5 cargo-lambda==1.9.2 cfn-lint==1.58.0
 export PATH  := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: test demo rss tools build release deploy invoke clean bench
+.PHONY: test demo rss tools build release deploy invoke clean bench bench-backfill
 
 ## test: every check (format, lints, the SAM template, unit and end-to-end tests, the state
-## machine run in moto against the real function); installs what it needs
+## machine run in moto against the real function, 30 s of fuzzing the job parser); installs what
+## it needs
 test: tools
 	cargo fmt --check
 	cargo clippy --all-targets --all-features -- -D warnings
 	cfn-lint infra/template.yaml
 	cargo test --all-features
+	$(MAKE) --no-print-directory fuzz
 
 ## tools: the project's Python virtualenv with moto (local S3) and cargo-lambda
 tools: $(VENV_READY)
@@ -56,6 +58,13 @@ bench: tools
 	cargo build --release --all-features --bins
 	tests/bench/copy-throughput.sh
 
+## bench-backfill: exports per minute of `backfill` at concurrency 1, 4 and 16 against the
+## simulator and moto (release build). Settings: BENCH_CONCURRENCY, BENCH_HOURS, BENCH_FILE_SIZE,
+## BENCH_POLL_SECONDS, BENCH_POLLS (see tests/bench/backfill-rate.sh).
+bench-backfill: tools
+	cargo build --release --all-features --bins
+	tests/bench/backfill-rate.sh
+
 ## deploy: build and deploy the whole stack with SAM (asks for its parameters the first time)
 deploy: tools
 	command -v sam >/dev/null || $(VENV)/bin/pip install --quiet --disable-pip-version-check aws-sam-cli
@@ -67,6 +76,28 @@ deploy: tools
 EVENT ?= events/manual-request-database.json
 invoke: tools
 	cargo lambda invoke fauna-logs-export --data-file $(EVENT)
+
+## fuzz-tools: cargo-fuzz, pinned, into target/fuzz-tools
+CARGO_FUZZ_VERSION := 0.13.2
+FUZZ_TOOLS         := $(CURDIR)/target/fuzz-tools
+.PHONY: fuzz fuzz-tools
+fuzz-tools:
+	$(FUZZ_TOOLS)/bin/cargo-fuzz --version 2>/dev/null | grep -x 'cargo-fuzz $(CARGO_FUZZ_VERSION)' >/dev/null \
+	  || cargo install cargo-fuzz@$(CARGO_FUZZ_VERSION) --locked --root $(FUZZ_TOOLS)
+
+## fuzz: the job parser under libFuzzer (fuzz/, docs/fuzzing.md) for FUZZ_SECONDS, seeded with
+## events/*.json; new inputs go to fuzz/corpus/job_payload, a crash's input to fuzz/artifacts/ and
+## fails the run. Stable Rust: RUSTC_BOOTSTRAP=1 lets cargo-fuzz pass its nightly-only flags. The
+## whole output goes to fuzz/last-run.log: printed if the run fails, else only its figures.
+FUZZ_SECONDS ?= 30
+FUZZ_FLAGS   ?= -max_len=8192 -dict=fuzz/job_payload.dict -print_final_stats=1
+fuzz: fuzz-tools
+	mkdir -p fuzz/corpus/job_payload
+	echo "fuzz: building and running job_payload for $(FUZZ_SECONDS) s (log: fuzz/last-run.log)"
+	if ! PATH="$(FUZZ_TOOLS)/bin:$$PATH" RUSTC_BOOTSTRAP=1 \
+	  cargo fuzz run job_payload fuzz/corpus/job_payload events -- -max_total_time=$(FUZZ_SECONDS) $(FUZZ_FLAGS) \
+	  >fuzz/last-run.log 2>&1; then cat fuzz/last-run.log; echo "fuzz: FAILED (docs/fuzzing.md: reproduce a crash)"; exit 1; fi
+	grep -E '^(Done |stat::)' fuzz/last-run.log
 
 clean:
 	cargo clean

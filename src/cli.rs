@@ -5,16 +5,20 @@
 //! stdout. Exit status: 0 done, 1 the export failed, 2 bad arguments or configuration.
 
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use chrono::Utc;
 use clap::{ArgGroup, Args, Parser, Subcommand};
+use futures_util::{StreamExt, stream};
 use serde_json::json;
 
+use crate::backfill::{DEFAULT_MAX_CONCURRENCY, Outcome, Plan, Summary};
 use crate::config::ENVIRONMENT_HELP;
 use crate::error::StepError;
 use crate::fauna::LogsApi;
-use crate::job::{Job, JobFailure, Step};
+use crate::job::{Job, JobFailure, Step, rfc3339};
 use crate::retry::RetryPolicy;
+use crate::schedule::Granularity;
 use crate::step::{Deps, step};
 use crate::store::ObjectStore;
 
@@ -38,7 +42,45 @@ enum Command {
     /// Progress goes to stderr; the final job is printed to stdout as one JSON object.
     #[command(after_help = ENVIRONMENT_HELP)]
     Run(RunArgs),
+    /// Export the past: every hour or day of [--from, --to) for each scope, a few at a time.
+    ///
+    /// Windows whose manifest is already in the bucket are skipped unless --force. Progress goes
+    /// to stderr, one line per finished window; the summary table goes to stdout. Exits 1 if any
+    /// window failed, naming them, and 2 on bad input or configuration.
+    #[command(after_help = ENVIRONMENT_HELP)]
+    Backfill(BackfillArgs),
 }
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("scope").required(true).args(["databases", "region_group"])))]
+struct BackfillArgs {
+    /// Database paths, each starting with its region group: --database us-std/A us-std/B (or the
+    /// flag repeated)
+    #[arg(long = "database", value_name = "PATH", num_args = 1..)]
+    databases: Vec<String>,
+    /// A whole region group, e.g. us-std
+    #[arg(long, value_name = "RG")]
+    region_group: Option<String>,
+    /// Start of the range (included), RFC 3339, on a boundary of --window
+    #[arg(long, value_name = "RFC3339")]
+    from: String,
+    /// End of the range (excluded), RFC 3339, on a boundary of --window, not in the future
+    #[arg(long, value_name = "RFC3339")]
+    to: String,
+    /// Length of each exported window
+    #[arg(long, value_name = "1h|1d", default_value = "1d")]
+    window: String,
+    /// Exports running at once
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONCURRENCY,
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    concurrency: u32,
+    /// Export windows again even if their manifest is already in the bucket
+    #[arg(long)]
+    force: bool,
+}
+
+/// The most windows one `backfill` command runs (ten years of hours for one database).
+const MAX_CLI_WINDOWS: usize = 100_000;
 
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("scope").required(true).args(["database", "region_group"])))]
@@ -65,6 +107,7 @@ pub async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => run(args).await,
+        Command::Backfill(args) => backfill(args).await,
     }
 }
 
@@ -87,7 +130,7 @@ async fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let job = run_to_end(job, &deps).await;
+    let job = run_to_end(job, &deps, StepLines::Print).await;
     match serde_json::to_string(&job) {
         Ok(line) => println!("{line}"),
         Err(e) => eprintln!("error: cannot print the job: {e}"),
@@ -102,8 +145,19 @@ async fn run(args: RunArgs) -> ExitCode {
     }
 }
 
+/// Whether [`run_to_end`] prints each transition (one export) or only retries (a backfill).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepLines {
+    Print,
+    Quiet,
+}
+
 /// Steps `job` until it is done or failed, sleeping as it says in between.
-pub async fn run_to_end<A: LogsApi, S: ObjectStore>(mut job: Job, deps: &Deps<A, S>) -> Job {
+pub async fn run_to_end<A: LogsApi, S: ObjectStore>(
+    mut job: Job,
+    deps: &Deps<A, S>,
+    lines: StepLines,
+) -> Job {
     let backoff = RetryPolicy {
         base_delay: Duration::from_secs(2),
         max_delay: Duration::from_secs(30),
@@ -116,15 +170,17 @@ pub async fn run_to_end<A: LogsApi, S: ObjectStore>(mut job: Job, deps: &Deps<A,
             Ok(next) => {
                 retries = 0;
                 job = next;
-                eprintln!(
-                    "{before} → {}{}",
-                    job.step,
-                    if job.wait_seconds > 0 && !job.step.is_terminal() {
-                        format!(" (next in {}s)", job.wait_seconds)
-                    } else {
-                        String::new()
-                    }
-                );
+                if lines == StepLines::Print {
+                    eprintln!(
+                        "{before} → {}{}",
+                        job.step,
+                        if job.wait_seconds > 0 && !job.step.is_terminal() {
+                            format!(" (next in {}s)", job.wait_seconds)
+                        } else {
+                            String::new()
+                        }
+                    );
+                }
                 if !job.step.is_terminal() && job.wait_seconds > 0 {
                     tokio::time::sleep(Duration::from_secs(job.wait_seconds)).await;
                 }
@@ -132,8 +188,12 @@ pub async fn run_to_end<A: LogsApi, S: ObjectStore>(mut job: Job, deps: &Deps<A,
             Err(e) if e.is_retryable() && retries < STEP_RETRIES => {
                 retries += 1;
                 let delay = backoff.backoff(retries + 1);
+                let whose = match lines {
+                    StepLines::Print => String::new(),
+                    StepLines::Quiet => format!("{}: ", window_name(&job)),
+                };
                 eprintln!(
-                    "{before} failed ({}): {e}; trying again in {:.1}s",
+                    "{whose}{before} failed ({}): {e}; trying again in {:.1}s",
                     e.error_type(),
                     delay.as_secs_f64()
                 );
@@ -147,6 +207,206 @@ pub async fn run_to_end<A: LogsApi, S: ObjectStore>(mut job: Job, deps: &Deps<A,
         }
     }
     job
+}
+
+async fn backfill(args: BackfillArgs) -> ExitCode {
+    let deps = match Deps::from_env().await {
+        Ok(deps) => deps,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let scopes: Vec<_> = match &args.region_group {
+        Some(rg) => vec![json!({ "region_group": rg })],
+        None => args
+            .databases
+            .iter()
+            .map(|db| json!({ "database": db }))
+            .collect(),
+    };
+    let Some(granularity) = Granularity::parse(&args.window) else {
+        eprintln!(
+            "error: --window {:?} is not a window length: use 1h or 1d",
+            args.window
+        );
+        return ExitCode::from(2);
+    };
+    let entry = json!({
+        "scopes": scopes,
+        "from": args.from,
+        "to": args.to,
+        "granularity": granularity.name(),
+        "force": args.force,
+        "max_concurrency": args.concurrency,
+    });
+    let plan = match Plan::from_value(entry, &deps.config.job_rules(), MAX_CLI_WINDOWS, Utc::now())
+    {
+        Ok(plan) => plan,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let concurrency = plan.max_concurrency as usize;
+    let planned = plan.windows.len();
+    let (pending, skipped) = match plan.pending(&deps.store).await {
+        Ok(split) => split,
+        Err(e) => {
+            eprintln!("error: cannot look for the manifests of earlier exports: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    eprintln!(
+        "backfill: {planned} windows; {} already exported (skipped); exporting {}, {concurrency} at a time",
+        skipped.len(),
+        pending.len()
+    );
+    let total = pending.len();
+    let started = Instant::now();
+    let mut finished: Vec<Job> = Vec::with_capacity(total);
+    let mut exports = stream::iter(pending)
+        .map(|job| {
+            let deps = &deps;
+            async move {
+                let began = Instant::now();
+                (
+                    run_to_end(job, deps, StepLines::Quiet).await,
+                    began.elapsed(),
+                )
+            }
+        })
+        .buffer_unordered(concurrency);
+    while let Some((job, took)) = exports.next().await {
+        eprintln!(
+            "[{:>width$}/{total}] {} {}: {}",
+            finished.len() + 1,
+            outcome_word(&job),
+            window_name(&job),
+            match &job.error {
+                Some(f) => format!("{} ({})", f.error_type, f.message),
+                None => format!(
+                    "{} bytes, {} records, {:.1}s",
+                    job.bytes.unwrap_or(0),
+                    job.records.unwrap_or(0),
+                    took.as_secs_f64()
+                ),
+            },
+            width = total.to_string().len()
+        );
+        finished.push(job);
+    }
+    drop(exports);
+    let elapsed = started.elapsed();
+    finished.sort_by(|a, b| (a.time_start, &a.key).cmp(&(b.time_start, &b.key)));
+    let outcomes: Vec<(&str, Outcome)> = finished
+        .iter()
+        .map(|job| (job.key.as_str(), outcome_of(job)))
+        .chain(
+            skipped
+                .iter()
+                .map(|job| (job.key.as_str(), Outcome::Skipped)),
+        )
+        .collect();
+    let summary = Summary::of(outcomes.iter().map(|(k, o)| (*k, o)));
+    print_table(&finished, &skipped);
+    println!("{}", summary.summary);
+    eprintln!(
+        "backfill: {total} exports in {:.1}s ({:.1} per minute)",
+        elapsed.as_secs_f64(),
+        total as f64 * 60.0 / elapsed.as_secs_f64().max(0.001)
+    );
+    if summary.failed > 0 {
+        eprintln!("error: {} windows failed:", summary.failed);
+        for job in finished.iter().filter(|j| j.error.is_some()) {
+            if let Some(f) = &job.error {
+                eprintln!("  {}: {} ({})", window_name(job), f.error_type, f.message);
+            }
+        }
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+/// `database us-std/ECommerce 2026-11-24T00:00:00Z/2026-11-25T00:00:00Z`
+fn window_name(job: &Job) -> String {
+    format!(
+        "{} {}/{}",
+        job.scope,
+        rfc3339(job.time_start),
+        rfc3339(job.time_end)
+    )
+}
+
+fn outcome_of(job: &Job) -> Outcome {
+    match &job.error {
+        Some(f) => Outcome::Failed {
+            error_type: f.error_type.clone(),
+            message: f.message.clone(),
+        },
+        None => Outcome::Done,
+    }
+}
+
+fn outcome_word(job: &Job) -> &'static str {
+    match outcome_of(job) {
+        Outcome::Done => "done",
+        Outcome::Skipped => "skipped",
+        Outcome::Failed { .. } => "FAILED",
+    }
+}
+
+/// One row per window: exported ones in time order, then the skipped ones.
+fn print_table(finished: &[Job], skipped: &[Job]) {
+    let rows: Vec<[String; 5]> = finished
+        .iter()
+        .map(|job| {
+            [
+                rfc3339(job.time_start),
+                job.scope.to_string(),
+                outcome_word(job).to_owned(),
+                job.bytes.map(|b| b.to_string()).unwrap_or_default(),
+                match &job.error {
+                    Some(f) => f.error_type.clone(),
+                    None => job.records.map(|r| r.to_string()).unwrap_or_default(),
+                },
+            ]
+        })
+        .chain(skipped.iter().map(|job| {
+            [
+                rfc3339(job.time_start),
+                job.scope.to_string(),
+                "skipped".to_owned(),
+                String::new(),
+                String::new(),
+            ]
+        }))
+        .collect();
+    let header = [
+        "window start",
+        "scope",
+        "outcome",
+        "bytes",
+        "records / error",
+    ];
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: [&str; 5]| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(header);
+    for row in &rows {
+        line([&row[0], &row[1], &row[2], &row[3], &row[4]]);
+    }
 }
 
 fn failure(e: &StepError) -> JobFailure {

@@ -24,6 +24,7 @@ Configuration (environment variables):
   POLL_INTERVAL_SECONDS      first wait between status polls; 0 polls at once [default: 10]
   POLL_INTERVAL_MAX_SECONDS  cap of the growing poll interval [default: 120]
   POLL_DEADLINE_SECONDS      give up polling a window after this long [default: 7200]
+  FAUNA_TIMEOUT_SECONDS      time allowed for one Fauna API call before it is retried [default: 30]
   MAX_REQUEST_ATTEMPTS       log requests per window when Fauna reports Failed/TimedOut [default: 3]
   PART_SIZE_MIB              multipart part size in MiB, at least 8 [default: 8]
   MAX_PARTS_IN_FLIGHT        parts uploading at once [default: 3]
@@ -127,6 +128,8 @@ pub struct Config {
     pub prefix: String,
     pub region_groups: Vec<String>,
     pub poll: PollPolicy,
+    /// Time allowed for one Fauna API call (not a file download) before it is retried.
+    pub api_timeout: Duration,
     pub max_request_attempts: u32,
     pub part_size: usize,
     pub max_parts_in_flight: usize,
@@ -203,6 +206,13 @@ impl Config {
             max: seconds("POLL_INTERVAL_MAX_SECONDS", 120)?,
             deadline: seconds("POLL_DEADLINE_SECONDS", 7200)?,
         };
+        let api_timeout = env.parse_with("FAUNA_TIMEOUT_SECONDS", "30", |v| {
+            v.parse::<u64>()
+                .ok()
+                .filter(|s| *s >= 1)
+                .map(Duration::from_secs)
+                .ok_or("must be a whole number of seconds, at least 1")
+        })?;
         let count = |var, default: usize, min: usize| -> Result<usize, ConfigError> {
             env.parse_with(var, &default.to_string(), |v| {
                 v.parse::<usize>()
@@ -264,6 +274,7 @@ impl Config {
             prefix,
             region_groups,
             poll,
+            api_timeout,
             max_request_attempts: u32::try_from(max_request_attempts).unwrap_or(u32::MAX),
             part_size,
             max_parts_in_flight,

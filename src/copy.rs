@@ -671,6 +671,10 @@ pub(crate) mod tests {
                 .get(key)
                 .map(|b| crc32c::crc32c(b)))
         }
+
+        async fn exists(&self, key: &str) -> Result<bool, StoreError> {
+            Ok(self.state.lock().unwrap().objects.contains_key(key))
+        }
     }
 
     /// A file served from memory, with scripted faults per open.

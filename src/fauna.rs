@@ -267,11 +267,18 @@ pub struct FaunaClient {
 const USER_AGENT: &str = concat!("fauna-logs-export/", env!("CARGO_PKG_VERSION"));
 
 impl FaunaClient {
-    pub fn new(base: Url, key: AccountKey, retry: RetryPolicy) -> Result<FaunaClient, String> {
+    /// A client of the API under `base`; each API call may take `api_timeout` before it is
+    /// retried.
+    pub fn new(
+        base: Url,
+        key: AccountKey,
+        retry: RetryPolicy,
+        api_timeout: Duration,
+    ) -> Result<FaunaClient, String> {
         let api = reqwest::Client::builder()
             .user_agent(USER_AGENT)
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(30))
+            .connect_timeout(Duration::from_secs(10).min(api_timeout))
+            .timeout(api_timeout)
             .build()
             .map_err(|e| format!("cannot build the Fauna HTTP client: {e}"))?;
         // No overall timeout for files (they can be large); a stalled read still ends.
@@ -325,7 +332,7 @@ impl FaunaClient {
                             detail: e.to_string(),
                         });
                     }
-                    Err(e) => (e.to_string(), Some(self.retry.backoff(attempt))),
+                    Err(e) => (transport_error(e), Some(self.retry.backoff(attempt))),
                 },
                 Ok(resp) => {
                     let status = resp.status();
@@ -365,7 +372,7 @@ impl FaunaClient {
                         detail: e.to_string(),
                     });
                 }
-                Err(e) => (e.to_string(), Some(self.retry.backoff(attempt))),
+                Err(e) => (transport_error(e), Some(self.retry.backoff(attempt))),
             };
             match delay {
                 Some(delay) if attempt < self.retry.max_attempts => {
@@ -382,6 +389,20 @@ impl FaunaClient {
             }
         }
     }
+}
+
+/// A transport error (reset, timeout, refused connection) in a line, with the causes reqwest
+/// wraps: "error sending request: …: connection reset by peer" says more than its Display alone.
+fn transport_error(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
 }
 
 /// `{code, reason}` (Account API v1) or `{error: {code, message}}` (v2), else the raw text.
@@ -430,6 +451,14 @@ impl LogsApi for FaunaClient {
         body.insert(field.into(), value.clone().into());
         body.insert("time_start".into(), rfc3339(time_start).into());
         body.insert("time_end".into(), rfc3339(time_end).into());
+        // One token per log request, the same on every retry of this call: a POST whose answer
+        // was lost (a reset, a timeout) and is sent again maps to the request it already created
+        // (Fauna dedupes a token for 24 h) instead of creating another.
+        let token = uuid::Builder::from_random_bytes(std::array::from_fn(|_| fastrand::u8(..)));
+        body.insert(
+            "idempotency_token".into(),
+            token.into_uuid().hyphenated().to_string().into(),
+        );
         let url = self.endpoint(&[], None);
         self.call("POST /api/v1/logs", || {
             self.api.request(Method::POST, url.clone()).json(&body)
@@ -622,6 +651,7 @@ mod tests {
             Url::parse("http://127.0.0.1:8080").unwrap(),
             AccountKey::new("k".into()),
             RetryPolicy::default(),
+            Duration::from_secs(30),
         )
         .unwrap();
         assert_eq!(

@@ -18,6 +18,17 @@ use crate::schedule::{ScheduleDefaults, to_manual_request};
 /// The longest window Fauna accepts in one log request.
 pub const MAX_WINDOW_DAYS: i64 = 90;
 
+/// The most one payload field may hold, name and serialised value together. A job's fields are
+/// short (a database path, a request id, numbers), so a job always fits a Step Functions state
+/// (256 KiB), and a huge payload is refused, naming its field, before anything else reads it.
+pub const MAX_FIELD_BYTES: usize = 4096;
+
+/// S3's limit on an object key, in bytes of UTF-8.
+const MAX_KEY_BYTES: usize = 1024;
+
+/// How much of a refused value an error message shows; see [`clip`].
+pub(crate) const SHOWN_BYTES: usize = 96;
+
 /// What to export: one database (a path that starts with its region group) or a whole region group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -226,8 +237,14 @@ pub enum InvalidJob {
     WindowTooLong { span: String },
     #[error("`step` {value:?} is not a step: use one of {names}", names = Step::NAMES)]
     UnknownStep { value: String },
+    #[error(
+        "`{field}` is {bytes} bytes, over the limit of {MAX_FIELD_BYTES} bytes per field: no field of a job is that large. Send a manual request or a job this function returned"
+    )]
+    FieldTooLarge { field: String, bytes: usize },
     #[error("`{field}` of the schedule input: {detail}")]
     BadSchedule { field: &'static str, detail: String },
+    #[error("`{field}` of the backfill plan: {detail}")]
+    BadPlan { field: String, detail: String },
 }
 
 impl InvalidJob {
@@ -241,6 +258,7 @@ impl Job {
     /// Parses and validates a payload: a scheduled entry, a manual request or a job this
     /// function returned.
     pub fn from_value(value: Value, rules: &JobRules) -> Result<Job, InvalidJob> {
+        check_shape(&value)?;
         let value = to_manual_request(value, &rules.schedule)?;
         Job::from_input(deserialize(value)?, rules)
     }
@@ -249,7 +267,7 @@ impl Job {
         let step = match input.step.as_deref() {
             None => Step::Request,
             Some(name) => Step::parse(name).ok_or_else(|| InvalidJob::UnknownStep {
-                value: name.to_owned(),
+                value: clip(name, SHOWN_BYTES),
             })?,
         };
         let scope = parse_scope(input.database, input.region_group, &rules.region_groups)?;
@@ -260,6 +278,16 @@ impl Job {
             return Err(InvalidJob::MISSING_REQUEST_ID);
         }
         let key = object_key(&rules.prefix, &scope, time_start, time_end);
+        let longest = crate::manifest::manifest_key(&key).len().max(key.len());
+        if let (Scope::Database(path), true) = (&scope, longest > MAX_KEY_BYTES) {
+            return Err(InvalidJob::BadDatabasePath {
+                path: clip(path, SHOWN_BYTES),
+                reason: format!(
+                    "it is too long: under LOGS_PREFIX its object keys would be {longest} bytes, over S3's limit of {MAX_KEY_BYTES}"
+                ),
+                known: known_list(&rules.region_groups),
+            });
+        }
         Ok(Job {
             step,
             scope,
@@ -283,6 +311,64 @@ fn known_list(region_groups: &[String]) -> String {
     region_groups.join(", ")
 }
 
+/// Refuses a payload that is not a JSON object (serde would take a list field by field), or that
+/// has a field over [`MAX_FIELD_BYTES`], naming the first such field.
+fn check_shape(value: &Value) -> Result<(), InvalidJob> {
+    let Value::Object(fields) = value else {
+        let kind = match value {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Number(_) => "a number",
+            Value::String(_) => "a string",
+            Value::Array(_) => "a list",
+            Value::Object(_) => "an object",
+        };
+        return Err(InvalidJob::Malformed {
+            path: ".".into(),
+            detail: format!("{kind} instead of a JSON object with the job's fields"),
+        });
+    };
+    for (name, field) in fields {
+        let bytes = name.len() + json_len(field);
+        if bytes > MAX_FIELD_BYTES {
+            return Err(InvalidJob::FieldTooLarge {
+                field: clip(name, SHOWN_BYTES),
+                bytes,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The length of a value written as JSON.
+fn json_len(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // A `Value` always serialises, and this sink never fails.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
+}
+
+/// A value as an error message shows it: whole if at most `max` bytes, else its head and tail
+/// around its length, so that a huge payload is never echoed into answers and logs.
+pub(crate) fn clip(value: &str, max: usize) -> String {
+    if value.len() <= max {
+        return value.to_owned();
+    }
+    let head = &value[..value.floor_char_boundary(max / 2)];
+    let tail = &value[value.ceil_char_boundary(value.len() - max / 2)..];
+    format!("{head}…[{} bytes]…{tail}", value.len())
+}
+
 fn parse_scope(
     database: Option<String>,
     region_group: Option<String>,
@@ -296,14 +382,14 @@ fn parse_scope(
                 Ok(Scope::RegionGroup(rg))
             } else {
                 Err(InvalidJob::UnknownRegionGroup {
-                    value: rg,
+                    value: clip(&rg, SHOWN_BYTES),
                     known: known_list(known),
                 })
             }
         }
         (Some(path), None) => {
             let bad = |reason: &str| InvalidJob::BadDatabasePath {
-                path: path.clone(),
+                path: clip(&path, SHOWN_BYTES),
                 reason: reason.to_owned(),
                 known: known_list(known),
             };
@@ -345,16 +431,18 @@ pub(crate) fn parse_rfc3339(field: &'static str, value: &str) -> Result<DateTime
         .map(|t| t.with_timezone(&Utc))
         .map_err(|err| InvalidJob::BadTime {
             field,
-            value: value.to_owned(),
+            value: clip(value, SHOWN_BYTES),
             detail: err.to_string(),
         })
 }
 
 /// A payload shape, with the path to whatever in it does not fit.
 pub(crate) fn deserialize<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, InvalidJob> {
+    // serde's detail quotes the offending value or field name: clipped, keeping the head and
+    // the tail (where it says what was expected).
     serde_path_to_error::deserialize(value).map_err(|err| InvalidJob::Malformed {
-        path: err.path().to_string(),
-        detail: err.inner().to_string(),
+        path: clip(&err.path().to_string(), SHOWN_BYTES),
+        detail: clip(&err.inner().to_string(), 4 * SHOWN_BYTES),
     })
 }
 
@@ -627,6 +715,8 @@ mod tests {
             "[a-z0-9:/ _-]{0,12}".prop_map(Value::from),
             Just(Value::from("2026-11-24T00:00:00Z")),
             Just(Value::from("us-std/ECommerce")),
+            // Long values: near and over the field limit, and database paths S3 cannot hold.
+            (0usize..6000).prop_map(|n| Value::from(format!("us-std/{}", "x".repeat(n)))),
         ];
         leaf.prop_recursive(3, 24, 6, |inner| {
             let keys = prop_oneof![
@@ -650,13 +740,21 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// Whatever arrives, parsing answers a job or a typed error; it never panics, and a job
-        /// it accepts survives a round trip.
+        /// Whatever arrives, parsing answers a job or a typed error; it never panics, a job it
+        /// accepts survives a round trip, and an error names a field without echoing more than
+        /// one field's worth of the payload.
         #[test]
         fn the_parser_never_panics(value in json_value()) {
-            if let Ok(job) = parse(value) {
-                let again = parse(serde_json::to_value(&job).unwrap()).unwrap();
-                proptest::prop_assert_eq!(again, job);
+            match parse(value) {
+                Ok(job) => {
+                    let again = parse(serde_json::to_value(&job).unwrap()).unwrap();
+                    proptest::prop_assert_eq!(again, job);
+                }
+                Err(err) => {
+                    let message = err.to_string();
+                    proptest::prop_assert!(message.matches('`').count() >= 2, "{}", message);
+                    proptest::prop_assert!(message.len() < MAX_FIELD_BYTES, "{}", message);
+                }
             }
         }
     }
@@ -690,5 +788,366 @@ mod tests {
                 .step,
             Step::Poll
         );
+    }
+
+    /// One row of the bad-input table (issue #5): a payload, the variant it must be refused with,
+    /// and the fields its message must name (in backticks, as every message does).
+    struct Bad {
+        case: &'static str,
+        payload: Value,
+        variant: fn(&InvalidJob) -> bool,
+        names: &'static [&'static str],
+    }
+
+    const MIB: usize = 1 << 20;
+
+    /// A manual request for `us-std/ECommerce` over one day, with `change` merged in (a `null`
+    /// removes the field).
+    fn request_with(change: Value) -> Value {
+        let mut v = json!({
+            "database": "us-std/ECommerce",
+            "time_start": "2026-11-24T00:00:00Z",
+            "time_end": "2026-11-25T00:00:00Z"
+        });
+        let fields = v.as_object_mut().unwrap();
+        for (k, val) in change.as_object().unwrap() {
+            if val.is_null() {
+                fields.remove(k);
+            } else {
+                fields.insert(k.clone(), val.clone());
+            }
+        }
+        v
+    }
+
+    fn bad_inputs() -> Vec<Bad> {
+        let many_unknown: serde_json::Map<String, Value> = (0..10_000)
+            .map(|i| (format!("f{i:05}"), Value::from(i)))
+            .chain([("database".to_owned(), Value::from("us-std/ECommerce"))])
+            .collect();
+        vec![
+            Bad {
+                case: "wrong type: database is a number",
+                payload: request_with(json!({"database": 7})),
+                variant: |e| matches!(e, InvalidJob::Malformed { path, .. } if path == "database"),
+                names: &["database"],
+            },
+            Bad {
+                case: "wrong type: time_start is a number",
+                payload: request_with(json!({"time_start": 20261124})),
+                variant: |e| matches!(e, InvalidJob::Malformed { path, .. } if path == "time_start"),
+                names: &["time_start"],
+            },
+            Bad {
+                case: "wrong type: attempt is a string",
+                payload: request_with(json!({"attempt": "one"})),
+                variant: |e| matches!(e, InvalidJob::Malformed { path, .. } if path == "attempt"),
+                names: &["attempt"],
+            },
+            Bad {
+                case: "wrong type: attempt is negative",
+                payload: request_with(json!({"attempt": -1})),
+                variant: |e| matches!(e, InvalidJob::Malformed { path, .. } if path == "attempt"),
+                names: &["attempt"],
+            },
+            Bad {
+                case: "wrong type: step is a list",
+                payload: request_with(json!({"step": ["poll"]})),
+                variant: |e| matches!(e, InvalidJob::Malformed { path, .. } if path == "step"),
+                names: &["step"],
+            },
+            Bad {
+                case: "wrong type: upload.next_part is a string",
+                payload: request_with(json!({"step": "copy", "request_id": "r1",
+                    "upload": {"upload_id": "u1", "next_part": "three", "offset": 0, "part_size": 8388608}})),
+                variant: |e| matches!(e, InvalidJob::Malformed { path, .. } if path == "upload.next_part"),
+                names: &["upload.next_part"],
+            },
+            Bad {
+                case: "missing field: time_start",
+                payload: request_with(json!({"time_start": null})),
+                variant: |e| {
+                    matches!(
+                        e,
+                        InvalidJob::MissingField {
+                            field: "time_start",
+                            ..
+                        }
+                    )
+                },
+                names: &["time_start"],
+            },
+            Bad {
+                case: "missing field: time_end",
+                payload: request_with(json!({"time_end": null})),
+                variant: |e| {
+                    matches!(
+                        e,
+                        InvalidJob::MissingField {
+                            field: "time_end",
+                            ..
+                        }
+                    )
+                },
+                names: &["time_end"],
+            },
+            Bad {
+                case: "missing field: request_id of a poll step",
+                payload: request_with(json!({"step": "poll"})),
+                variant: |e| *e == InvalidJob::MISSING_REQUEST_ID,
+                names: &["request_id"],
+            },
+            Bad {
+                case: "missing field: upload.upload_id",
+                payload: request_with(json!({"step": "copy", "request_id": "r1",
+                    "upload": {"next_part": 3, "offset": 0, "part_size": 8388608}})),
+                variant: |e| matches!(e, InvalidJob::Malformed { path, .. } if path == "upload"),
+                names: &["upload_id"],
+            },
+            Bad {
+                case: "both scopes",
+                payload: request_with(json!({"region_group": "us-std"})),
+                variant: |e| *e == InvalidJob::BothScopes,
+                names: &["database", "region_group"],
+            },
+            Bad {
+                case: "neither scope",
+                payload: request_with(json!({"database": null})),
+                variant: |e| *e == InvalidJob::NoScope,
+                names: &["database", "region_group"],
+            },
+            Bad {
+                case: "a 91-day window",
+                payload: request_with(
+                    json!({"time_start": "2026-01-01T00:00:00Z", "time_end": "2026-04-02T00:00:00Z"}),
+                ),
+                variant: |e| matches!(e, InvalidJob::WindowTooLong { span } if span == "91 days"),
+                names: &["time_start", "time_end"],
+            },
+            Bad {
+                case: "end before start",
+                payload: request_with(
+                    json!({"time_start": "2026-11-25T00:00:00Z", "time_end": "2026-11-24T00:00:00Z"}),
+                ),
+                variant: |e| matches!(e, InvalidJob::EmptyWindow { .. }),
+                names: &["time_start", "time_end"],
+            },
+            Bad {
+                case: "not a date-time",
+                payload: request_with(json!({"time_end": "tomorrow"})),
+                variant: |e| {
+                    matches!(
+                        e,
+                        InvalidJob::BadTime {
+                            field: "time_end",
+                            ..
+                        }
+                    )
+                },
+                names: &["time_end"],
+            },
+            Bad {
+                case: "bad database path: no region group",
+                payload: request_with(json!({"database": "ECommerce"})),
+                variant: |e| matches!(e, InvalidJob::BadDatabasePath { .. }),
+                names: &["database"],
+            },
+            Bad {
+                case: "bad database path: empty segment",
+                payload: request_with(json!({"database": "us-std//ECommerce"})),
+                variant: |e| matches!(e, InvalidJob::BadDatabasePath { .. }),
+                names: &["database"],
+            },
+            Bad {
+                case: "unknown region group",
+                payload: request_with(json!({"database": null, "region_group": "mars"})),
+                variant: |e| matches!(e, InvalidJob::UnknownRegionGroup { .. }),
+                names: &["region_group"],
+            },
+            Bad {
+                case: "unknown step",
+                payload: request_with(json!({"step": "launch"})),
+                variant: |e| {
+                    *e == InvalidJob::UnknownStep {
+                        value: "launch".into(),
+                    }
+                },
+                names: &["step"],
+            },
+            Bad {
+                case: "unknown field (a typo)",
+                payload: request_with(json!({"database": null, "databse": "us-std/ECommerce"})),
+                variant: |e| matches!(e, InvalidJob::Malformed { detail, .. } if detail.contains("unknown field")),
+                names: &["databse"],
+            },
+            Bad {
+                case: "huge: a 1 MiB database path",
+                payload: request_with(json!({"database": format!("us-std/{}", "A".repeat(MIB))})),
+                variant: |e| matches!(e, InvalidJob::FieldTooLarge { field, bytes } if field == "database" && *bytes > MIB),
+                names: &["database"],
+            },
+            Bad {
+                case: "huge: a database path whose object key S3 cannot hold",
+                payload: request_with(json!({"database": format!("us-std/{}", "A".repeat(2000))})),
+                variant: |e| matches!(e, InvalidJob::BadDatabasePath { reason, .. } if reason.contains("S3's limit of 1024")),
+                names: &["database"],
+            },
+            Bad {
+                case: "huge: a 1 MiB request_id",
+                payload: request_with(json!({"step": "poll", "request_id": "r".repeat(MIB)})),
+                variant: |e| matches!(e, InvalidJob::FieldTooLarge { field, .. } if field == "request_id"),
+                names: &["request_id"],
+            },
+            Bad {
+                case: "huge: a 1 MiB value nested in upload",
+                payload: request_with(json!({"step": "copy", "request_id": "r1",
+                    "upload": {"upload_id": "u".repeat(MIB), "next_part": 3, "offset": 0, "part_size": 8388608}})),
+                variant: |e| matches!(e, InvalidJob::FieldTooLarge { field, .. } if field == "upload"),
+                names: &["upload"],
+            },
+            Bad {
+                case: "huge: a 1 MiB scheduled_time",
+                payload: json!({"scheduled_time": "9".repeat(MIB), "region_group": "us-std"}),
+                variant: |e| matches!(e, InvalidJob::FieldTooLarge { field, .. } if field == "scheduled_time"),
+                names: &["scheduled_time"],
+            },
+            Bad {
+                case: "huge: a 1 MiB unknown field name",
+                payload: request_with(json!({ "x".repeat(MIB): 1 })),
+                variant: |e| matches!(e, InvalidJob::FieldTooLarge { field, .. } if field.starts_with("xxx") && field.len() < 200),
+                names: &["xxxxxxxx"],
+            },
+            Bad {
+                case: "huge: 10,000 unknown fields",
+                payload: Value::Object(many_unknown),
+                variant: |e| matches!(e, InvalidJob::Malformed { detail, .. } if detail.starts_with("unknown field `f")),
+                names: &["f0"],
+            },
+            Bad {
+                case: "huge: a 1 MiB string instead of a job",
+                payload: Value::from("z".repeat(MIB)),
+                variant: |e| matches!(e, InvalidJob::Malformed { path, .. } if path == "."),
+                names: &["."],
+            },
+            Bad {
+                case: "not an object: a string",
+                payload: json!("database=us-std/ECommerce"),
+                variant: |e| matches!(e, InvalidJob::Malformed { path, .. } if path == "."),
+                names: &["."],
+            },
+            Bad {
+                case: "not an object: a list",
+                payload: json!([{"database": "us-std/ECommerce"}]),
+                variant: |e| matches!(e, InvalidJob::Malformed { path, .. } if path == "."),
+                names: &["."],
+            },
+            Bad {
+                case: "not an object: the fields in order, as a list",
+                payload: json!([
+                    "request",
+                    "us-std/ECommerce",
+                    null,
+                    "2026-11-24T00:00:00Z",
+                    "2026-11-25T00:00:00Z"
+                ]),
+                variant: |e| matches!(e, InvalidJob::Malformed { path, .. } if path == "."),
+                names: &["."],
+            },
+            Bad {
+                case: "not an object: a number",
+                payload: json!(42),
+                variant: |e| matches!(e, InvalidJob::Malformed { path, .. } if path == "."),
+                names: &["."],
+            },
+            Bad {
+                case: "not an object: null",
+                payload: Value::Null,
+                variant: |e| matches!(e, InvalidJob::Malformed { path, .. } if path == "."),
+                names: &["."],
+            },
+        ]
+    }
+
+    /// Issue #5's table of malformed inputs: each is refused with its own typed error (errorType
+    /// `InvalidJob`) whose message names the field at fault in backticks, and no message echoes a
+    /// huge value: it stays short enough for an answer and a log line.
+    #[test]
+    fn every_bad_input_gets_a_typed_error_naming_its_field() {
+        let table = bad_inputs();
+        for Bad {
+            case,
+            payload,
+            variant,
+            names,
+        } in table
+        {
+            let err = parse(payload).expect_err(case);
+            assert!(variant(&err), "{case}: unexpected {err:?}");
+            let message = err.to_string();
+            for name in names {
+                assert!(
+                    message.contains(&format!("`{name}")),
+                    "{case}: the message does not name `{name}`: {message}"
+                );
+            }
+            assert!(
+                message.len() < 1024,
+                "{case}: a {}-byte message",
+                message.len()
+            );
+            assert_eq!(
+                crate::error::StepError::from(err).error_type(),
+                "InvalidJob",
+                "{case}"
+            );
+        }
+    }
+
+    /// Not JSON at all never reaches the parser: the Lambda runtime refuses it first (see
+    /// tests/lambda_runtime.rs), and the fuzz target (fuzz/) feeds it bytes.
+    #[test]
+    fn not_json_is_refused_before_the_parser() {
+        for bytes in [
+            &b"database=us-std/ECommerce"[..],
+            b"{\"database\": ",
+            b"",
+            b"\xff\xfe",
+        ] {
+            assert!(serde_json::from_slice::<Value>(bytes).is_err());
+        }
+    }
+
+    #[test]
+    fn long_values_are_clipped_in_messages() {
+        assert_eq!(clip("short", 8), "short");
+        let long = format!("{}{}", "é".repeat(100), "z".repeat(100));
+        let shown = clip(&long, 20);
+        assert_eq!(shown, "ééééé…[300 bytes]…zzzzzzzzzz");
+        // On a char boundary whatever the cut.
+        let odd = clip(&"é".repeat(100), 21);
+        assert!(odd.starts_with("éééé") && odd.ends_with("éééé"), "{odd}");
+        let err = parse(request_with(
+            json!({"database": format!("mars/{}", "Q".repeat(4000))}),
+        ))
+        .unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains("mars/QQQ") && message.contains("[4005 bytes]"),
+            "{message}"
+        );
+        assert!(message.len() < 600, "{message}");
+    }
+
+    /// The size limit leaves room for every real job: the biggest legitimate job still parses and
+    /// round-trips.
+    #[test]
+    fn a_long_but_legitimate_job_passes() {
+        let database = format!("us-std/{}", "a".repeat(800));
+        let job = parse(request_with(json!({"database": database, "step": "copy",
+            "request_id": "r".repeat(256),
+            "upload": {"upload_id": "u".repeat(1024), "next_part": 3, "offset": 0, "part_size": 8388608}})))
+        .unwrap();
+        let again = parse(serde_json::to_value(&job).unwrap()).unwrap();
+        assert_eq!(again, job);
     }
 }

@@ -1,16 +1,21 @@
 //! The Lambda entry: one step per invocation.
 //!
 //! Clients and configuration are built once per cold start and shared by every invocation. The
-//! event is a manual request or a job this function returned; the answer is the job after one
-//! step. Failures are reported through [`lambda_runtime::Diagnostic`] with the stable `errorType`
-//! of [`StepError::error_type`], which the state machine's `Retry` and `Catch` match.
+//! event is a manual request, a scheduled entry or a job this function returned; the answer is the
+//! job after one step. The backfill state machine also sends its plan entry (answered with the
+//! windows to export) and its Map state's outcomes (answered with a summary): see
+//! [`crate::backfill`]. Failures are reported through [`lambda_runtime::Diagnostic`] with the
+//! stable `errorType` of [`StepError::error_type`], which the state machines' `Retry` and `Catch`
+//! match.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::{LambdaEvent, service_fn};
+use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
+use crate::backfill::{self, Summary};
 use crate::error::StepError;
 use crate::fauna::{FaunaClient, LogsApi};
 use crate::job::Job;
@@ -49,8 +54,41 @@ fn pause_before(deadline_ms: u64) -> Instant {
     Instant::now() + left.saturating_sub(DEADLINE_MARGIN.min(left / 4))
 }
 
-/// One invocation: parse the payload into a job and perform its next step.
+/// One invocation: a backfill's plan or summary, or one step of an export.
 pub async fn handle<A: LogsApi, S: ObjectStore>(
+    deps: &Deps<A, S>,
+    payload: Value,
+    deadline: Option<Instant>,
+) -> Result<Answer, StepError> {
+    if backfill::is_plan(&payload) {
+        let answer = backfill::plan_answer(payload, &deps.config.job_rules(), &deps.store).await;
+        if let Err(e) = &answer {
+            tracing::error!(error_type = e.error_type(), error = %e, "backfill plan refused");
+        }
+        return answer.map(Answer::Plan);
+    }
+    if backfill::is_summary_request(&payload) {
+        let summary = backfill::summarize(payload)?;
+        tracing::info!(summary = %summary.summary, "backfill summarized");
+        return Ok(Answer::Summary(summary));
+    }
+    export_step(deps, payload, deadline).await.map(Answer::Job)
+}
+
+/// What an invocation answers.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Answer {
+    /// The job after its step.
+    Job(Job),
+    /// A backfill plan's windows.
+    Plan(Value),
+    /// How a backfill's windows went.
+    Summary(Summary),
+}
+
+/// One step of an export: parse the payload into a job and perform its next step.
+async fn export_step<A: LogsApi, S: ObjectStore>(
     deps: &Deps<A, S>,
     payload: Value,
     deadline: Option<Instant>,

@@ -8,6 +8,7 @@
 //! Where each part lives:
 //! - [`job`]: the payload, its parsing and validation, and the destination key.
 //! - [`schedule`]: the window a scheduled run exports.
+//! - [`backfill`]: many windows × many scopes: the plan, and the summary of how they went.
 //! - [`config`]: environment → [`config::Config`], read once per process.
 //! - [`fauna`]: the Fauna Account API client (request, status, renew URL) and the file download.
 //! - [`store`]: the destination bucket (S3) behind a small trait.
@@ -18,6 +19,7 @@
 //! - [`step`]: the transitions.
 //! - [`error`]: the typed errors and their stable `errorType` names.
 
+pub mod backfill;
 pub mod cli;
 pub mod config;
 pub mod copy;

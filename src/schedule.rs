@@ -16,7 +16,7 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::job::{InvalidJob, deserialize, parse_rfc3339, rfc3339};
+use crate::job::{InvalidJob, SHOWN_BYTES, clip, deserialize, parse_rfc3339, rfc3339};
 
 /// The length of one exported window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -31,6 +31,14 @@ impl Granularity {
         match self {
             Granularity::Hour => TimeDelta::hours(1),
             Granularity::Day => TimeDelta::days(1),
+        }
+    }
+
+    /// The name a plan or schedule input uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Granularity::Hour => "hour",
+            Granularity::Day => "day",
         }
     }
 
@@ -111,7 +119,10 @@ pub fn to_manual_request(value: Value, defaults: &ScheduleDefaults) -> Result<Va
         None => defaults.granularity,
         Some(g) => Granularity::parse(g).ok_or_else(|| InvalidJob::BadSchedule {
             field: "granularity",
-            detail: format!("{g:?} is not a granularity: use \"hour\" or \"day\""),
+            detail: format!(
+                "{:?} is not a granularity: use \"hour\" or \"day\"",
+                clip(g, SHOWN_BYTES)
+            ),
         })?,
     };
     let lag = match input.lag_minutes {

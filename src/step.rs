@@ -48,8 +48,13 @@ impl Deps<FaunaClient, S3Store> {
         let config = Config::from_env()?;
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let key = config.account_key.resolve(&aws).await?;
-        let api = FaunaClient::new(config.fauna_url.clone(), key, RetryPolicy::default())
-            .map_err(StepError::Startup)?;
+        let api = FaunaClient::new(
+            config.fauna_url.clone(),
+            key,
+            RetryPolicy::default(),
+            config.api_timeout,
+        )
+        .map_err(StepError::Startup)?;
         let store = S3Store::new(&aws, config.bucket.clone(), config.s3_force_path_style);
         Ok(Deps { api, store, config })
     }

@@ -114,6 +114,9 @@ pub trait ObjectStore: Clone + Send + Sync + 'static {
         &self,
         key: &str,
     ) -> impl Future<Output = Result<Option<u32>, StoreError>> + Send;
+
+    /// Whether an object is stored at `key`.
+    fn exists(&self, key: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
 /// Content type of the stored file: Fauna's gzip JSON Lines, unchanged.
@@ -360,6 +363,21 @@ impl ObjectStore for S3Store {
             .await
             .map_err(|e| self.error("HeadObject", key, e))?;
         Ok(out.checksum_crc32_c().and_then(parse_crc32c_base64))
+    }
+
+    async fn exists(&self, key: &str) -> Result<bool, StoreError> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(false),
+            Err(e) => Err(self.error("HeadObject", key, e)),
+        }
     }
 }
 

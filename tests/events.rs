@@ -1,10 +1,11 @@
 //! Every fixture in `events/` (the payloads for `cargo lambda invoke --data-file`) parses as the
 //! function would parse it: the valid ones into a job ready for its first step, the `invalid-*`
-//! ones into the typed error that names the field.
+//! ones into the typed error that names the field, the `backfill-*` ones into a backfill plan.
 
 use std::path::Path;
 
 use chrono::TimeDelta;
+use fauna_logs_export::backfill::{MAX_STATE_MACHINE_WINDOWS, Plan};
 use fauna_logs_export::job::{Job, JobRules, Step};
 use fauna_logs_export::schedule::{Granularity, ScheduleDefaults};
 
@@ -34,6 +35,18 @@ fn every_event_fixture_parses_as_documented() {
             .to_owned();
         let text = std::fs::read_to_string(&path).expect("read fixture");
         let value: serde_json::Value = serde_json::from_str(&text).expect("fixtures are JSON");
+        if name.starts_with("backfill-") {
+            let plan = Plan::from_value(
+                value,
+                &rules(),
+                MAX_STATE_MACHINE_WINDOWS,
+                chrono::Utc::now(),
+            )
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(!plan.windows.is_empty(), "{name}");
+            seen += 1;
+            continue;
+        }
         let parsed = Job::from_value(value, &rules());
         if name.starts_with("invalid-") {
             let err = parsed.expect_err(&name);

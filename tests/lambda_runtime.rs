@@ -1,50 +1,118 @@
 //! The Lambda runtime path, for real: `cargo lambda watch` runs the function under its emulator of
-//! the Lambda Runtime API, and `cargo lambda invoke --data-file events/…` drives one export step by
-//! step, feeding each returned job back in, against the simulator and moto.
+//! the Lambda Runtime API, and `cargo lambda invoke --data-file …` drives it:
+//! - one export step by step, feeding each returned job back in, against the simulator and moto,
+//!   then failed steps; everything the function printed meanwhile is captured and holds neither
+//!   the account key nor a presigned URL's query, and neither does any answer;
+//! - issue #5's table of bad inputs, each answered with the typed error that names its field.
 
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use serde_json::{Value, json};
 use support::{Sim, Watch, bucket, export_env, object, open_uploads, s3};
+
+/// A fresh directory for one test's payloads and log.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("fauna-lambda-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// The exporter's environment at log level `debug`, so that the captured output holds everything
+/// the function and the libraries under it say at `info` and `debug`.
+fn debug_env(sim: &Sim, bucket: &str) -> Vec<(String, String)> {
+    let mut env = export_env(sim, bucket);
+    env.retain(|(k, _)| k != "RUST_LOG");
+    env.push(("RUST_LOG".into(), "debug".into()));
+    env
+}
+
+/// Asserts that `text` holds no secret: not the account key, not a presigned URL's query (its
+/// parameter name, or `signature` when one is given).
+fn assert_no_secret(what: &str, text: &str, signature: Option<&str>) {
+    assert!(
+        !text.contains(support::ACCOUNT_KEY),
+        "{what}: the account key leaked:\n{text}"
+    );
+    assert!(
+        !text.contains("X-Amz-Signature"),
+        "{what}: a presigned URL's query leaked:\n{text}"
+    );
+    if let Some(sig) = signature {
+        assert!(
+            !text.contains(sig),
+            "{what}: the presigned URL's signature leaked:\n{text}"
+        );
+    }
+}
+
+/// The `X-Amz-Signature` of the presigned URL Fauna (the simulator) hands out for `request_id`.
+async fn presigned_signature(sim: &Sim, request_id: &str) -> String {
+    let status = reqwest::Client::new()
+        .get(format!(
+            "{}/api/v1/logs/{request_id}?type=query&regionGroup=us-std",
+            sim.url
+        ))
+        .bearer_auth(support::ACCOUNT_KEY)
+        .send()
+        .await
+        .expect("status call")
+        .text()
+        .await
+        .expect("status body");
+    let (_, query) = status
+        .split_once("X-Amz-Signature=")
+        .unwrap_or_else(|| panic!("no presigned URL in {status}"));
+    let signature: String = query
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect();
+    assert!(signature.len() >= 16, "{status}");
+    signature
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_export_step_by_step_through_the_lambda_runtime() {
     let sim = Sim::start(&["--polls-to-complete", "1", "--file-size", "200000"]);
     let bucket = bucket(&s3().await, "lambda").await;
-    let mut env = export_env(&sim, &bucket);
+    let mut env = debug_env(&sim, &bucket);
     // What a classic EventBridge Scheduled Event exports.
     env.push(("SCHEDULE_DATABASE".into(), "us-std/ECommerce".into()));
-    let watch = Watch::start(&env);
-    let dir = std::env::temp_dir().join(format!("fauna-lambda-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = scratch("export");
+    let log = dir.join("watch.log");
+    let watch = Watch::start_logged(&env, Some(&log));
+    // Every answer, successful or not, to check for secrets at the end.
+    let mut answers: Vec<String> = Vec::new();
 
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("events/manual-request-database.json");
     let mut job = watch.invoke(&fixture).expect("first step");
+    answers.push(job.to_string());
     let mut steps = vec![job["step"].as_str().unwrap_or_default().to_owned()];
     while job["step"] != "done" {
         assert!(steps.len() < 10, "too many steps: {steps:?}");
         let payload = dir.join(format!("step-{}.json", steps.len()));
         std::fs::write(&payload, job.to_string()).expect("write payload");
         job = watch.invoke(&payload).expect("next step");
+        answers.push(job.to_string());
         steps.push(job["step"].as_str().unwrap_or_default().to_owned());
     }
     // request → poll (Pending), poll → poll (Requested), poll → copy (Complete), copy → done
     assert_eq!(steps, ["poll", "poll", "copy", "done"]);
-    let text = job.to_string();
-    assert!(!text.contains(support::ACCOUNT_KEY) && !text.contains("X-Amz-Signature"));
 
     let s3 = s3().await;
     let key = job["key"].as_str().expect("key");
     let stored = object(&s3, &bucket, key).await.expect("object stored");
-    let source = sim
-        .file(job["request_id"].as_str().expect("request id"))
-        .await;
+    let request_id = job["request_id"].as_str().expect("request id");
+    let source = sim.file(request_id).await;
     assert!(
         stored == source,
         "stored bytes differ from the simulator's file"
     );
     assert_eq!(open_uploads(&s3, &bucket).await, 0);
+    // The presigned URL the copy downloaded from: its signature must appear nowhere.
+    let signature = presigned_signature(&sim, request_id).await;
 
     // Every entry-shape fixture starts an export: its first step is the log request.
     for fixture in [
@@ -59,6 +127,7 @@ async fn one_export_step_by_step_through_the_lambda_runtime() {
         let job = watch
             .invoke(&path)
             .unwrap_or_else(|e| panic!("{fixture}: {e}"));
+        answers.push(job.to_string());
         assert_eq!(job["step"], "poll", "{fixture}: {job}");
         assert_eq!(job["attempt"], 1, "{fixture}: {job}");
     }
@@ -71,6 +140,7 @@ async fn one_export_step_by_step_through_the_lambda_runtime() {
             .join(fixture);
         let err = watch.invoke(&path).expect_err(fixture);
         assert!(err.contains("FaunaRequestRejected"), "{fixture}: {err}");
+        answers.push(err);
     }
 
     // A bad event is answered with the typed error Step Functions matches on.
@@ -80,5 +150,252 @@ async fn one_export_step_by_step_through_the_lambda_runtime() {
         .expect_err("a 151-day window must be refused");
     assert!(err.contains("InvalidJob"), "{err}");
     assert!(err.contains("90 days"), "{err}");
+    answers.push(err);
+
+    for answer in &answers {
+        assert_no_secret("an answer", answer, Some(&signature));
+    }
+    // Everything `cargo lambda watch` and the function printed. It is the function's output (so
+    // the check below can fail): its step lines on stderr, its metric lines on stdout, and the
+    // runtime's report of each failed step.
+    drop(watch);
+    let output = std::fs::read_to_string(&log).expect("read the watch log");
+    assert_eq!(
+        output.matches("step done").count(),
+        8,
+        "one `step done` per successful step:\n{output}"
+    );
+    assert!(output.contains("step failed"), "{output}");
+    assert!(
+        output.contains("\"Namespace\":\"FaunaLogsExport\""),
+        "{output}"
+    );
+    assert!(output.contains("FaunaRequestRejected"), "{output}");
+    assert!(output.contains("WindowTooLong"), "{output}");
+    assert!(output.contains("DEBUG"), "{output}");
+    assert_no_secret("the function's output", &output, Some(&signature));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// What `cargo lambda invoke` printed for a failed invocation: the `errorType` and the
+/// `errorMessage`, unwrapped from its report (`Error: <type>`, then `× <message>` wrapped over
+/// `│` lines).
+fn error_answer(text: &str) -> (String, String) {
+    let mut lines = text.lines();
+    let error_type = lines
+        .by_ref()
+        .find_map(|l| l.strip_prefix("Error: "))
+        .unwrap_or_else(|| panic!("not an error report: {text}"))
+        .trim()
+        .to_owned();
+    let message: Vec<&str> = lines
+        .map(|l| l.trim().trim_start_matches(['×', '│']).trim())
+        .take_while(|l| !l.starts_with("Was this behavior unexpected?"))
+        .filter(|l| !l.is_empty())
+        .collect();
+    (error_type, message.join(" "))
+}
+
+/// A manual request with `change` merged in (`null` removes a field), as JSON text.
+fn request_with(change: Value) -> Vec<u8> {
+    let mut v = json!({
+        "database": "us-std/ECommerce",
+        "time_start": "2026-11-24T00:00:00Z",
+        "time_end": "2026-11-25T00:00:00Z"
+    });
+    let fields = v.as_object_mut().expect("object");
+    for (k, val) in change.as_object().expect("object") {
+        if val.is_null() {
+            fields.remove(k);
+        } else {
+            fields.insert(k.clone(), val.clone());
+        }
+    }
+    v.to_string().into_bytes()
+}
+
+const MIB: usize = 1 << 20;
+
+/// Issue #5's table of malformed inputs, through the Lambda runtime: each is answered with an
+/// error whose `errorType` is `InvalidJob` and whose message names the field at fault; not-JSON
+/// never reaches the function's handler and is answered by the runtime itself. No answer and no
+/// log line echoes a huge payload, and none holds a secret.
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_inputs_are_refused_through_the_lambda_runtime() {
+    let sim = Sim::start(&[]);
+    let env = debug_env(&sim, "never-written");
+    let dir = scratch("bad-inputs");
+    let log = dir.join("watch.log");
+    let watch = Watch::start_logged(&env, Some(&log));
+    let huge = "A".repeat(MIB);
+    let mut many_unknown = String::from(
+        r#"{"database": "us-std/ECommerce", "time_start": "2026-11-24T00:00:00Z", "time_end": "2026-11-25T00:00:00Z""#,
+    );
+    for i in 0..10_000 {
+        many_unknown.push_str(&format!(r#", "f{i:05}": {i}"#));
+    }
+    many_unknown.push('}');
+
+    let invalid = "InvalidJob";
+    let not_json = "lambda_runtime::deserializer::DeserializeError";
+    let table: Vec<(&str, Vec<u8>, &str, &[&str])> = vec![
+        (
+            "wrong type",
+            request_with(json!({"database": 7})),
+            invalid,
+            &["`database`"],
+        ),
+        (
+            "wrong nested type",
+            request_with(json!({"step": "copy", "request_id": "r1",
+                "upload": {"upload_id": "u1", "next_part": "three", "offset": 0, "part_size": 8388608}})),
+            invalid,
+            &["`upload.next_part`"],
+        ),
+        (
+            "missing field",
+            request_with(json!({"time_end": null})),
+            invalid,
+            &["`time_end`"],
+        ),
+        (
+            "missing request_id",
+            request_with(json!({"step": "poll"})),
+            invalid,
+            &["`request_id`"],
+        ),
+        (
+            "both scopes",
+            request_with(json!({"region_group": "us-std"})),
+            invalid,
+            &["`database`", "`region_group`"],
+        ),
+        (
+            "neither scope",
+            request_with(json!({"database": null})),
+            invalid,
+            &["`database`", "`region_group`"],
+        ),
+        (
+            "a 91-day window",
+            request_with(
+                json!({"time_start": "2026-01-01T00:00:00Z", "time_end": "2026-04-02T00:00:00Z"}),
+            ),
+            invalid,
+            &["`time_start`", "`time_end`", "91 days"],
+        ),
+        (
+            "end before start",
+            request_with(
+                json!({"time_start": "2026-11-25T00:00:00Z", "time_end": "2026-11-24T00:00:00Z"}),
+            ),
+            invalid,
+            &["`time_start`", "`time_end`"],
+        ),
+        (
+            "not a date-time",
+            request_with(json!({"time_start": "yesterday"})),
+            invalid,
+            &["`time_start`"],
+        ),
+        (
+            "bad database path",
+            request_with(json!({"database": "us-std//ECommerce"})),
+            invalid,
+            &["`database`", "empty segment"],
+        ),
+        (
+            "unknown region group",
+            request_with(json!({"database": null, "region_group": "mars"})),
+            invalid,
+            &["`region_group`"],
+        ),
+        (
+            "unknown step",
+            request_with(json!({"step": "launch"})),
+            invalid,
+            &["`step`"],
+        ),
+        (
+            "unknown field",
+            request_with(json!({"databse": "us-std/ECommerce"})),
+            invalid,
+            &["`databse`"],
+        ),
+        (
+            "huge: a 1 MiB database path",
+            request_with(json!({"database": format!("us-std/{huge}")})),
+            invalid,
+            &["`database`", "over the limit"],
+        ),
+        (
+            "huge: a 1 MiB unknown value",
+            request_with(json!({"comment": huge})),
+            invalid,
+            &["`comment`", "over the limit"],
+        ),
+        (
+            "huge: 10,000 unknown fields",
+            many_unknown.into_bytes(),
+            invalid,
+            &["`f00000`"],
+        ),
+        (
+            "not an object",
+            br#"["request", "us-std/ECommerce"]"#.to_vec(),
+            invalid,
+            &["`.`", "a list instead of a JSON object"],
+        ),
+        (
+            "not JSON: a form",
+            b"database=us-std/ECommerce".to_vec(),
+            not_json,
+            &["failed to deserialize the incoming data"],
+        ),
+        (
+            "not JSON: cut short",
+            br#"{"database": "us-std/ECommerce", "time_st"#.to_vec(),
+            not_json,
+            &["failed to deserialize the incoming data"],
+        ),
+    ];
+    for (i, (case, payload, error_type, names)) in table.into_iter().enumerate() {
+        let path = dir.join(format!("bad-{i}.json"));
+        std::fs::write(&path, &payload).expect("write payload");
+        let answer = watch
+            .invoke(&path)
+            .expect_err(&format!("{case}: must be refused"));
+        let (got, message) = error_answer(&answer);
+        assert_eq!(got, error_type, "{case}: {answer}");
+        for name in names {
+            assert!(
+                message.contains(name),
+                "{case}: the message does not name {name}: {message}"
+            );
+        }
+        assert!(
+            answer.len() < 4096,
+            "{case}: a {}-byte answer echoes the payload",
+            answer.len()
+        );
+        assert_no_secret(case, &answer, None);
+    }
+
+    drop(watch);
+    let output = std::fs::read_to_string(&log).expect("read the watch log");
+    // The runtime's own report of each refusal is there (so the checks below can fail) ...
+    assert!(output.contains("InvalidJob(FieldTooLarge"), "{output}");
+    assert!(
+        output.contains("Request payload deserialization into LambdaEvent<T> failed"),
+        "{output}"
+    );
+    // ... and it does not echo the huge values.
+    assert!(!output.contains(&huge[..4096]), "a huge value was logged");
+    assert!(
+        output.len() < MIB,
+        "{} bytes of output for a few refusals",
+        output.len()
+    );
+    assert_no_secret("the function's output", &output, None);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -7,131 +7,17 @@
 //! `Retry` and then `Catch` → `Fail` are exercised. The only change made to the definition is
 //! shorter retry intervals (1 s, no backoff) so the test does not wait minutes.
 
+#[path = "support/step_functions.rs"]
+mod step_functions;
 mod support;
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use serde_json::{Value, json};
-use support::{Sim, Watch, bucket, export_env, moto, object, open_uploads, s3, venv_bin};
+use step_functions::{Shim, definition};
+use support::{Sim, Watch, bucket, export_env, object, open_uploads, s3};
 
-const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:fauna-logs-export";
-
-/// The Lambda Invoke API shim in front of `cargo lambda watch`, stopped on drop.
-struct Shim {
-    child: Child,
-}
-
-impl Shim {
-    fn start(watch: &Watch) -> Shim {
-        let port = moto().lambda_port;
-        let child = Command::new(venv_bin("python"))
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/support/lambda_shim.py"
-            ))
-            .args([port.to_string(), watch.port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the Lambda shim");
-        support::wait_until_serving(&format!("http://127.0.0.1:{port}"), Duration::from_secs(30));
-        Shim { child }
-    }
-
-    async fn invocations(&self) -> u64 {
-        let url = format!("http://127.0.0.1:{}/_shim/invocations", moto().lambda_port);
-        let counts: Value = reqwest::get(url)
-            .await
-            .expect("shim")
-            .json()
-            .await
-            .expect("json");
-        counts["fauna-logs-export"].as_u64().unwrap_or(0)
-    }
-}
-
-impl Drop for Shim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// One call of the Step Functions JSON API on moto.
-async fn sfn(action: &str, body: Value) -> Value {
-    let resp = reqwest::Client::new()
-        .post(&moto().endpoint)
-        .header("X-Amz-Target", format!("AWSStepFunctions.{action}"))
-        .header("Content-Type", "application/x-amz-json-1.0")
-        .header(
-            "Authorization",
-            "AWS4-HMAC-SHA256 Credential=test/20261125/us-east-1/states/aws4_request, SignedHeaders=host, Signature=0",
-        )
-        .body(body.to_string())
-        .send()
-        .await
-        .expect("Step Functions call");
-    let status = resp.status();
-    let answer: Value = resp.json().await.expect("JSON answer");
-    assert!(status.is_success(), "{action}: {status} {answer}");
-    answer
-}
-
-/// The definition from infra/, with the function's ARN and (for the test's time) 1 s retries.
-fn definition() -> String {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/infra/state-machine.asl.json"
-    ))
-    .expect("infra/state-machine.asl.json")
-    .replace("${ExportFunctionArn}", FUNCTION_ARN);
-    let mut asl: Value = serde_json::from_str(&text).expect("the definition is JSON");
-    for retrier in asl["States"]["RunStep"]["Retry"]
-        .as_array_mut()
-        .expect("RunStep has Retry")
-    {
-        retrier["IntervalSeconds"] = json!(1);
-        retrier["BackoffRate"] = json!(1.0);
-    }
-    asl.to_string()
-}
-
-/// Creates the state machine, runs one execution with `input` to its end, returns its description.
+/// Runs one execution of infra/state-machine.asl.json with `input` to its end.
 async fn execute(name: &str, input: Value) -> Value {
-    // moto only runs definitions when asked to.
-    reqwest::Client::new()
-        .post(format!("{}/moto-api/config", moto().endpoint))
-        .json(&json!({"stepfunctions": {"execute_state_machine": true}}))
-        .send()
-        .await
-        .expect("configure moto");
-    let machine = sfn(
-        "CreateStateMachine",
-        json!({"name": name, "definition": definition(), "roleArn": "arn:aws:iam::123456789012:role/export"}),
-    )
-    .await;
-    let execution = sfn(
-        "StartExecution",
-        json!({"stateMachineArn": machine["stateMachineArn"], "input": input.to_string()}),
-    )
-    .await;
-    let started = Instant::now();
-    loop {
-        let described = sfn(
-            "DescribeExecution",
-            json!({"executionArn": execution["executionArn"]}),
-        )
-        .await;
-        if described["status"] != "RUNNING" {
-            return described;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(300),
-            "the execution did not end: {described}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    step_functions::execute(name, &definition("state-machine.asl.json"), &input).await
 }
 
 fn window() -> Value {
@@ -181,4 +67,30 @@ async fn the_state_machine_runs_an_export_and_its_retry_and_catch_work() {
     assert_eq!(shim.invocations().await, 2 + 6);
     let s3 = s3().await;
     assert_eq!(open_uploads(&s3, &failing_bucket).await, 0);
+}
+
+/// `RunStep` retries exactly the function's retryable `errorType`s (and the task timeout), so a
+/// new retryable error cannot be forgotten in the definition.
+#[test]
+fn the_state_machine_retries_every_retryable_error_type() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/infra/state-machine.asl.json"
+    ))
+    .expect("infra/state-machine.asl.json");
+    let asl: Value = serde_json::from_str(&text).expect("the definition is JSON");
+    let ours: std::collections::BTreeSet<&str> = asl["States"]["RunStep"]["Retry"]
+        .as_array()
+        .expect("RunStep has Retry")
+        .iter()
+        .flat_map(|r| r["ErrorEquals"].as_array().into_iter().flatten())
+        .filter_map(Value::as_str)
+        .filter(|name| !name.starts_with("Lambda.") && !name.starts_with("States."))
+        .collect();
+    let retryable: std::collections::BTreeSet<&str> = fauna_logs_export::error::ERROR_TYPES
+        .iter()
+        .filter(|(_, retry)| *retry)
+        .map(|(name, _)| *name)
+        .collect();
+    assert_eq!(ours, retryable);
 }

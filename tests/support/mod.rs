@@ -168,6 +168,22 @@ pub async fn open_uploads(s3: &Client, bucket: &str) -> usize {
     out.uploads().len()
 }
 
+/// Sets S3 faults on one bucket of the shared moto (see `moto_server.py`), e.g.
+/// `json!({"upload_part": {"status": 500, "count": 2}})`, and returns the bucket's whole fault
+/// state, with how often each fault fired; `json!({})` changes nothing and just reads it.
+pub async fn s3_faults(bucket: &str, faults: Value) -> Value {
+    let resp = reqwest::Client::new()
+        .post(format!("{}/_faults/{bucket}", moto().endpoint))
+        .json(&faults)
+        .send()
+        .await
+        .expect("set S3 faults");
+    let status = resp.status();
+    let text = resp.text().await.expect("S3 fault state");
+    assert!(status.is_success(), "setting S3 faults: {status} {text}");
+    serde_json::from_str(&text).expect("S3 fault state JSON")
+}
+
 /// A Fauna simulator process, stopped on drop.
 pub struct Sim {
     pub url: String,
@@ -317,8 +333,23 @@ pub fn export_env(sim: &Sim, bucket: &str) -> Vec<(String, String)> {
 
 /// Runs `fauna-logs-export run <args>` with [`export_env`] plus `extra_env`.
 pub async fn export(sim: &Sim, bucket: &str, args: &[&str], extra_env: &[(&str, &str)]) -> Run {
+    exporter(sim, bucket, "run", args, extra_env).await
+}
+
+/// Runs `fauna-logs-export backfill <args>` with [`export_env`] plus `extra_env`.
+pub async fn backfill(sim: &Sim, bucket: &str, args: &[&str], extra_env: &[(&str, &str)]) -> Run {
+    exporter(sim, bucket, "backfill", args, extra_env).await
+}
+
+async fn exporter(
+    sim: &Sim,
+    bucket: &str,
+    command: &str,
+    args: &[&str],
+    extra_env: &[(&str, &str)],
+) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_fauna-logs-export"));
-    cmd.arg("run").args(args);
+    cmd.arg(command).args(args);
     for var in [
         "AWS_PROFILE",
         "AWS_ENDPOINT_URL_S3",
@@ -344,6 +375,24 @@ pub struct Watch {
 
 impl Watch {
     pub fn start(env: &[(String, String)]) -> Watch {
+        Watch::start_logged(env, None)
+    }
+
+    /// [`Watch::start`], appending everything `cargo lambda watch` and the function print (stdout
+    /// and stderr) to the file `log` when one is given.
+    pub fn start_logged(env: &[(String, String)], log: Option<&Path>) -> Watch {
+        let (stdout, stderr) = match log {
+            Some(path) => {
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+                let copy = file.try_clone().expect("clone the log file handle");
+                (Stdio::from(file), Stdio::from(copy))
+            }
+            None => (Stdio::null(), Stdio::null()),
+        };
         let port = free_port();
         let mut cmd = Command::new(venv_bin("cargo-lambda"));
         cmd.args([
@@ -361,8 +410,8 @@ impl Watch {
         ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stdout(stdout)
+        .stderr(stderr);
         for (k, v) in env {
             cmd.arg("--env-var").arg(format!("{k}={v}"));
         }

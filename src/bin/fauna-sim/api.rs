@@ -1,8 +1,9 @@
 //! The Fauna Account API logs endpoints (`/api/v1/...`).
 //!
 //! Owns the JSON error shape `{"code","reason"}`, the guard every API call passes (account-key
-//! check, then the throttle and server-error faults), and the three handlers: request logs,
-//! poll status, and create a new file URL.
+//! check, the throttle and server-error faults before the handler, the slow-response and
+//! connection-reset faults after it), and the three handlers: request logs, poll status, and
+//! create a new file URL.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -19,6 +20,7 @@ use serde::Serialize;
 use tracing::{debug, info};
 
 use crate::app::Sim;
+use crate::conn::ConnHandle;
 use crate::files::same_secret;
 use crate::logfile::millisecond_slots;
 use crate::state::{CreateLogsBody, LogState, NewRequest, RenewError, RequestView};
@@ -82,8 +84,10 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Runs before every `/api/v1` handler: counts the call, checks the account key, then applies
-/// the throttle and server-error faults (in that order).
+/// Runs around every `/api/v1` handler: counts the call, checks the account key, then applies
+/// the throttle and server-error faults (in that order). A call that gets through takes effect;
+/// then the slow-response fault may hold its answer back and the reset fault may drop it,
+/// resetting the connection, as if the answer were lost on the way.
 pub async fn guard(State(sim): State<Arc<Sim>>, request: Request, next: Next) -> Response {
     bump(&sim.stats.api_calls);
     if !authorized(request.headers(), &sim.account_key) {
@@ -111,7 +115,30 @@ pub async fn guard(State(sim): State<Arc<Sim>>, request: Request, next: Next) ->
         )
         .into_response();
     }
-    next.run(request).await
+    let path = request.uri().path().to_owned();
+    let conn = request
+        .extensions()
+        .get::<ConnectInfo<ConnHandle>>()
+        .map(|info| info.0.clone());
+    let response = next.run(request).await;
+    if sim.faults.slow_responses.take() {
+        bump(&sim.stats.slow_responses);
+        let delay = sim.faults.slow_response;
+        info!(%path, delay_ms = delay.as_millis() as u64, "fault: answering late");
+        tokio::time::sleep(delay).await;
+    }
+    if sim.faults.reset_connections.take() {
+        let Some(conn) = conn else {
+            return ApiError::internal(
+                "fault: cannot reset a connection the server did not accept",
+            )
+            .into_response();
+        };
+        bump(&sim.stats.connection_resets);
+        info!(%path, "fault: resetting the connection instead of answering");
+        conn.reset();
+    }
+    response
 }
 
 /// `Authorization: Bearer <account key>` (scheme name case-insensitive).
@@ -176,6 +203,7 @@ pub async fn create_logs(
     });
     bump(&sim.stats.log_requests);
     if created {
+        bump(&sim.stats.requests_created);
         info!(
             request_id = %request.id,
             region_group = %request.scope.region_group,

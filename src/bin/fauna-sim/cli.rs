@@ -74,6 +74,26 @@ pub struct Args {
     #[arg(long, default_value_t = 0, help_heading = "Faults")]
     pub server_errors: u64,
 
+    /// Fault: the first N API calls (after throttled and 503 ones) take effect, then their
+    /// connection is reset (TCP RST) with no HTTP answer, as if the answer were lost.
+    #[arg(long, default_value_t = 0, help_heading = "Faults")]
+    pub reset_connections: u64,
+
+    /// Fault: the first N API calls (after throttled and 503 ones) take effect but answer only
+    /// after --slow-response-ms milliseconds.
+    #[arg(long, default_value_t = 0, help_heading = "Faults")]
+    pub slow_responses: u64,
+
+    /// Delay of the answers slowed by --slow-responses, in milliseconds (the default is just
+    /// past the exporter's 30 s API call timeout).
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 31_000,
+        help_heading = "Faults"
+    )]
+    pub slow_response_ms: u64,
+
     /// Fault: the first N log requests end in --fail-state instead of Complete.
     #[arg(long, default_value_t = 0, help_heading = "Faults")]
     pub fail_requests: u64,
@@ -226,6 +246,28 @@ mod tests {
             "TimedOut",
         ]);
         assert!(matches!(args, Ok(a) if a.fail_state == FailState::TimedOut));
+    }
+
+    #[test]
+    fn connection_faults_are_off_by_default() {
+        let parse = |extra: &[&str]| {
+            let base = ["fauna-sim", "--account-key", "k"];
+            Args::try_parse_from(base.iter().chain(extra))
+                .map(|a| (a.reset_connections, a.slow_responses, a.slow_response_ms))
+        };
+        assert!(matches!(parse(&[]), Ok((0, 0, 31_000))));
+        assert!(matches!(
+            parse(&[
+                "--reset-connections",
+                "2",
+                "--slow-responses",
+                "1",
+                "--slow-response-ms",
+                "500"
+            ]),
+            Ok((2, 1, 500))
+        ));
+        assert!(parse(&["--slow-response-ms", "soon"]).is_err());
     }
 
     #[test]

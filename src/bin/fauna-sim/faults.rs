@@ -5,6 +5,7 @@
 //! behave normally, even under concurrency.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use crate::cli::Args;
 use crate::state::LogState;
@@ -35,6 +36,11 @@ pub struct Faults {
     pub retry_after_secs: u64,
     /// API calls answered 503 (after the throttled ones).
     pub server_errors: Countdown,
+    /// API calls whose connection is reset after they took effect.
+    pub reset_connections: Countdown,
+    /// API calls answered late, and how late.
+    pub slow_responses: Countdown,
+    pub slow_response: Duration,
     /// Log requests that end in `fail_state`.
     pub fail_requests: Countdown,
     pub fail_state: LogState,
@@ -63,6 +69,9 @@ impl Faults {
             throttle: Countdown::new(args.throttle),
             retry_after_secs: args.retry_after,
             server_errors: Countdown::new(args.server_errors),
+            reset_connections: Countdown::new(args.reset_connections),
+            slow_responses: Countdown::new(args.slow_responses),
+            slow_response: Duration::from_millis(args.slow_response_ms),
             fail_requests: Countdown::new(args.fail_requests),
             fail_state: args.fail_state.into(),
             does_not_exist: args.does_not_exist,
@@ -88,6 +97,15 @@ impl Faults {
         }
         if args.server_errors > 0 {
             out.push(format!("server_errors={}", args.server_errors));
+        }
+        if args.reset_connections > 0 {
+            out.push(format!("reset_connections={}", args.reset_connections));
+        }
+        if args.slow_responses > 0 {
+            out.push(format!(
+                "slow_responses={} slow_response_ms={}",
+                args.slow_responses, args.slow_response_ms
+            ));
         }
         if args.fail_requests > 0 {
             out.push(format!(

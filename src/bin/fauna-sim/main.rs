@@ -7,6 +7,7 @@
 mod api;
 mod app;
 mod cli;
+mod conn;
 mod datadir;
 mod faults;
 mod files;
@@ -30,6 +31,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::app::Sim;
 use crate::cli::Args;
+use crate::conn::{ConnHandle, ResettableListener};
 use crate::datadir::DataDir;
 use crate::faults::Faults;
 use crate::files::FileCache;
@@ -129,9 +131,11 @@ async fn run(args: Args, data_dir: PathBuf, cancel: Arc<AtomicBool>) -> Result<(
     );
 
     let (stop_tx, mut stop_rx) = watch::channel(false);
-    let server = axum::serve(listener, app::router(sim)).with_graceful_shutdown(async move {
-        let _ = stop_rx.wait_for(|stop| *stop).await;
-    });
+    let service = app::router(sim).into_make_service_with_connect_info::<ConnHandle>();
+    let server =
+        axum::serve(ResettableListener(listener), service).with_graceful_shutdown(async move {
+            let _ = stop_rx.wait_for(|stop| *stop).await;
+        });
     let mut server = tokio::spawn(async move { server.await });
 
     // The one line tests read to learn the port.

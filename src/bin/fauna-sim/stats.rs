@@ -13,6 +13,8 @@ pub struct Stats {
     pub api_calls: AtomicU64,
     /// `POST /api/v1/logs` answered 200 (new or idempotent repeat).
     pub log_requests: AtomicU64,
+    /// `POST /api/v1/logs` that created a request (not an idempotent repeat).
+    pub requests_created: AtomicU64,
     /// `GET /api/v1/logs/{id}` answered 200.
     pub status_polls: AtomicU64,
     /// `POST /api/v1/logs/{id}/url` answered 200.
@@ -29,6 +31,10 @@ pub struct Stats {
     pub server_errors: AtomicU64,
     /// API calls answered 401.
     pub unauthorized: AtomicU64,
+    /// API calls whose connection the reset fault closed without an answer.
+    pub connection_resets: AtomicU64,
+    /// API calls answered late by the slow-response fault.
+    pub slow_responses: AtomicU64,
 }
 
 /// Point-in-time copy of [`Stats`].
@@ -36,6 +42,7 @@ pub struct Stats {
 pub struct StatsSnapshot {
     pub api_calls: u64,
     pub log_requests: u64,
+    pub requests_created: u64,
     pub status_polls: u64,
     pub url_renewals: u64,
     pub downloads: u64,
@@ -44,6 +51,8 @@ pub struct StatsSnapshot {
     pub throttled: u64,
     pub server_errors: u64,
     pub unauthorized: u64,
+    pub connection_resets: u64,
+    pub slow_responses: u64,
 }
 
 /// Adds one to a counter.
@@ -57,6 +66,7 @@ impl Stats {
         StatsSnapshot {
             api_calls: get(&self.api_calls),
             log_requests: get(&self.log_requests),
+            requests_created: get(&self.requests_created),
             status_polls: get(&self.status_polls),
             url_renewals: get(&self.url_renewals),
             downloads: get(&self.downloads),
@@ -65,6 +75,8 @@ impl Stats {
             throttled: get(&self.throttled),
             server_errors: get(&self.server_errors),
             unauthorized: get(&self.unauthorized),
+            connection_resets: get(&self.connection_resets),
+            slow_responses: get(&self.slow_responses),
         }
     }
 }

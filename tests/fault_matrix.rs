@@ -1,0 +1,810 @@
+//! The fault matrix (issue #5): one whole export through `fauna-logs-export run` per injected
+//! fault, each against its own Fauna simulator and its own bucket in the shared moto S3.
+//!
+//! A row names the fault (simulator flags, exporter environment, S3 faults injected in front of
+//! moto), the outcome it must end in, and bounds on the Fauna API calls and downloads it may cost.
+//! Every row checks the outcome and its typed `errorType`; that the stored bytes equal the
+//! simulator's file with a manifest beside them, or that nothing is at the key and no manifest
+//! either; that no multipart upload is left open; that no secret reached the output; that the
+//! counts stay within their bounds; and that the fault really fired. The rows run concurrently
+//! and print their measured counts as a markdown table on stderr, the table of
+//! docs/reliability.md: `cargo test --all-features --test fault_matrix -- --nocapture`.
+//! `FAULT_MATRIX_ROWS=reset,slow` runs only the rows whose names contain one of those words.
+
+mod support;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use fauna_logs_export::manifest::manifest_key;
+use fauna_logs_export::retry::RetryPolicy;
+use serde_json::{Value, json};
+use support::{ACCOUNT_KEY, Sim, bucket, export, keys, object, open_uploads, s3, s3_faults};
+use tokio::sync::OnceCell;
+
+const WINDOW: [&str; 6] = [
+    "--database",
+    "us-std/ECommerce",
+    "--start",
+    "2026-11-24T00:00:00Z",
+    "--end",
+    "2026-11-25T00:00:00Z",
+];
+
+// What the bounds are made of. The simulator's default `--polls-to-complete 2` answers Pending,
+// Requested, then Complete, and the exporter's defaults apply unless a row sets them.
+
+/// Status polls of a log request that ends Complete (or Failed, TimedOut).
+const POLLS: u64 = 3;
+/// Fauna API calls of one log request: the POST and its polls.
+const REQUEST_CALLS: u64 = 1 + POLLS;
+/// A clean export: one log request, and the status read that starts the copy step.
+const CLEAN_CALLS: u64 = REQUEST_CALLS + 1;
+/// Runs of one step the CLI makes at most: the first and `STEP_RETRIES` (3, src/cli.rs) more
+/// after a retryable failure, as the state machine's Retry does.
+const STEP_RUNS: u64 = 4;
+/// URL renewals one copy step makes at most (`MAX_RENEWALS`, src/step.rs). Each renewal
+/// answers `CreatingNewUrl`, so a refused download costs a renewal and a status read.
+const RENEWALS: u64 = 3;
+/// Downloads of a corrupt file in one copy step before it fails (`MAX_CORRUPT_DOWNLOADS`).
+const CORRUPT_DOWNLOADS: u64 = 2;
+/// Log requests per window when Fauna ends them Failed/TimedOut (`MAX_REQUEST_ATTEMPTS`).
+const REQUEST_ATTEMPTS: u64 = 3;
+/// Attempts the AWS SDK makes per S3 call (its standard retry mode).
+const SDK_ATTEMPTS: u64 = 3;
+/// A file of two multipart parts (8 MiB and about 3.6 MB).
+const TWO_PARTS: &str = "12000000";
+
+/// Attempts per Fauna API call inside one step (`RetryPolicy::default()`, src/retry.rs).
+fn attempts() -> u64 {
+    u64::from(RetryPolicy::default().max_attempts)
+}
+
+/// `n` as a simulator argument (rows hold `&'static str`s; the matrix is built once).
+fn number(n: u64) -> &'static str {
+    Box::leak(n.to_string().into_boxed_str())
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Expect {
+    /// Exit 0, `done`: the object's bytes equal the simulator's file, with a manifest beside it.
+    Stored,
+    /// Exit 1, `failed` with this errorType: nothing at the key, no manifest.
+    Failed(&'static str),
+    /// Exit 1, `failed` with this errorType after the object was stored: the object is whole and
+    /// correct, but has no manifest, the completeness marker (a re-run writes both again).
+    FailedBeforeManifest(&'static str),
+}
+
+impl Expect {
+    fn describe(self) -> String {
+        match self {
+            Expect::Stored => "stored, bytes equal".into(),
+            Expect::Failed(t) => format!("failed `{t}`, nothing stored"),
+            Expect::FailedBeforeManifest(t) => format!("failed `{t}`, object without manifest"),
+        }
+    }
+}
+
+/// One scenario.
+struct Row {
+    /// Short name: the bucket's name, and what `FAULT_MATRIX_ROWS` matches.
+    name: &'static str,
+    /// The fault, in words.
+    fault: &'static str,
+    sim: Vec<&'static str>,
+    env: Vec<(&'static str, &'static str)>,
+    /// S3 faults on the row's bucket (tests/support/moto_server.py).
+    s3: Option<Value>,
+    expect: Expect,
+    max_api_calls: u64,
+    max_downloads: u64,
+    /// Simulator counters that show the fault fired, with their exact values.
+    fired: Vec<(&'static str, u64)>,
+    /// The S3 operation whose fault must have fired, and how often: at least, at most.
+    s3_fired: Option<(&'static str, u64, u64)>,
+    /// Text the exporter's stderr must hold (what the client saw).
+    stderr_has: Vec<&'static str>,
+    /// Times the CLI ran a step again after a retryable failure: 0 when the fault is absorbed
+    /// inside the step (the client's or the SDK's retries), as it should be for a short burst.
+    step_retries: u64,
+}
+
+impl Row {
+    fn new(name: &'static str, fault: &'static str, sim: &[&'static str]) -> Row {
+        Row {
+            name,
+            fault,
+            sim: sim.to_vec(),
+            env: Vec::new(),
+            s3: None,
+            expect: Expect::Stored,
+            max_api_calls: CLEAN_CALLS,
+            max_downloads: 1,
+            fired: Vec::new(),
+            s3_fired: None,
+            stderr_has: Vec::new(),
+            step_retries: 0,
+        }
+    }
+
+    fn expect(mut self, expect: Expect) -> Row {
+        self.expect = expect;
+        self
+    }
+
+    fn calls(mut self, max: u64) -> Row {
+        self.max_api_calls = max;
+        self
+    }
+
+    fn downloads(mut self, max: u64) -> Row {
+        self.max_downloads = max;
+        self
+    }
+
+    fn fired(mut self, counter: &'static str, value: u64) -> Row {
+        self.fired.push((counter, value));
+        self
+    }
+
+    fn env(mut self, name: &'static str, value: &'static str) -> Row {
+        self.env.push((name, value));
+        self
+    }
+
+    fn s3(mut self, faults: Value, operation: &'static str, hits: (u64, u64)) -> Row {
+        self.s3 = Some(faults);
+        self.s3_fired = Some((operation, hits.0, hits.1));
+        self
+    }
+
+    fn step_retries(mut self, n: u64) -> Row {
+        self.step_retries = n;
+        self
+    }
+
+    fn stderr_has(mut self, text: &'static str) -> Row {
+        self.stderr_has.push(text);
+        self
+    }
+
+    /// How the fault is injected, for the table.
+    fn injected(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        if !self.sim.is_empty() {
+            parts.push(format!("`{}`", self.sim.join(" ")));
+        }
+        for (k, v) in &self.env {
+            parts.push(format!("`{k}={v}`"));
+        }
+        if let Some(s3) = &self.s3 {
+            parts.push(format!("S3 `{s3}`"));
+        }
+        if parts.is_empty() {
+            "none".into()
+        } else {
+            parts.join(" ")
+        }
+    }
+}
+
+/// The matrix. Every bound says where it comes from; "+ n" is one extra call per injected fault.
+fn rows() -> Vec<Row> {
+    let n = attempts();
+    vec![
+        Row::new("clean", "no fault (the reference counts)", &[]),
+        // Each 429 costs one call; Retry-After 1 s is waited out inside the step.
+        Row::new(
+            "throttle",
+            "429 burst with Retry-After: 1",
+            &["--throttle", "3", "--retry-after", "1"],
+        )
+        .calls(CLEAN_CALLS + 3)
+        .fired("throttled", 3),
+        // Never stops, Retry-After 0: each step run makes its `n` attempts, the CLI runs the step
+        // STEP_RUNS times, then the typed error. Exactly, not just at most.
+        Row::new(
+            "throttle-forever",
+            "429 on every call, Retry-After: 0",
+            &["--throttle", "1000000", "--retry-after", "0"],
+        )
+        .expect(Expect::Failed("FaunaUnavailable"))
+        .step_retries(STEP_RUNS - 1)
+        .calls(STEP_RUNS * n)
+        .downloads(0)
+        .fired("throttled", STEP_RUNS * n),
+        // A Retry-After beyond what a step waits (60 s) is not slept on: one attempt per step run,
+        // and the driver (CLI or Step Functions Retry) waits instead.
+        Row::new(
+            "throttle-long",
+            "429 on every call, Retry-After: 3600",
+            &["--throttle", "1000000", "--retry-after", "3600"],
+        )
+        .expect(Expect::Failed("FaunaUnavailable"))
+        .step_retries(STEP_RUNS - 1)
+        .calls(STEP_RUNS)
+        .downloads(0)
+        .fired("throttled", STEP_RUNS),
+        // n - 1 errors: the last attempt of the first call succeeds.
+        Row::new(
+            "5xx",
+            "503 burst, absorbed inside one call",
+            &["--server-errors", number(n - 1)],
+        )
+        .calls(CLEAN_CALLS + n - 1)
+        .fired("server_errors", n - 1),
+        // Longer than one step's attempts: the step fails FaunaUnavailable after n, the CLI runs
+        // it again, and the last 2 errors are absorbed there.
+        Row::new(
+            "5xx-long",
+            "503 burst longer than one step's attempts",
+            &["--server-errors", number(n + 2)],
+        )
+        .calls(CLEAN_CALLS + n + 2)
+        .fired("server_errors", n + 2)
+        .step_retries(1)
+        .stderr_has("FaunaUnavailable"),
+        // The POST takes effect, then its connection is reset (twice): each reset costs a call.
+        // All three POSTs reached Fauna, and carried the same idempotency token, so one request
+        // was created.
+        Row::new(
+            "reset",
+            "connection reset during an API call (after it took effect)",
+            &["--reset-connections", "2"],
+        )
+        .calls(CLEAN_CALLS + 2)
+        .fired("connection_resets", 2)
+        .fired("log_requests", 3)
+        .fired("requests_created", 1)
+        .stderr_has("reset by peer"),
+        // The answer comes after 4 s, past FAUNA_TIMEOUT_SECONDS=2 (with 2 s to spare on a
+        // loaded machine): the call times out and is made again, one more call, same request.
+        Row::new(
+            "slow",
+            "API answer slower than the client timeout (FAUNA_TIMEOUT_SECONDS)",
+            &["--slow-responses", "1", "--slow-response-ms", "4000"],
+        )
+        .env("FAUNA_TIMEOUT_SECONDS", "2")
+        .calls(CLEAN_CALLS + 1)
+        .fired("slow_responses", 1)
+        .fired("log_requests", 2)
+        .fired("requests_created", 1)
+        .stderr_has("timed out"),
+        // A Failed request costs a whole request cycle more.
+        Row::new(
+            "failed",
+            "request ends Failed once",
+            &["--fail-requests", "1", "--fail-state", "Failed"],
+        )
+        .calls(CLEAN_CALLS + REQUEST_CALLS)
+        .fired("log_requests", 2),
+        // Not retryable: REQUEST_ATTEMPTS request cycles, then ExportFailed; no copy.
+        Row::new(
+            "timed-out",
+            "request ends TimedOut every time",
+            &["--fail-requests", "1000000", "--fail-state", "TimedOut"],
+        )
+        .expect(Expect::Failed("ExportFailed"))
+        .calls(REQUEST_ATTEMPTS * REQUEST_CALLS)
+        .downloads(0)
+        .fired("log_requests", REQUEST_ATTEMPTS),
+        // The undocumented state is one more poll.
+        Row::new(
+            "unknown-state",
+            "undocumented state `InProgress`",
+            &["--unknown-state", "InProgress"],
+        )
+        .calls(CLEAN_CALLS + 1)
+        .fired("status_polls", POLLS + 1 + 1)
+        .stderr_has("InProgress"),
+        // The URL's expiry time is already past: renewed before any download (one renewal, one
+        // status read for the CreatingNewUrl answer at most).
+        Row::new(
+            "expired-before",
+            "presigned URL expired before the download",
+            &["--expired-urls", "1"],
+        )
+        .calls(CLEAN_CALLS + 2)
+        .fired("url_renewals", 1)
+        .fired("expired_url_refusals", 0),
+        // The connection drops after 9 MB; the single-use URL then answers 403 "expired": one
+        // renewal, the download resumes with Range.
+        Row::new(
+            "expired-during",
+            "presigned URL expires during the download",
+            &[
+                "--file-size",
+                TWO_PARTS,
+                "--drop-download-after",
+                "9000000",
+                "--single-use-urls",
+            ],
+        )
+        .calls(CLEAN_CALLS + 2)
+        .downloads(2)
+        .fired("expired_url_refusals", 1)
+        .fired("url_renewals", 1)
+        .fired("range_downloads", 1),
+        // Every URL is issued expired: each copy step spends its RENEWALS, each a renewal, a
+        // download refused 403 while the renewal is `CreatingNewUrl`, a status read, and another
+        // refused download; then it fails DownloadFailed. The CLI runs it STEP_RUNS times.
+        Row::new(
+            "expired-forever",
+            "every presigned URL expired",
+            &["--expired-urls", "1000000"],
+        )
+        .expect(Expect::Failed("DownloadFailed"))
+        .step_retries(STEP_RUNS - 1)
+        .calls(REQUEST_CALLS + STEP_RUNS * (1 + 2 * RENEWALS))
+        .downloads(0)
+        .fired("url_renewals", STEP_RUNS * RENEWALS)
+        .fired("expired_url_refusals", STEP_RUNS * 2 * RENEWALS),
+        // The download breaks off after 9 MB and resumes at the next byte.
+        Row::new(
+            "drop-range",
+            "download dropped, Range supported",
+            &["--file-size", TWO_PARTS, "--drop-download-after", "9000000"],
+        )
+        .downloads(2)
+        .fired("range_downloads", 1)
+        .stderr_has("download resumed with Range"),
+        // Without Range the second download starts over; stored parts are checked, not re-sent.
+        Row::new(
+            "drop-no-range",
+            "download dropped, Range ignored",
+            &[
+                "--file-size",
+                TWO_PARTS,
+                "--drop-download-after",
+                "9000000",
+                "--no-range",
+            ],
+        )
+        .downloads(2)
+        .fired("range_downloads", 0)
+        .stderr_has("ignored Range"),
+        // Found corrupt: downloaded CORRUPT_DOWNLOADS times, then CorruptLogFile (not retried).
+        Row::new(
+            "corrupt",
+            "corrupt gzip",
+            &["--file-size", TWO_PARTS, "--corrupt-gzip"],
+        )
+        .expect(Expect::Failed("CorruptLogFile"))
+        .downloads(CORRUPT_DOWNLOADS)
+        .fired("downloads", CORRUPT_DOWNLOADS),
+        Row::new(
+            "truncated",
+            "truncated gzip",
+            &["--file-size", TWO_PARTS, "--truncate-gzip"],
+        )
+        .expect(Expect::Failed("CorruptLogFile"))
+        .downloads(CORRUPT_DOWNLOADS)
+        .fired("downloads", CORRUPT_DOWNLOADS),
+        // Two 500s on UploadPart: the SDK's own retries absorb them.
+        Row::new(
+            "s3-part-burst",
+            "S3 UploadPart 500 twice",
+            &["--file-size", TWO_PARTS],
+        )
+        .s3(
+            json!({"upload_part": {"status": 500, "count": 2}}),
+            "upload_part",
+            (2, 2),
+        ),
+        // Every UploadPart fails: S3Unavailable after the SDK's attempts, the upload aborted; the
+        // CLI runs the copy STEP_RUNS times, one status read and one download each. Per run, the
+        // first part's SDK_ATTEMPTS fail, and the second part's too if it started before the copy
+        // saw the first fail.
+        Row::new(
+            "s3-part-forever",
+            "S3 UploadPart 500 on every attempt",
+            &["--file-size", TWO_PARTS],
+        )
+        .s3(
+            json!({"upload_part": {"status": 500}}),
+            "upload_part",
+            (STEP_RUNS * SDK_ATTEMPTS, STEP_RUNS * SDK_ATTEMPTS * 2),
+        )
+        .expect(Expect::Failed("S3Unavailable"))
+        .step_retries(STEP_RUNS - 1)
+        .calls(REQUEST_CALLS + STEP_RUNS)
+        .downloads(STEP_RUNS),
+        Row::new(
+            "s3-complete-burst",
+            "S3 CompleteMultipartUpload 503 twice",
+            &["--file-size", TWO_PARTS],
+        )
+        .s3(
+            json!({"complete_multipart_upload": {"status": 503, "count": 2}}),
+            "complete_multipart_upload",
+            (2, 2),
+        ),
+        // A file under one part is one PutObject; it never succeeds.
+        Row::new("s3-put-forever", "S3 PutObject 500 on every attempt", &[])
+            .s3(
+                json!({"put_object": {"status": 500}}),
+                "put_object",
+                (STEP_RUNS * SDK_ATTEMPTS, STEP_RUNS * SDK_ATTEMPTS),
+            )
+            .expect(Expect::Failed("S3Unavailable"))
+            .step_retries(STEP_RUNS - 1)
+            .calls(REQUEST_CALLS + STEP_RUNS)
+            .downloads(STEP_RUNS),
+        // Only the manifest's PutObject fails: the object is stored, the step fails after it.
+        Row::new(
+            "s3-manifest-forever",
+            "S3 PutObject 500 on the manifest only",
+            &[],
+        )
+        .s3(
+            json!({"put_object": {"status": 500, "key_suffix": ".manifest.json"}}),
+            "put_object",
+            (STEP_RUNS * SDK_ATTEMPTS, STEP_RUNS * SDK_ATTEMPTS),
+        )
+        .expect(Expect::FailedBeforeManifest("S3Unavailable"))
+        .step_retries(STEP_RUNS - 1)
+        .calls(REQUEST_CALLS + STEP_RUNS)
+        .downloads(STEP_RUNS),
+        // STEP_TIME_LIMIT_SECONDS=0: the copy pauses after every part and continues in the next
+        // step, which reads the file again from byte 0. 30 MB is four 8 MiB parts, so four copy
+        // steps: four downloads and four status reads.
+        Row::new(
+            "deadline",
+            "Lambda deadline reached mid-copy",
+            &["--file-size", "30000000"],
+        )
+        .env("STEP_TIME_LIMIT_SECONDS", "0")
+        .calls(REQUEST_CALLS + 4)
+        .downloads(4)
+        .fired("downloads", 4)
+        .stderr_has("copy → copy"),
+    ]
+}
+
+/// What one row measured.
+struct Measured {
+    outcome: String,
+    step_retries: u64,
+    api_calls: u64,
+    downloads: u64,
+    url_renewals: u64,
+    log_requests: u64,
+    requests_created: u64,
+    s3_hits: Option<u64>,
+    seconds: f64,
+}
+
+/// Starts a simulator with `args` whose log files live in `files` (`--data-dir`).
+async fn start_sim(args: &[&str], files: &Path) -> Sim {
+    let mut args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    args.extend(["--data-dir".to_owned(), files.display().to_string()]);
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Sim::start(&args)
+    })
+    .await
+    .expect("start the simulator")
+}
+
+/// Stops a simulator; that waits for its process, so not on a runtime worker.
+async fn stop_sim(sim: Sim) {
+    tokio::task::spawn_blocking(move || drop(sim))
+        .await
+        .expect("stop the simulator");
+}
+
+/// The simulator flags that decide a log file's bytes.
+fn file_flags(sim: &[&'static str]) -> Vec<&'static str> {
+    let mut flags = Vec::new();
+    let mut args = sim.iter();
+    while let Some(arg) = args.next() {
+        match *arg {
+            "--file-size" => flags.extend([*arg, args.next().copied().unwrap_or_default()]),
+            "--corrupt-gzip" | "--truncate-gzip" => flags.push(*arg),
+            _ => {}
+        }
+    }
+    flags
+}
+
+/// The rows' log files: one directory every row's simulator shares (`--data-dir`; a file is
+/// named after what decides its bytes), each kind of file generated once, by the first row that
+/// needs it, while the others wait. Rows started at once would otherwise each generate the same
+/// file, and that is most of the matrix's CPU time. The directory goes when the matrix ends.
+struct Files {
+    dir: PathBuf,
+    kinds: Mutex<HashMap<Vec<&'static str>, Arc<OnceCell<()>>>>,
+}
+
+impl Files {
+    fn new() -> Files {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("fault-matrix-{}", std::process::id()));
+        Files {
+            dir,
+            kinds: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Makes sure the file a simulator started with `sim` serves is in the directory.
+    async fn prepare(&self, sim: &[&'static str]) {
+        let flags = file_flags(sim);
+        let cell = {
+            let mut kinds = self.kinds.lock().expect("the file kinds");
+            Arc::clone(kinds.entry(flags.clone()).or_default())
+        };
+        cell.get_or_init(|| self.generate(flags)).await;
+    }
+
+    /// Has a simulator with `flags` generate its file: request logs, then read the file.
+    async fn generate(&self, flags: Vec<&'static str>) {
+        let sim = start_sim(&flags, &self.dir).await;
+        let created: Value = reqwest::Client::new()
+            .post(format!("{}/api/v1/logs?type=query", sim.url))
+            .bearer_auth(ACCOUNT_KEY)
+            .json(&json!({"database": WINDOW[1], "time_start": WINDOW[3], "time_end": WINDOW[5]}))
+            .send()
+            .await
+            .expect("request logs from the simulator")
+            .json()
+            .await
+            .expect("the simulator's answer");
+        let id = created["request_id"].as_str().expect("a request id");
+        assert!(!sim.file(id).await.is_empty(), "{flags:?}: an empty file");
+        stop_sim(sim).await;
+    }
+}
+
+impl Drop for Files {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn run_row(row: &Row, files: &Files) -> Measured {
+    let started = Instant::now();
+    let label = row.name;
+    files.prepare(&row.sim).await;
+    let sim = start_sim(&row.sim, &files.dir).await;
+    let s3 = s3().await;
+    let bucket = bucket(&s3, &format!("fm-{label}")).await;
+    if let Some(faults) = &row.s3 {
+        let state = s3_faults(&bucket, faults.clone()).await;
+        assert!(
+            state.as_object().is_some_and(|o| !o.is_empty()),
+            "{label}: S3 faults not set: {state}"
+        );
+    }
+    let run = export(&sim, &bucket, &WINDOW, &row.env).await;
+
+    // No secret anywhere in stdout (the job JSON) or stderr.
+    assert!(
+        run.job.is_object(),
+        "{label}: no job JSON on stdout:\n{}",
+        run.stdout
+    );
+    run.assert_no_secrets();
+    for text in &row.stderr_has {
+        assert!(
+            run.stderr.contains(text),
+            "{label}: stderr lacks {text:?}:\n{}",
+            run.stderr
+        );
+    }
+
+    let key = run.job["key"]
+        .as_str()
+        .expect("the job names its key")
+        .to_owned();
+    let s3_keys = keys(&s3, &bucket).await;
+    assert_eq!(
+        open_uploads(&s3, &bucket).await,
+        0,
+        "{label}: a multipart upload was left open"
+    );
+    match row.expect {
+        Expect::Stored => {
+            assert_eq!(
+                run.status, 0,
+                "{label}: exit status; stderr:\n{}",
+                run.stderr
+            );
+            assert_eq!(run.step(), "done", "{label}: {}", run.stdout);
+        }
+        Expect::Failed(error_type) | Expect::FailedBeforeManifest(error_type) => {
+            assert_eq!(
+                run.status, 1,
+                "{label}: exit status; stderr:\n{}",
+                run.stderr
+            );
+            assert_eq!(run.step(), "failed", "{label}: {}", run.stdout);
+            assert_eq!(run.error_type(), error_type, "{label}: {}", run.stdout);
+        }
+    }
+    let expected_keys = match row.expect {
+        Expect::Stored => vec![key.clone(), manifest_key(&key)],
+        Expect::Failed(_) => vec![],
+        Expect::FailedBeforeManifest(_) => vec![key.clone()],
+    };
+    assert_eq!(s3_keys, expected_keys, "{label}: what the bucket holds");
+    if !s3_keys.is_empty() {
+        // Whatever is at the key is the source's bytes, whole.
+        let request_id = run.job["request_id"]
+            .as_str()
+            .expect("the job names its request");
+        let source = sim.file(request_id).await;
+        let stored = object(&s3, &bucket, &key).await;
+        assert!(
+            stored.as_ref() == Some(&source),
+            "{label}: the stored bytes differ from the simulator's file ({:?} stored, {} in the source)",
+            stored.as_ref().map(Vec::len),
+            source.len()
+        );
+        if row.expect == Expect::Stored {
+            assert_eq!(
+                run.job["bytes"].as_u64(),
+                Some(source.len() as u64),
+                "{label}"
+            );
+            let manifest = object(&s3, &bucket, &manifest_key(&key))
+                .await
+                .expect("a manifest");
+            let manifest: Value = serde_json::from_slice(&manifest).expect("manifest JSON");
+            assert_eq!(manifest["request_id"], request_id, "{label}: {manifest}");
+            assert_eq!(
+                manifest["bytes"].as_u64(),
+                Some(source.len() as u64),
+                "{label}: {manifest}"
+            );
+        }
+    }
+
+    let step_retries = run.stderr.matches("; trying again in ").count() as u64;
+    assert_eq!(
+        step_retries, row.step_retries,
+        "{label}: steps run again by the CLI:\n{}",
+        run.stderr
+    );
+    let stats = sim.stats().await;
+    let count = |name: &str| {
+        stats[name]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{label}: {name} in {stats}"))
+    };
+    let api_calls = count("api_calls");
+    let downloads = count("downloads");
+    assert!(
+        api_calls <= row.max_api_calls,
+        "{label}: {api_calls} Fauna API calls, bound {}: {stats}",
+        row.max_api_calls
+    );
+    assert!(
+        downloads <= row.max_downloads,
+        "{label}: {downloads} downloads, bound {}: {stats}",
+        row.max_downloads
+    );
+    for (name, want) in &row.fired {
+        assert_eq!(count(name), *want, "{label}: {name}: {stats}");
+    }
+    let s3_hits = match row.s3_fired {
+        Some((operation, min, max)) => {
+            let state = s3_faults(&bucket, json!({})).await;
+            let hits = state[operation]["hits"]
+                .as_u64()
+                .expect("hits in the S3 fault state");
+            assert!(
+                (min..=max).contains(&hits),
+                "{label}: the S3 {operation} fault fired {hits} times, expected {min} to {max}: {state}"
+            );
+            Some(hits)
+        }
+        None => None,
+    };
+    let measured = Measured {
+        outcome: row.expect.describe(),
+        step_retries,
+        api_calls,
+        downloads,
+        url_renewals: count("url_renewals"),
+        log_requests: count("log_requests"),
+        requests_created: count("requests_created"),
+        s3_hits,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    stop_sim(sim).await;
+    measured
+}
+
+fn table_row(row: &Row, m: &Measured) -> String {
+    format!(
+        "| {} | {} | {} | {} | {} (≤ {}) | {} (≤ {}) | {} | {} | {} | {} | {:.1} |",
+        row.fault,
+        row.injected(),
+        m.outcome,
+        m.step_retries,
+        m.api_calls,
+        row.max_api_calls,
+        m.downloads,
+        row.max_downloads,
+        m.url_renewals,
+        m.log_requests,
+        m.requests_created,
+        match (m.s3_hits, row.s3_fired) {
+            (Some(hits), Some((_, min, max))) if min == max => format!("{hits} (= {min})"),
+            (Some(hits), Some((_, min, max))) => format!("{hits} ({min}–{max})"),
+            _ => "–".to_owned(),
+        },
+        m.seconds
+    )
+}
+
+fn panic_text(e: tokio::task::JoinError) -> String {
+    match e.try_into_panic() {
+        Ok(payload) => payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+            .unwrap_or_else(|| "panicked".into()),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_fault_ends_stored_or_failed_cleanly_within_bounds() {
+    let only = std::env::var("FAULT_MATRIX_ROWS").ok();
+    let rows: Vec<Row> = rows()
+        .into_iter()
+        .filter(|r| {
+            only.as_deref()
+                .is_none_or(|o| o.split(',').any(|w| r.name.contains(w.trim())))
+        })
+        .collect();
+    assert!(
+        !rows.is_empty(),
+        "FAULT_MATRIX_ROWS={only:?} matches no row"
+    );
+    // Start moto once, before the rows need it.
+    let _ = s3().await;
+    let started = Instant::now();
+    let files = Arc::new(Files::new());
+    let tasks: Vec<_> = rows
+        .into_iter()
+        .map(|row| {
+            let name = row.name;
+            let files = Arc::clone(&files);
+            let task = tokio::spawn(async move {
+                let measured = run_row(&row, &files).await;
+                (row, measured)
+            });
+            (name, task)
+        })
+        .collect();
+    let mut lines = Vec::new();
+    let mut failures = Vec::new();
+    for (name, task) in tasks {
+        match task.await {
+            Ok((row, measured)) => lines.push(table_row(&row, &measured)),
+            Err(e) => failures.push(format!("{name}: {}", panic_text(e))),
+        }
+    }
+    eprintln!(
+        "\n| fault | injected | outcome | step retries | Fauna API calls (bound) | downloads (bound) | URL renewals | log requests answered | created | S3 faults fired (bounds) | seconds |\n|---|---|---|---|---|---|---|---|---|---|---|"
+    );
+    for line in &lines {
+        eprintln!("{line}");
+    }
+    eprintln!(
+        "\n{} rows in {:.1} s",
+        lines.len() + failures.len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} rows failed:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
