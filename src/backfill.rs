@@ -428,17 +428,9 @@ pub fn summarize(payload: Value) -> Result<Summary, InvalidJob> {
 mod tests {
     use super::*;
     use crate::copy::tests::MemoryStore;
-    use crate::schedule::ScheduleDefaults;
+    use crate::job::tests::rules;
     use chrono::TimeDelta;
     use proptest::prelude::*;
-
-    fn rules() -> JobRules {
-        JobRules {
-            region_groups: vec!["us-std".into(), "eu-std".into(), "global".into()],
-            prefix: "fauna-logs".into(),
-            schedule: ScheduleDefaults::default(),
-        }
-    }
 
     fn now() -> DateTime<Utc> {
         parse_rfc3339("now", "2026-11-26T12:00:00Z").unwrap()

@@ -15,12 +15,12 @@ use serde_json::json;
 use crate::backfill::{DEFAULT_MAX_CONCURRENCY, Outcome, Plan, Summary};
 use crate::config::ENVIRONMENT_HELP;
 use crate::error::StepError;
-use crate::fauna::LogsApi;
+use crate::fauna::{FaunaClient, LogsApi};
 use crate::job::{Job, JobFailure, Step, rfc3339};
 use crate::retry::RetryPolicy;
 use crate::schedule::Granularity;
 use crate::step::{Deps, step};
-use crate::store::ObjectStore;
+use crate::store::{ObjectStore, S3Store};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -111,13 +111,18 @@ pub async fn main() -> ExitCode {
     }
 }
 
+/// The real clients, or the exit status of a configuration error (printed).
+async fn deps() -> Result<Deps<FaunaClient, S3Store>, ExitCode> {
+    Deps::from_env().await.map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })
+}
+
 async fn run(args: RunArgs) -> ExitCode {
-    let deps = match Deps::from_env().await {
+    let deps = match deps().await {
         Ok(deps) => deps,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let entry = match (args.database, args.region_group) {
         (Some(db), _) => json!({"database": db, "time_start": args.start, "time_end": args.end}),
@@ -210,12 +215,9 @@ pub async fn run_to_end<A: LogsApi, S: ObjectStore>(
 }
 
 async fn backfill(args: BackfillArgs) -> ExitCode {
-    let deps = match Deps::from_env().await {
+    let deps = match deps().await {
         Ok(deps) => deps,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let scopes: Vec<_> = match &args.region_group {
         Some(rg) => vec![json!({ "region_group": rg })],

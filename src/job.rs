@@ -143,6 +143,10 @@ pub struct Job {
     /// A multipart copy paused at a part boundary, to continue in the next invocation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upload: Option<UploadProgress>,
+    /// How often this window's file was found corrupt (a copy downloads it again, up to a limit
+    /// that holds across steps).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub corrupt_reads: u32,
     /// Bytes stored, once done.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bytes: Option<u64>,
@@ -186,6 +190,8 @@ struct JobInput {
     #[serde(default)]
     wait_seconds: u64,
     upload: Option<UploadProgress>,
+    #[serde(default)]
+    corrupt_reads: u32,
     bytes: Option<u64>,
     records: Option<u64>,
     error: Option<JobFailure>,
@@ -300,11 +306,16 @@ impl Job {
             poll_deadline: input.poll_deadline,
             wait_seconds: input.wait_seconds,
             upload: input.upload,
+            corrupt_reads: input.corrupt_reads,
             bytes: input.bytes,
             records: input.records,
             error: input.error,
         })
     }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 fn known_list(region_groups: &[String]) -> String {
@@ -523,11 +534,12 @@ fn hive_escape(value: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
 
-    fn rules() -> JobRules {
+    /// The rules of the unit tests: three region groups, the default prefix and schedule.
+    pub(crate) fn rules() -> JobRules {
         JobRules {
             region_groups: vec!["us-std".into(), "eu-std".into(), "classic".into()],
             prefix: "fauna-logs".into(),

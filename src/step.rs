@@ -31,7 +31,8 @@ const URL_EXPIRY_MARGIN: TimeDelta = TimeDelta::seconds(60);
 /// Renewals of the presigned URL in one copy step.
 const MAX_RENEWALS: u32 = 3;
 
-/// Downloads of a file found corrupt, in one copy step, before the step fails.
+/// Downloads of a window's file found corrupt before the copy fails, counted across steps
+/// (`Job::corrupt_reads`).
 const MAX_CORRUPT_DOWNLOADS: u32 = 2;
 
 /// What a step works with: the Fauna API, the bucket and the configuration. Built once per
@@ -124,7 +125,6 @@ async fn copy<A: LogsApi, S: ObjectStore>(
     }
     let mut source = FaunaFile::new(&deps.api, &job, &status)?;
     let mut resume = job.upload.take();
-    let mut downloads = 1;
     let outcome = loop {
         let plan = CopyPlan {
             part_size: deps.config.part_size as u64,
@@ -133,8 +133,9 @@ async fn copy<A: LogsApi, S: ObjectStore>(
             pause_after,
         };
         match copy_file(&mut source, &deps.store, &job.key, plan).await {
-            Err(CopyError::Corrupt(e)) if downloads < MAX_CORRUPT_DOWNLOADS => {
-                downloads += 1;
+            // Counted in the job: a download again that pauses must not reset the count.
+            Err(CopyError::Corrupt(e)) if job.corrupt_reads + 1 < MAX_CORRUPT_DOWNLOADS => {
+                job.corrupt_reads += 1;
                 tracing::warn!(error = %e, "the log file is corrupt; downloading it again");
             }
             other => break other,
@@ -444,12 +445,17 @@ mod tests {
                     url: url.to_string(),
                 });
             }
+            // In 1 MiB chunks, as a network would deliver it.
             let body = Bytes::from(self.file.clone()).slice(from as usize..);
+            let chunks: Vec<_> = (0..body.len())
+                .step_by(1 << 20)
+                .map(|at| Ok(body.slice(at..body.len().min(at + (1 << 20)))))
+                .collect();
             Ok(LogFile {
                 start: from,
                 total: Some(self.file.len() as u64),
                 url: url.to_string(),
-                body: futures_util::stream::iter([Ok(body)]).boxed(),
+                body: futures_util::stream::iter(chunks).boxed(),
             })
         }
     }
@@ -700,6 +706,51 @@ mod tests {
         let job = step(job, &d, None).await.unwrap();
         assert_eq!(job.step, Step::Done);
         assert_eq!(d.store.state.lock().unwrap().objects[&job.key], d.api.file);
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_file_fails_after_two_downloads_even_when_every_step_pauses() {
+        // Past the deadline from the start: each copy step stores one part and pauses. The count
+        // of corrupt downloads lives in the job, so the pauses cannot make the copy loop forever.
+        let mut d = deps(
+            (0..20)
+                .map(|_| complete("r1", "http://127.0.0.1:1/f?sig=1", TimeDelta::hours(1)))
+                .collect(),
+        );
+        // Valid gzip (stored blocks, so it stays over two 8 MiB parts) cut short: the verifier
+        // finds out only at the end of the file, after the pauses.
+        let mut noise = vec![0u8; 17 << 20];
+        noise.iter_mut().for_each(|b| *b = fastrand::u8(..));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
+        std::io::Write::write_all(&mut gz, &noise).unwrap();
+        let mut file = gz.finish().unwrap();
+        file.truncate(file.len() - 8);
+        d.api.file = file;
+        let mut job = copy_job(&d);
+        let mut steps = 0;
+        let err = loop {
+            steps += 1;
+            assert!(steps <= 8, "the copy does not end: {job:?}");
+            match step(job.clone(), &d, Some(Instant::now())).await {
+                Ok(next) => {
+                    assert_eq!(next.step, Step::Copy);
+                    job = next;
+                }
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(err.error_type(), "CorruptLogFile", "{err}");
+        // The file is three parts. Steps 1-2: a part each, pause. 3: the last part, corrupt;
+        // again from byte 0: part 1, pause, the job now saying one corrupt read. 4: part 2. 5: the
+        // rest, corrupt a second time: fail. Six downloads (each step reads from byte 0).
+        assert_eq!((steps, job.corrupt_reads), (5, 1));
+        let calls = d.api.calls.lock().unwrap();
+        assert_eq!(
+            calls.iter().filter(|c| c.starts_with("download")).count(),
+            6
+        );
+        let state = d.store.state.lock().unwrap();
+        assert!(state.objects.is_empty() && state.uploads.is_empty());
     }
 
     #[tokio::test]

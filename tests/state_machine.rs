@@ -24,6 +24,7 @@ fn window() -> Value {
     json!({"database": "us-std/ECommerce", "time_start": "2026-11-24T00:00:00Z", "time_end": "2026-11-25T00:00:00Z"})
 }
 
+/// The scenarios share moto's one Lambda endpoint, so they run one after another.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_state_machine_runs_an_export_and_its_retry_and_catch_work() {
     // A whole export: request → poll (Pending) → poll (Requested) → copy → done.
@@ -67,6 +68,56 @@ async fn the_state_machine_runs_an_export_and_its_retry_and_catch_work() {
     assert_eq!(shim.invocations().await, 2 + 6);
     let s3 = s3().await;
     assert_eq!(open_uploads(&s3, &failing_bucket).await, 0);
+    drop((shim, watch, sim));
+
+    // The deadline reached mid-copy (STEP_TIME_LIMIT_SECONDS=0 takes the Lambda deadline's path:
+    // pause at the next part boundary): the copy returns `copy` jobs, the loop runs it again
+    // through WhatNext and the Wait, and the object is whole.
+    let sim = Sim::start(&["--polls-to-complete", "0", "--file-size", "20000000"]);
+    let split_bucket = bucket(&s3, "state-machine-split").await;
+    let mut env = export_env(&sim, &split_bucket);
+    env.push(("STEP_TIME_LIMIT_SECONDS".into(), "0".into()));
+    let watch = Watch::start(&env);
+    let shim = Shim::start(&watch);
+    let split = execute("export-split", window()).await;
+    assert_eq!(split["status"], "SUCCEEDED", "{split}");
+    let job: Value = serde_json::from_str(split["output"].as_str().expect("output")).expect("job");
+    let key = job["key"].as_str().expect("key");
+    let stored = object(&s3, &split_bucket, key).await.expect("the object");
+    assert!(stored.len() > 16 << 20, "the file spans three 8 MiB parts");
+    assert!(stored == sim.file(job["request_id"].as_str().expect("id")).await);
+    // request, poll, then one copy step per part.
+    let copies = shim.invocations().await - 2;
+    assert!(
+        copies >= 3,
+        "the copy paused at part boundaries: {copies} copy steps"
+    );
+    assert_eq!(open_uploads(&s3, &split_bucket).await, 0);
+    drop((shim, watch, sim));
+
+    // A corrupt file (CorruptLogFile, not retryable): caught at once, nothing stored.
+    let sim = Sim::start(&[
+        "--polls-to-complete",
+        "0",
+        "--file-size",
+        "12000000",
+        "--corrupt-gzip",
+    ]);
+    let corrupt_bucket = bucket(&s3, "state-machine-corrupt").await;
+    let watch = Watch::start(&export_env(&sim, &corrupt_bucket));
+    let shim = Shim::start(&watch);
+    let corrupt = execute("export-corrupt", window()).await;
+    assert_eq!(corrupt["status"], "FAILED", "{corrupt}");
+    assert_eq!(corrupt["error"], "CorruptLogFile", "{corrupt}");
+    // request, poll, then copy steps: the emulator's short invocation deadline may pause a copy
+    // at a part boundary (two parts here, read twice), and CorruptLogFile is never retried.
+    let invocations = shim.invocations().await;
+    assert!(
+        (3..=2 + 4).contains(&invocations),
+        "{invocations} invocations"
+    );
+    assert!(support::keys(&s3, &corrupt_bucket).await.is_empty());
+    assert_eq!(open_uploads(&s3, &corrupt_bucket).await, 0);
 }
 
 /// `RunStep` retries exactly the function's retryable `errorType`s (and the task timeout), so a
