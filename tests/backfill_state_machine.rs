@@ -24,17 +24,10 @@ use fauna_logs_export::job::rfc3339;
 use fauna_logs_export::manifest::manifest_key;
 use serde_json::{Value, json};
 use step_functions::{
-    Shim, create_state_machine, definition, event_types, history, sfn, start_execution,
+    Shim, as_written, create_state_machine, definition, event_types, history, sfn, start_execution,
     task_payloads, wait_for_end,
 };
 use support::{Sim, Watch, bucket, export_env, object, s3};
-
-/// A definition from infra/ exactly as written.
-fn infra(file: &str) -> Value {
-    let path = format!("{}/infra/{file}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path} is not JSON: {e}"))
-}
 
 /// Every `Next` and `Default` in `states` names a state of `states`.
 fn assert_transitions_land(states: &Value, what: &str) {
@@ -61,8 +54,8 @@ fn assert_transitions_land(states: &Value, what: &str) {
 
 #[test]
 fn the_backfill_runs_the_export_loop_unchanged() {
-    let export = infra("state-machine.asl.json");
-    let backfill = infra("backfill.asl.json");
+    let export = as_written("state-machine.asl.json");
+    let backfill = as_written("backfill.asl.json");
     let each = &backfill["States"]["ExportEach"];
     let processor = &each["ItemProcessor"];
 

@@ -124,12 +124,7 @@ async fn the_state_machine_runs_an_export_and_its_retry_and_catch_work() {
 /// new retryable error cannot be forgotten in the definition.
 #[test]
 fn the_state_machine_retries_every_retryable_error_type() {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/infra/state-machine.asl.json"
-    ))
-    .expect("infra/state-machine.asl.json");
-    let asl: Value = serde_json::from_str(&text).expect("the definition is JSON");
+    let asl = step_functions::as_written("state-machine.asl.json");
     let ours: std::collections::BTreeSet<&str> = asl["States"]["RunStep"]["Retry"]
         .as_array()
         .expect("RunStep has Retry")

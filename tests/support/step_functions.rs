@@ -98,13 +98,21 @@ pub async fn sfn_call(action: &str, body: Value) -> (reqwest::StatusCode, Value)
     (status, answer)
 }
 
+/// The text of the definition `infra/<file>`.
+fn read(file: &str) -> String {
+    let path = format!("{}/infra/{file}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The definition `infra/<file>` exactly as written.
+pub fn as_written(file: &str) -> Value {
+    serde_json::from_str(&read(file)).unwrap_or_else(|e| panic!("infra/{file} is not JSON: {e}"))
+}
+
 /// The definition `infra/<file>`, with the function's ARN and, for the test's time, every
 /// retrier's interval cut to 1 s without backoff. Nothing else is changed.
 pub fn definition(file: &str) -> Value {
-    let path = format!("{}/infra/{file}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{path}: {e}"))
-        .replace("${ExportFunctionArn}", FUNCTION_ARN);
+    let text = read(file).replace("${ExportFunctionArn}", FUNCTION_ARN);
     let mut asl: Value = serde_json::from_str(&text).expect("the definition is JSON");
     shorten_retries(&mut asl);
     asl
