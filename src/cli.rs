@@ -2,7 +2,8 @@
 //!
 //! It sleeps between steps as the job says, retries a retryable failure a few times the way the
 //! state machine's `Retry` does, writes progress to stderr and the final job as one JSON object to
-//! stdout. Exit status: 0 done, 1 the export failed, 2 bad arguments or configuration.
+//! stdout. Exit status: 0 done, 1 the export failed, 2 bad arguments or configuration. Arguments
+//! and settings are checked before any client is built or any request is made.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -10,17 +11,20 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use clap::{ArgGroup, Args, Parser, Subcommand};
 use futures_util::{StreamExt, stream};
-use serde_json::json;
 
-use crate::backfill::{DEFAULT_MAX_CONCURRENCY, Outcome, Plan, Summary};
-use crate::config::ENVIRONMENT_HELP;
-use crate::error::StepError;
-use crate::fauna::{FaunaClient, LogsApi};
-use crate::job::{Job, JobFailure, Step, rfc3339};
+use crate::backfill::{self, Summary};
+use crate::clients::Deps;
+use crate::config::{Config, ENVIRONMENT_HELP};
+use crate::fauna::LogsApi;
+use crate::input::backfill::{DEFAULT_MAX_CONCURRENCY, PlanRequest};
+use crate::input::job::{new_job, scope, time};
+use crate::input::{InvalidJob, JobRules, Plan};
+use crate::job::{Job, Outcome, Step};
 use crate::retry::RetryPolicy;
-use crate::schedule::Granularity;
-use crate::step::{Deps, step};
-use crate::store::{ObjectStore, S3Store};
+use crate::scope::Scope;
+use crate::step::step;
+use crate::store::ObjectStore;
+use crate::time::{Granularity, rfc3339};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -100,7 +104,7 @@ struct RunArgs {
 }
 
 /// How often the CLI runs a step again after a retryable failure (like the state machine's Retry).
-const STEP_RETRIES: u32 = 3;
+pub const STEP_RETRIES: u32 = 3;
 
 /// Parses the arguments and runs the command.
 pub async fn main() -> ExitCode {
@@ -111,29 +115,24 @@ pub async fn main() -> ExitCode {
     }
 }
 
-/// The real clients, or the exit status of a configuration error (printed).
-async fn deps() -> Result<Deps<FaunaClient, S3Store>, ExitCode> {
-    Deps::from_env().await.map_err(|e| {
-        eprintln!("error: {e}");
-        ExitCode::from(2)
-    })
+/// A bad argument or setting: printed, and exit status 2.
+fn refuse(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(2)
 }
 
 async fn run(args: RunArgs) -> ExitCode {
-    let deps = match deps().await {
-        Ok(deps) => deps,
-        Err(code) => return code,
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(e) => return refuse(e),
     };
-    let entry = match (args.database, args.region_group) {
-        (Some(db), _) => json!({"database": db, "time_start": args.start, "time_end": args.end}),
-        (None, rg) => json!({"region_group": rg, "time_start": args.start, "time_end": args.end}),
-    };
-    let job = match Job::from_value(entry, &deps.config.job_rules()) {
+    let job = match run_job(&args, &config.rules) {
         Ok(job) => job,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return refuse(e),
+    };
+    let deps = match Deps::connect(config).await {
+        Ok(deps) => deps,
+        Err(e) => return refuse(e),
     };
     let job = run_to_end(job, &deps, StepLines::Print).await;
     match serde_json::to_string(&job) {
@@ -148,6 +147,14 @@ async fn run(args: RunArgs) -> ExitCode {
         }
         _ => ExitCode::FAILURE,
     }
+}
+
+/// The job `run` exports, checked as the Lambda checks a manual request.
+fn run_job(args: &RunArgs, rules: &JobRules) -> Result<Job, InvalidJob> {
+    let scope = scope(args.database.clone(), args.region_group.clone(), rules)?;
+    let start = time("time_start", &args.start)?;
+    let end = time("time_end", &args.end)?;
+    new_job(scope, start, end, rules)
 }
 
 /// Whether [`run_to_end`] prints each transition (one export) or only retries (a backfill).
@@ -195,7 +202,7 @@ pub async fn run_to_end<A: LogsApi, S: ObjectStore>(
                 let delay = backoff.backoff(retries + 1);
                 let whose = match lines {
                     StepLines::Print => String::new(),
-                    StepLines::Quiet => format!("{}: ", window_name(&job)),
+                    StepLines::Quiet => format!("{}: ", job.window_name()),
                 };
                 eprintln!(
                     "{whose}{before} failed ({}): {e}; trying again in {:.1}s",
@@ -204,55 +211,28 @@ pub async fn run_to_end<A: LogsApi, S: ObjectStore>(
                 );
                 tokio::time::sleep(delay).await;
             }
-            Err(e) => {
-                job.error = Some(failure(&e));
-                job.step = Step::Failed;
-                job.wait_seconds = 0;
-            }
+            Err(e) => job = job.fail(e.failure()),
         }
     }
     job
 }
 
 async fn backfill(args: BackfillArgs) -> ExitCode {
-    let deps = match deps().await {
-        Ok(deps) => deps,
-        Err(code) => return code,
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(e) => return refuse(e),
     };
-    let scopes: Vec<_> = match &args.region_group {
-        Some(rg) => vec![json!({ "region_group": rg })],
-        None => args
-            .databases
-            .iter()
-            .map(|db| json!({ "database": db }))
-            .collect(),
-    };
-    let Some(granularity) = Granularity::parse(&args.window) else {
-        eprintln!(
-            "error: --window {:?} is not a window length: use 1h or 1d",
-            args.window
-        );
-        return ExitCode::from(2);
-    };
-    let entry = json!({
-        "scopes": scopes,
-        "from": args.from,
-        "to": args.to,
-        "granularity": granularity.name(),
-        "force": args.force,
-        "max_concurrency": args.concurrency,
-    });
-    let plan = match Plan::from_value(entry, &deps.config.job_rules(), MAX_CLI_WINDOWS, Utc::now())
-    {
+    let plan = match backfill_plan(&args, &config.rules) {
         Ok(plan) => plan,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return refuse(e),
+    };
+    let deps = match Deps::connect(config).await {
+        Ok(deps) => deps,
+        Err(e) => return refuse(e),
     };
     let concurrency = plan.max_concurrency as usize;
     let planned = plan.windows.len();
-    let (pending, skipped) = match plan.pending(&deps.store).await {
+    let (pending, skipped) = match backfill::pending(plan, &deps.store).await {
         Ok(split) => split,
         Err(e) => {
             eprintln!("error: cannot look for the manifests of earlier exports: {e}");
@@ -284,7 +264,7 @@ async fn backfill(args: BackfillArgs) -> ExitCode {
             "[{:>width$}/{total}] {} {}: {}",
             finished.len() + 1,
             outcome_word(&job),
-            window_name(&job),
+            job.window_name(),
             match &job.error {
                 Some(f) => format!("{} ({})", f.error_type, f.message),
                 None => format!(
@@ -303,7 +283,7 @@ async fn backfill(args: BackfillArgs) -> ExitCode {
     finished.sort_by(|a, b| (a.time_start, &a.key).cmp(&(b.time_start, &b.key)));
     let outcomes: Vec<(&str, Outcome)> = finished
         .iter()
-        .map(|job| (job.key.as_str(), outcome_of(job)))
+        .map(|job| (job.key.as_str(), job.outcome()))
         .chain(
             skipped
                 .iter()
@@ -322,7 +302,7 @@ async fn backfill(args: BackfillArgs) -> ExitCode {
         eprintln!("error: {} windows failed:", summary.failed);
         for job in finished.iter().filter(|j| j.error.is_some()) {
             if let Some(f) = &job.error {
-                eprintln!("  {}: {} ({})", window_name(job), f.error_type, f.message);
+                eprintln!("  {}: {} ({})", job.window_name(), f.error_type, f.message);
             }
         }
         return ExitCode::FAILURE;
@@ -330,24 +310,32 @@ async fn backfill(args: BackfillArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// `database us-std/ECommerce 2026-11-24T00:00:00Z/2026-11-25T00:00:00Z`
-fn window_name(job: &Job) -> String {
-    format!(
-        "{} {}/{}",
-        job.scope,
-        rfc3339(job.time_start),
-        rfc3339(job.time_end)
-    )
-}
-
-fn outcome_of(job: &Job) -> Outcome {
-    match &job.error {
-        Some(f) => Outcome::Failed {
-            error_type: f.error_type.clone(),
-            message: f.message.clone(),
-        },
-        None => Outcome::Done,
-    }
+/// The plan `backfill` runs, checked as the Lambda checks a plan entry.
+fn backfill_plan(args: &BackfillArgs, rules: &JobRules) -> Result<Plan, String> {
+    let Some(granularity) = Granularity::parse(&args.window) else {
+        return Err(format!(
+            "--window {:?} is not a window length: use 1h or 1d",
+            args.window
+        ));
+    };
+    let scopes = match &args.region_group {
+        Some(rg) => vec![Scope::RegionGroup(rg.clone())],
+        None => args
+            .databases
+            .iter()
+            .cloned()
+            .map(Scope::Database)
+            .collect(),
+    };
+    let request = PlanRequest {
+        scopes,
+        from: time("from", &args.from).map_err(|e| e.to_string())?,
+        to: time("to", &args.to).map_err(|e| e.to_string())?,
+        granularity,
+        force: args.force,
+        max_concurrency: Some(args.concurrency),
+    };
+    Plan::new(request, rules, MAX_CLI_WINDOWS, Utc::now()).map_err(|e| e.to_string())
 }
 
 /// How an exported window ended, in the progress lines and the table.
@@ -409,13 +397,6 @@ fn print_table(finished: &[Job], skipped: &[Job]) {
     line(header);
     for row in &rows {
         line([&row[0], &row[1], &row[2], &row[3], &row[4]]);
-    }
-}
-
-fn failure(e: &StepError) -> JobFailure {
-    JobFailure {
-        error_type: e.error_type().to_owned(),
-        message: e.to_string(),
     }
 }
 

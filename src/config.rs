@@ -1,16 +1,19 @@
 //! Configuration: the environment, read once per process (a Lambda cold start or a CLI run).
 //!
 //! Every setting has a documented environment variable and, where it makes sense, a default; a bad
-//! value is a [`ConfigError`] naming the variable and what it expects. The AWS SDK reads its own
+//! value is a [`ConfigError`] naming the variable and what it expects. Reading it touches no
+//! network: clients are built from it afterwards ([`crate::clients`]). The AWS SDK reads its own
 //! variables (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL[_S3]`) through `aws-config`.
 
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
-use crate::job::JobRules;
-use crate::schedule::{Granularity, ScheduleDefaults};
+use crate::fauna::AccountKey;
+use crate::input::JobRules;
+use crate::input::schedule::{MAX_LAG_MINUTES, ScheduleDefaults};
+use crate::scope::Scope;
+use crate::time::Granularity;
 
 /// The environment variables, their defaults and meaning; `--help` prints this table.
 pub const ENVIRONMENT_HELP: &str = "\
@@ -39,61 +42,11 @@ Configuration (environment variables):
   AWS_ENDPOINT_URL_S3        read by the AWS SDK as usual
   RUST_LOG / AWS_LAMBDA_LOG_LEVEL, AWS_LAMBDA_LOG_FORMAT=JSON  log level and format";
 
-/// A Fauna account key. Its `Debug` never shows the secret, and nothing else prints it.
-#[derive(Clone)]
-pub struct AccountKey(SecretString);
-
-impl AccountKey {
-    pub fn new(secret: String) -> AccountKey {
-        AccountKey(SecretString::from(secret))
-    }
-
-    /// The secret, for the `Authorization` header only.
-    pub fn expose(&self) -> &str {
-        self.0.expose_secret()
-    }
-}
-
-impl std::fmt::Debug for AccountKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("AccountKey(<redacted>)")
-    }
-}
-
 /// Where the account key comes from: the environment, or a Secrets Manager secret.
 #[derive(Debug, Clone)]
 pub enum KeySource {
     Key(AccountKey),
     Secret(String),
-}
-
-impl KeySource {
-    /// The key itself, reading the secret if that is where it lives.
-    pub async fn resolve(&self, aws: &aws_config::SdkConfig) -> Result<AccountKey, ConfigError> {
-        let id = match self {
-            KeySource::Key(key) => return Ok(key.clone()),
-            KeySource::Secret(id) => id,
-        };
-        let client = aws_sdk_secretsmanager::Client::new(aws);
-        let unreadable = |detail: String| ConfigError {
-            var: "FAUNA_ACCOUNT_KEY_SECRET_ARN",
-            problem: format!(
-                "names a secret that cannot be read ({detail}): check the ARN and that the function may call secretsmanager:GetSecretValue on it"
-            ),
-        };
-        let out = client
-            .get_secret_value()
-            .secret_id(id)
-            .send()
-            .await
-            .map_err(|e| unreadable(crate::error::aws_error_detail(&e)))?;
-        match out.secret_string() {
-            Some(secret) if !secret.trim().is_empty() => {
-                Ok(AccountKey::new(secret.trim().to_owned()))
-            }
-            _ => Err(unreadable("it holds no secret string".into())),
-        }
-    }
 }
 
 /// How polling paces itself.
@@ -125,8 +78,8 @@ pub struct Config {
     pub fauna_url: Url,
     pub account_key: KeySource,
     pub bucket: String,
-    pub prefix: String,
-    pub region_groups: Vec<String>,
+    /// What validating input needs: region groups, key prefix, schedule defaults.
+    pub rules: JobRules,
     pub poll: PollPolicy,
     /// Time allowed for one Fauna API call (not a file download) before it is retried.
     pub api_timeout: Duration,
@@ -136,8 +89,11 @@ pub struct Config {
     pub s3_force_path_style: bool,
     /// A copy pauses at a part boundary after this long (besides the Lambda deadline).
     pub step_time_limit: Option<Duration>,
-    pub schedule: ScheduleDefaults,
 }
+
+/// Log requests per window when Fauna ends them Failed/TimedOut, unless `MAX_REQUEST_ATTEMPTS`
+/// says otherwise.
+pub const DEFAULT_MAX_REQUEST_ATTEMPTS: usize = 3;
 
 /// The smallest part size we accept (S3 allows 5 MiB; fewer, larger parts are cheaper).
 pub const MIN_PART_SIZE_MIB: usize = 8;
@@ -225,7 +181,7 @@ impl Config {
                     })
             })
         };
-        let max_request_attempts = count("MAX_REQUEST_ATTEMPTS", 3, 1)?;
+        let max_request_attempts = count("MAX_REQUEST_ATTEMPTS", DEFAULT_MAX_REQUEST_ATTEMPTS, 1)?;
         let part_size = count("PART_SIZE_MIB", MIN_PART_SIZE_MIB, MIN_PART_SIZE_MIB)? << 20;
         let max_parts_in_flight = count("MAX_PARTS_IN_FLIGHT", 3, 1)?;
         let s3_force_path_style = env.parse_with("S3_FORCE_PATH_STYLE", "false", |v| {
@@ -245,7 +201,7 @@ impl Config {
         let lag_minutes = env.parse_with("SCHEDULE_LAG_MINUTES", "60", |v| {
             v.parse::<i64>()
                 .ok()
-                .filter(|m| (0..=7 * 24 * 60).contains(m))
+                .filter(|m| (0..=MAX_LAG_MINUTES).contains(m))
                 .ok_or("must be a whole number of minutes from 0 to 10080")
         })?;
         let scope = match (
@@ -258,8 +214,8 @@ impl Config {
                     problem: "is set together with SCHEDULE_REGION_GROUP: set one".into(),
                 });
             }
-            (Some(db), None) => Some(("database", db)),
-            (None, Some(rg)) => Some(("region_group", rg)),
+            (Some(db), None) => Some(Scope::Database(db)),
+            (None, Some(rg)) => Some(Scope::RegionGroup(rg)),
             (None, None) => None,
         };
         let schedule = ScheduleDefaults {
@@ -271,8 +227,11 @@ impl Config {
             fauna_url,
             account_key,
             bucket,
-            prefix,
-            region_groups,
+            rules: JobRules {
+                region_groups,
+                prefix,
+                schedule,
+            },
             poll,
             api_timeout,
             max_request_attempts: u32::try_from(max_request_attempts).unwrap_or(u32::MAX),
@@ -280,16 +239,7 @@ impl Config {
             max_parts_in_flight,
             s3_force_path_style,
             step_time_limit,
-            schedule,
         })
-    }
-
-    pub fn job_rules(&self) -> JobRules {
-        JobRules {
-            region_groups: self.region_groups.clone(),
-            prefix: self.prefix.clone(),
-            schedule: self.schedule.clone(),
-        }
     }
 }
 
@@ -334,11 +284,11 @@ mod tests {
     fn defaults() {
         let c = config(&REQUIRED).unwrap();
         assert_eq!(c.fauna_url.as_str(), "https://account.fauna.com/");
-        assert_eq!(c.prefix, "fauna-logs");
+        assert_eq!(c.rules.prefix, "fauna-logs");
         assert_eq!(c.poll.initial, Duration::from_secs(10));
         assert_eq!(c.poll.deadline, Duration::from_secs(7200));
         assert_eq!(c.part_size, 8 << 20);
-        assert_eq!(c.region_groups, ["us-std", "eu-std", "classic"]);
+        assert_eq!(c.rules.region_groups, ["us-std", "eu-std", "classic"]);
         assert!(!c.s3_force_path_style);
     }
 

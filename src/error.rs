@@ -1,6 +1,9 @@
 //! [`StepError`]: why a step could not make its transition, and the stable `errorType` names that
 //! a Step Functions `Retry`/`Catch` matches on (listed in the README).
 //!
+//! It composes the errors of the layers below (input, configuration, Fauna, the bucket, the copy),
+//! each owned by its own module; the mapping to `errorType` lives here, once.
+//!
 //! A step that fails leaves the job as it was: retrying the same input is always safe. Retryable
 //! errors are transient (Fauna or S3 unavailable, a download that broke off); the rest need a
 //! person to change something, and the message says what.
@@ -11,7 +14,11 @@ use lambda_runtime::Diagnostic;
 use crate::config::ConfigError;
 use crate::copy::CopyError;
 use crate::fauna::{DownloadError, FaunaError};
-use crate::job::{InvalidJob, Scope, rfc3339};
+use crate::input::InvalidJob;
+use crate::job::JobFailure;
+use crate::scope::Scope;
+use crate::store::StoreError;
+use crate::time::rfc3339;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StepError {
@@ -23,6 +30,8 @@ pub enum StepError {
     InvalidJob(#[from] InvalidJob),
     #[error(transparent)]
     Fauna(#[from] FaunaError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
     #[error(transparent)]
     Copy(CopyError),
     #[error(
@@ -85,10 +94,20 @@ impl StepError {
             StepError::Copy(CopyError::Download(_)) => "DownloadFailed",
             StepError::Copy(CopyError::Corrupt(_)) => "CorruptLogFile",
             StepError::Copy(CopyError::ChecksumMismatch { .. }) => "ChecksumMismatch",
-            StepError::Copy(CopyError::Store(e)) if e.is_retryable() => "S3Unavailable",
-            StepError::Copy(CopyError::Store(_)) => "S3WriteRejected",
+            StepError::Store(e) | StepError::Copy(CopyError::Store(e)) if e.is_retryable() => {
+                "S3Unavailable"
+            }
+            StepError::Store(_) | StepError::Copy(CopyError::Store(_)) => "S3WriteRejected",
             StepError::ExportFailed { .. } => "ExportFailed",
             StepError::PollDeadlineExceeded { .. } => "PollDeadlineExceeded",
+        }
+    }
+
+    /// The job's record of this error, when the export ends on it.
+    pub fn failure(&self) -> JobFailure {
+        JobFailure {
+            error_type: self.error_type().to_owned(),
+            message: self.to_string(),
         }
     }
 
@@ -99,27 +118,13 @@ impl StepError {
     }
 }
 
-/// An AWS SDK error in a line: the service's own code and message when it sent them, otherwise
-/// the error chain, shortened (the SDK's debug form can hold a whole response body).
-pub fn aws_error_detail<E>(err: &E) -> String
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error,
-{
-    match (err.code(), err.message()) {
-        (Some(code), Some(message)) => format!("{code}: {message}"),
-        _ => aws_smithy_types::error::display::DisplayErrorContext(err)
-            .to_string()
-            .chars()
-            .take(300)
-            .collect(),
-    }
-}
-
 impl From<CopyError> for StepError {
-    /// A Fauna failure during a copy (renewing its URL) is a Fauna failure.
+    /// A Fauna failure during a copy (renewing its URL) is a Fauna failure, a bucket failure a
+    /// bucket failure.
     fn from(err: CopyError) -> StepError {
         match err {
             CopyError::Fauna(e) => StepError::Fauna(e),
+            CopyError::Store(e) => StepError::Store(e),
             other => StepError::Copy(other),
         }
     }

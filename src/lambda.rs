@@ -1,26 +1,30 @@
-//! The Lambda entry: one step per invocation.
+//! The Lambda entry: one event per invocation.
 //!
-//! Clients and configuration are built once per cold start and shared by every invocation. The
-//! event is a manual request, a scheduled entry or a job this function returned; the answer is the
-//! job after one step. The backfill state machine also sends its plan entry (answered with the
-//! windows to export) and its Map state's outcomes (answered with a summary): see
-//! [`crate::backfill`]. Failures are reported through [`lambda_runtime::Diagnostic`] with the
+//! The configuration is read and the clients built once per cold start, and shared by every
+//! invocation. Each event is parsed into an [`Event`] ([`crate::input`]): an export's job gets
+//! one step and the job after it is the answer; the backfill state machine's plan entry is
+//! answered with the windows to export, and its Map state's outcomes with a summary (see
+//! [`crate::backfill`]). Failures are reported through [`lambda_runtime::Diagnostic`] with the
 //! stable `errorType` of [`StepError::error_type`], which the state machines' `Retry` and `Catch`
 //! match.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use chrono::Utc;
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
 use crate::backfill::{self, Summary};
+use crate::clients::Deps;
+use crate::config::Config;
 use crate::error::StepError;
 use crate::fauna::{FaunaClient, LogsApi};
+use crate::input::{self, Event};
 use crate::job::Job;
 use crate::metrics;
-use crate::step::{Deps, step};
+use crate::step::step;
 use crate::store::{ObjectStore, S3Store};
 
 /// Runs the Lambda runtime loop until the process is stopped.
@@ -29,16 +33,21 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     // invocation reports the error, where Step Functions shows it, and tries again: a crash loop
     // would hide the cause, and a transient failure should not outlive the moment.
     let deps: OnceCell<Deps<FaunaClient, S3Store>> = OnceCell::new();
-    if let Err(e) = deps.get_or_try_init(Deps::from_env).await {
-        tracing::error!(error = %e, "the function cannot start its clients");
+    if let Err(e) = deps.get_or_try_init(connect).await {
+        tracing::error!(error_type = e.error_type(), error = %e, "the function cannot start its clients");
     }
     let deps = &deps;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = pause_before(event.context.deadline);
-        let deps = deps.get_or_try_init(Deps::from_env).await?;
+        let deps = deps.get_or_try_init(connect).await?;
         handle(deps, event.payload, Some(deadline)).await
     }))
     .await
+}
+
+/// The configuration, then the clients.
+async fn connect() -> Result<Deps<FaunaClient, S3Store>, StepError> {
+    Deps::connect(Config::from_env()?).await
 }
 
 /// Time a copy keeps for finishing its parts in flight and returning before Lambda's deadline:
@@ -54,27 +63,6 @@ fn pause_before(deadline_ms: u64) -> Instant {
     Instant::now() + left.saturating_sub(DEADLINE_MARGIN.min(left / 4))
 }
 
-/// One invocation: a backfill's plan or summary, or one step of an export.
-pub async fn handle<A: LogsApi, S: ObjectStore>(
-    deps: &Deps<A, S>,
-    payload: Value,
-    deadline: Option<Instant>,
-) -> Result<Answer, StepError> {
-    if backfill::is_plan(&payload) {
-        let answer = backfill::plan_answer(payload, &deps.config.job_rules(), &deps.store).await;
-        if let Err(e) = &answer {
-            tracing::error!(error_type = e.error_type(), error = %e, "backfill plan refused");
-        }
-        return answer.map(Answer::Plan);
-    }
-    if backfill::is_summary_request(&payload) {
-        let summary = backfill::summarize(payload)?;
-        tracing::info!(summary = %summary.summary, "backfill summarized");
-        return Ok(Answer::Summary(summary));
-    }
-    export_step(deps, payload, deadline).await.map(Answer::Job)
-}
-
 /// What an invocation answers.
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
@@ -87,13 +75,40 @@ pub enum Answer {
     Summary(Summary),
 }
 
-/// One step of an export: parse the payload into a job and perform its next step.
-async fn export_step<A: LogsApi, S: ObjectStore>(
+/// One invocation: the event of `payload`, handled.
+pub async fn handle<A: LogsApi, S: ObjectStore>(
     deps: &Deps<A, S>,
     payload: Value,
     deadline: Option<Instant>,
+) -> Result<Answer, StepError> {
+    let event = input::parse(payload, &deps.config.rules, Utc::now())
+        .map_err(StepError::from)
+        .inspect_err(|e| {
+            tracing::error!(error_type = e.error_type(), error = %e, "event refused");
+        })?;
+    match event {
+        Event::Job(job) => export_step(deps, job, deadline).await.map(Answer::Job),
+        Event::Plan(plan) => {
+            let answer = backfill::plan_answer(plan, &deps.store).await;
+            if let Err(e) = &answer {
+                tracing::error!(error_type = e.error_type(), error = %e, "backfill plan refused");
+            }
+            answer.map(Answer::Plan)
+        }
+        Event::Outcomes(outcomes) => {
+            let summary = Summary::of(outcomes.iter().map(|(k, o)| (k.as_str(), o)));
+            tracing::info!(summary = %summary.summary, "backfill summarized");
+            Ok(Answer::Summary(summary))
+        }
+    }
+}
+
+/// One step of an export.
+async fn export_step<A: LogsApi, S: ObjectStore>(
+    deps: &Deps<A, S>,
+    job: Job,
+    deadline: Option<Instant>,
 ) -> Result<Job, StepError> {
-    let job = Job::from_value(payload, &deps.config.job_rules())?;
     let before = job.step;
     let started = Instant::now();
     let result = step(job, deps, deadline).await;

@@ -5,32 +5,42 @@
 //! same code runs one step per Lambda invocation (driven by Step Functions, see [`lambda`]) or as a
 //! loop in one process (the command line, see [`cli`]).
 //!
-//! Where each part lives:
-//! - [`job`]: the payload, its parsing and validation, and the destination key.
-//! - [`schedule`]: the window a scheduled run exports.
-//! - [`backfill`]: many windows × many scopes: the plan, and the summary of how they went.
-//! - [`config`]: environment → [`config::Config`], read once per process.
-//! - [`fauna`]: the Fauna Account API client (request, status, renew URL) and the file download.
-//! - [`store`]: the destination bucket (S3) behind a small trait.
-//! - [`copy`]: streaming the log file into the bucket: bounded multipart upload, resume, checksum.
-//! - [`verify`]: gunzipping the file as it passes, counting records.
-//! - [`manifest`]: the completeness record written beside each export.
-//! - [`metrics`]: CloudWatch Embedded Metric Format lines from the Lambda.
-//! - [`step`]: the transitions.
-//! - [`error`]: the typed errors and their stable `errorType` names.
+//! The modules form layers; each imports only from the layers below it.
+//!
+//! | layer | modules |
+//! |---|---|
+//! | entry points | [`lambda`] (one event per invocation), [`cli`] (`run`, `backfill`), `main.rs` |
+//! | orchestration | [`step`] (the transitions: [`step`]`/request.rs`, `poll.rs`, `copy.rs`), [`clients`] (building the clients), [`backfill`] (skipping what is done, summaries), [`metrics`], [`config`] (the environment), [`error`] (`StepError` and its `errorType` names) |
+//! | engine | [`copy`] (streaming multipart copy; [`copy`]`/part_writer.rs`: bounded parts in flight, resume, abort) |
+//! | adapters | [`fauna`] (the API client, the file download, the account key), [`store`] (the bucket: S3, in-memory), [`manifest`] |
+//! | input | [`input`]: every payload shape → one [`input::Event`] (manual request, returned job, Scheduler input, classic Scheduled Event, backfill plan, Map outcomes), one [`input::InvalidJob`] |
+//! | model | [`job`] (`Job`, `Step`, `UploadProgress`, `Outcome`), [`scope`] |
+//! | bottom | [`time`], [`keys`] (object and manifest keys), [`aws_error`], [`retry`], [`verify`] (gunzip and count records as bytes pass) |
 
+pub mod aws_error;
 pub mod backfill;
 pub mod cli;
+pub mod clients;
 pub mod config;
 pub mod copy;
 pub mod error;
 pub mod fauna;
+pub mod input;
 pub mod job;
+pub mod keys;
 pub mod lambda;
 pub mod manifest;
 pub mod metrics;
 pub mod retry;
-pub mod schedule;
+pub mod scope;
 pub mod step;
 pub mod store;
+pub mod time;
 pub mod verify;
+
+#[cfg(test)]
+mod test_data;
+
+/// How the exporter names itself: the HTTP `User-Agent` of its Fauna calls and the `exporter` of
+/// its manifests.
+pub const USER_AGENT: &str = concat!("fauna-logs-export/", env!("CARGO_PKG_VERSION"));

@@ -3,12 +3,14 @@
 //! it is complete and verified; an empty window gets a manifest with zero records and no object.
 //!
 //! It lives in the object's partition with a leading underscore, which Athena and Hive skip:
-//! `…/date=2026-11-24/_20261124T000000Z_20261125T000000Z.manifest.json`.
+//! `…/date=2026-11-24/_20261124T000000Z_20261125T000000Z.manifest.json` (see
+//! [`crate::keys::manifest_key`]).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::job::{Job, Scope};
+use crate::job::Job;
+use crate::scope::Scope;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Manifest {
@@ -47,7 +49,7 @@ impl Manifest {
             last_ts: None,
             checksum_crc32c: None,
             completed_at: Utc::now(),
-            exporter: concat!("fauna-logs-export/", env!("CARGO_PKG_VERSION")).to_owned(),
+            exporter: crate::USER_AGENT.to_owned(),
         }
     }
 
@@ -60,29 +62,3 @@ impl Manifest {
 
 /// Content type of manifests.
 pub const CONTENT_TYPE: &str = "application/json";
-
-/// The manifest's key for an object key: same folder, `_{window}.manifest.json`.
-pub fn manifest_key(object_key: &str) -> String {
-    let (folder, name) = match object_key.rsplit_once('/') {
-        Some((folder, name)) => (format!("{folder}/"), name),
-        None => (String::new(), object_key),
-    };
-    let stem = name.strip_suffix(".jsonl.gz").unwrap_or(name);
-    format!("{folder}_{stem}.manifest.json")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn manifest_sits_beside_the_object_hidden_from_athena() {
-        assert_eq!(
-            manifest_key(
-                "fauna-logs/region_group=us-std/database=A/date=2026-11-24/20261124T000000Z_20261125T000000Z.jsonl.gz"
-            ),
-            "fauna-logs/region_group=us-std/database=A/date=2026-11-24/_20261124T000000Z_20261125T000000Z.manifest.json"
-        );
-        assert_eq!(manifest_key("x.jsonl.gz"), "_x.manifest.json");
-    }
-}

@@ -56,21 +56,17 @@ pub fn step_line(job: &Job, before: Step, duration: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::job::JobRules;
-    use crate::schedule::ScheduleDefaults;
+    use crate::scope::Scope;
+    use crate::time::parse_rfc3339;
 
     #[test]
     fn a_done_step_reports_every_metric_in_emf() {
-        let rules = JobRules {
-            region_groups: vec!["us-std".into()],
-            prefix: "p".into(),
-            schedule: ScheduleDefaults::default(),
-        };
-        let mut job = Job::from_value(
-            json!({"database": "us-std/A", "time_start": "2026-11-24T00:00:00Z", "time_end": "2026-11-25T00:00:00Z"}),
-            &rules,
-        )
-        .unwrap();
+        let mut job = Job::new(
+            Scope::Database("us-std/A".into()),
+            parse_rfc3339("2026-11-24T00:00:00Z").unwrap(),
+            parse_rfc3339("2026-11-25T00:00:00Z").unwrap(),
+            "p",
+        );
         job.step = Step::Done;
         job.bytes = Some(123);
         job.records = Some(7);

@@ -4,7 +4,7 @@
 
 mod support;
 
-use fauna_logs_export::manifest::manifest_key;
+use fauna_logs_export::keys::manifest_key;
 use serde_json::Value;
 use support::{Run, Sim, backfill, bucket, keys, object, open_uploads, s3};
 

@@ -20,8 +20,8 @@ mod support;
 use std::collections::BTreeSet;
 
 use chrono::{DurationRound, TimeDelta, Utc};
-use fauna_logs_export::job::rfc3339;
-use fauna_logs_export::manifest::manifest_key;
+use fauna_logs_export::keys::manifest_key;
+use fauna_logs_export::time::rfc3339;
 use serde_json::{Value, json};
 use step_functions::{
     Shim, as_written, create_state_machine, definition, event_types, history, sfn, start_execution,

@@ -1,13 +1,19 @@
 //! Every fixture in `events/` (the payloads for `cargo lambda invoke --data-file`) parses as the
-//! function would parse it: the valid ones into a job ready for its first step, the `invalid-*`
-//! ones into the typed error that names the field, the `backfill-*` ones into a backfill plan.
+//! function parses it: each valid one into the event its name says, each `invalid-*` one into the
+//! error `events/expected-errors.json` says it must produce. Every fixture is read, and every row
+//! of the table has its fixture.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use chrono::TimeDelta;
-use fauna_logs_export::backfill::{MAX_STATE_MACHINE_WINDOWS, Plan};
-use fauna_logs_export::job::{Job, JobRules, Step};
-use fauna_logs_export::schedule::{Granularity, ScheduleDefaults};
+use chrono::{TimeDelta, Utc};
+use fauna_logs_export::error::StepError;
+use fauna_logs_export::input::schedule::ScheduleDefaults;
+use fauna_logs_export::input::{Event, JobRules, parse};
+use fauna_logs_export::job::Step;
+use fauna_logs_export::scope::Scope;
+use fauna_logs_export::time::Granularity;
+use serde::Deserialize;
 
 fn rules() -> JobRules {
     JobRules {
@@ -17,54 +23,110 @@ fn rules() -> JobRules {
         schedule: ScheduleDefaults {
             granularity: Granularity::Day,
             lag: TimeDelta::hours(1),
-            scope: Some(("database", "us-std/ECommerce".into())),
+            scope: Some(Scope::Database("us-std/ECommerce".into())),
         },
     }
+}
+
+/// A row of `events/expected-errors.json`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Expected {
+    error_type: String,
+    names: Vec<String>,
+    says: Vec<String>,
 }
 
 #[test]
 fn every_event_fixture_parses_as_documented() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("events");
-    let mut seen = 0;
-    for entry in std::fs::read_dir(&dir).expect("events/") {
-        let path = entry.expect("entry").path();
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_owned();
-        let text = std::fs::read_to_string(&path).expect("read fixture");
-        let value: serde_json::Value = serde_json::from_str(&text).expect("fixtures are JSON");
-        if name.starts_with("backfill-") {
-            let plan = Plan::from_value(
-                value,
-                &rules(),
-                MAX_STATE_MACHINE_WINDOWS,
-                chrono::Utc::now(),
-            )
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
-            assert!(!plan.windows.is_empty(), "{name}");
-            seen += 1;
-            continue;
-        }
-        let parsed = Job::from_value(value, &rules());
-        if name.starts_with("invalid-") {
-            let err = parsed.expect_err(&name);
+    let table: BTreeMap<String, Expected> =
+        serde_json::from_slice(&std::fs::read(dir.join("expected-errors.json")).expect("table"))
+            .expect("expected-errors.json");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .expect("events/")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".json") && name != "expected-errors.json")
+        .collect();
+    files.sort();
+    let (mut valid, mut invalid) = (0, 0);
+    let mut shapes = std::collections::BTreeSet::new();
+    for name in &files {
+        let bytes = std::fs::read(dir.join(name)).expect("read fixture");
+        let Some(expected) = table.get(name) else {
             assert!(
-                err.to_string().contains('`'),
-                "{name}: the error names a field: {err}"
+                !name.starts_with("invalid-"),
+                "{name} has no row in expected-errors.json"
             );
-        } else {
-            let job = parsed.unwrap_or_else(|e| panic!("{name}: {e}"));
-            assert!(!job.step.is_terminal(), "{name}");
-            if job.step == Step::Request {
-                assert!(job.request_id.is_none(), "{name}");
-            }
+            let value = serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let event =
+                parse(value, &rules(), Utc::now()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let shape = match (name.split('-').next(), event) {
+                (Some("backfill"), Event::Plan(plan)) => {
+                    assert!(!plan.windows.is_empty(), "{name}");
+                    "backfill plan"
+                }
+                (Some("backfill"), Event::Outcomes(outcomes)) => {
+                    assert!(!outcomes.is_empty(), "{name}");
+                    "backfill outcomes"
+                }
+                (Some("step"), Event::Job(job)) => {
+                    assert!(matches!(job.step, Step::Poll | Step::Copy), "{name}");
+                    assert!(job.request_id.is_some(), "{name}");
+                    "returned job"
+                }
+                (Some(prefix @ ("manual" | "scheduler" | "eventbridge")), Event::Job(job)) => {
+                    assert_eq!(job.step, Step::Request, "{name}");
+                    assert!(job.request_id.is_none(), "{name}");
+                    prefix
+                }
+                (_, other) => panic!("{name}: unexpected {other:?}"),
+            };
+            shapes.insert(shape);
+            valid += 1;
+            continue;
+        };
+        // Bytes that are not JSON never reach the function: the runtime refuses them (see
+        // tests/lambda_runtime.rs, which sends every row).
+        invalid += 1;
+        let Ok(value) = serde_json::from_slice(&bytes) else {
+            assert_ne!(expected.error_type, "InvalidJob", "{name} is not JSON");
+            continue;
+        };
+        let err = StepError::from(parse(value, &rules(), Utc::now()).expect_err(name));
+        assert_eq!(err.error_type(), expected.error_type, "{name}");
+        let message = err.to_string();
+        for field in &expected.names {
+            assert!(
+                message.contains(&format!("`{field}")),
+                "{name}: no `{field}` in {message}"
+            );
         }
-        seen += 1;
+        for text in &expected.says {
+            assert!(
+                message.contains(text.as_str()),
+                "{name}: no {text:?} in {message}"
+            );
+        }
     }
-    assert!(
-        seen >= 5,
-        "expected the fixtures of every entry shape, found {seen}"
+    assert_eq!(
+        invalid,
+        table.len(),
+        "every row of expected-errors.json has its fixture"
+    );
+    assert_eq!(valid + invalid, files.len());
+    // Every entry shape has its fixture: manual requests, a Scheduler input, a classic Scheduled
+    // Event (`eventbridge-…`), returned jobs (`step-…`), a backfill plan and its Map outcomes.
+    assert_eq!(
+        shapes.into_iter().collect::<Vec<_>>(),
+        [
+            "backfill outcomes",
+            "backfill plan",
+            "eventbridge",
+            "manual",
+            "returned job",
+            "scheduler"
+        ],
+        "the fixtures of every entry shape"
     );
 }

@@ -7,7 +7,7 @@ mod support;
 
 use std::io::Read;
 
-use fauna_logs_export::manifest::manifest_key;
+use fauna_logs_export::keys::manifest_key;
 use fauna_logs_export::store::crc32c_base64;
 use serde_json::json;
 use support::{Run, Sim, bucket, export, keys, object, open_uploads, s3};

@@ -18,8 +18,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use fauna_logs_export::manifest::manifest_key;
+use fauna_logs_export::cli::STEP_RETRIES;
+use fauna_logs_export::config::DEFAULT_MAX_REQUEST_ATTEMPTS;
+use fauna_logs_export::keys::manifest_key;
 use fauna_logs_export::retry::RetryPolicy;
+use fauna_logs_export::step::{MAX_CORRUPT_DOWNLOADS, MAX_RENEWALS};
 use serde_json::{Value, json};
 use support::{ACCOUNT_KEY, Sim, bucket, export, keys, object, open_uploads, s3, s3_faults};
 use tokio::sync::OnceCell;
@@ -42,16 +45,16 @@ const POLLS: u64 = 3;
 const REQUEST_CALLS: u64 = 1 + POLLS;
 /// A clean export: one log request, and the status read that starts the copy step.
 const CLEAN_CALLS: u64 = REQUEST_CALLS + 1;
-/// Runs of one step the CLI makes at most: the first and `STEP_RETRIES` (3, src/cli.rs) more
-/// after a retryable failure, as the state machine's Retry does.
-const STEP_RUNS: u64 = 4;
-/// URL renewals one copy step makes at most (`MAX_RENEWALS`, src/step.rs). Each renewal
-/// answers `CreatingNewUrl`, so a refused download costs a renewal and a status read.
-const RENEWALS: u64 = 3;
-/// Downloads of a corrupt file in one copy step before it fails (`MAX_CORRUPT_DOWNLOADS`).
-const CORRUPT_DOWNLOADS: u64 = 2;
+/// Runs of one step the CLI makes at most: the first and `STEP_RETRIES` more after a retryable
+/// failure, as the state machine's Retry does.
+const STEP_RUNS: u64 = 1 + STEP_RETRIES as u64;
+/// URL renewals one copy step makes at most. Each renewal answers `CreatingNewUrl`, so a refused
+/// download costs a renewal and a status read.
+const RENEWALS: u64 = MAX_RENEWALS as u64;
+/// Downloads of a corrupt file in one copy step before it fails.
+const CORRUPT_DOWNLOADS: u64 = MAX_CORRUPT_DOWNLOADS as u64;
 /// Log requests per window when Fauna ends them Failed/TimedOut (`MAX_REQUEST_ATTEMPTS`).
-const REQUEST_ATTEMPTS: u64 = 3;
+const REQUEST_ATTEMPTS: u64 = DEFAULT_MAX_REQUEST_ATTEMPTS as u64;
 /// Attempts the AWS SDK makes per S3 call (its standard retry mode).
 const SDK_ATTEMPTS: u64 = 3;
 /// A file of two multipart parts (8 MiB and about 3.6 MB).

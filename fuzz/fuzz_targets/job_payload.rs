@@ -1,21 +1,28 @@
 //! Fuzz target `job_payload`: arbitrary bytes as the Lambda's event payload.
 //!
 //! The bytes go where the Lambda runtime puts them (`serde_json` → `Value`), then through
-//! `Job::from_value` with the function's default rules (every setting at its embedded default,
-//! plus `SCHEDULE_DATABASE` so that classic Scheduled Events reach the job parser too). Whatever
-//! arrives, the parser answers a job or a typed `InvalidJob`, and never panics; a job it accepts
-//! is what the function would return, so it must parse back to itself. Payloads the function
-//! dispatches elsewhere (a backfill plan, a backfill summary) go to their own parsers, as there.
+//! `input::parse`, the function's one dispatch, with its default rules (every setting at its
+//! embedded default, plus `SCHEDULE_DATABASE` so that classic Scheduled Events reach the job
+//! parser too). Whatever arrives, the parser answers an event or a typed `InvalidJob`, and never
+//! panics:
+//! - a job it accepts is what the function would return, so it must parse back to itself;
+//! - a plan holds between 1 and the state machine's limit of windows;
+//! - a refusal names the field at fault in backticks and stays short (it goes into an answer
+//!   and a log line, so it must never echo a large payload).
 
 #![no_main]
 
 use std::sync::OnceLock;
 
-use fauna_logs_export::backfill::{self, MAX_STATE_MACHINE_WINDOWS, Plan};
+use chrono::{DateTime, TimeDelta, Utc};
 use fauna_logs_export::config::Config;
-use fauna_logs_export::job::{Job, JobRules};
+use fauna_logs_export::input::backfill::MAX_STATE_MACHINE_WINDOWS;
+use fauna_logs_export::input::{Event, JobRules, parse};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
+
+/// The longest refusal message: a field name and a value are shown clipped to 96 bytes each.
+const MAX_MESSAGE_BYTES: usize = 1024;
 
 fn rules() -> &'static JobRules {
     static RULES: OnceLock<JobRules> = OnceLock::new();
@@ -27,8 +34,12 @@ fn rules() -> &'static JobRules {
             _ => None,
         })
         .expect("the default configuration is valid");
-        config.job_rules()
+        config.rules
     })
+}
+
+fn now() -> DateTime<Utc> {
+    DateTime::UNIX_EPOCH + TimeDelta::days(20_000)
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -36,28 +47,29 @@ fuzz_target!(|data: &[u8]| {
     let Ok(value) = serde_json::from_slice::<Value>(data) else {
         return;
     };
-    if backfill::is_plan(&value) {
-        let now = chrono::DateTime::UNIX_EPOCH + chrono::TimeDelta::days(20_000);
-        if let Ok(plan) = Plan::from_value(value, rules(), MAX_STATE_MACHINE_WINDOWS, now) {
-            assert!(!plan.windows.is_empty() && plan.windows.len() <= MAX_STATE_MACHINE_WINDOWS);
-        }
-        return;
-    }
-    if backfill::is_summary_request(&value) {
-        if let Ok(summary) = backfill::summarize(value) {
-            assert_eq!(summary.failures.len(), summary.failed);
-        }
-        return;
-    }
-    match Job::from_value(value, rules()) {
-        Ok(job) => {
+    match parse(value, rules(), now()) {
+        Ok(Event::Job(job)) => {
             let returned = serde_json::to_value(&job).expect("a job serialises");
-            let again = Job::from_value(returned, rules()).expect("a returned job parses back");
+            let Ok(Event::Job(again)) = parse(returned, rules(), now()) else {
+                panic!("a returned job does not parse back to a job");
+            };
             assert_eq!(again, job);
         }
+        Ok(Event::Plan(plan)) => {
+            assert!(!plan.windows.is_empty() && plan.windows.len() <= MAX_STATE_MACHINE_WINDOWS);
+        }
+        Ok(Event::Outcomes(_)) => {}
         Err(err) => {
-            // Every refusal has a message for people.
-            assert!(!err.to_string().is_empty());
+            let message = err.to_string();
+            assert!(
+                message.matches('`').count() >= 2,
+                "a refusal names no field: {message}"
+            );
+            assert!(
+                message.len() < MAX_MESSAGE_BYTES,
+                "a {}-byte refusal: {message}",
+                message.len()
+            );
         }
     }
 });

@@ -1,4 +1,4 @@
-//! Windows from schedules: which window a scheduled run exports.
+//! Scheduled entries: which window a scheduled run exports.
 //!
 //! The window comes from the *scheduled* time, never from the clock, so a run that starts late or
 //! is retried exports the same window, and runs one period apart tile time with no gap and no
@@ -6,7 +6,7 @@
 //! that ended at least `l` before `t`: `[floor_g(t - l) - g, floor_g(t - l))`. The lag is there
 //! because Fauna's logs arrive late.
 //!
-//! Two scheduled entry shapes become a manual request here:
+//! Two scheduled entry shapes become a job here:
 //! - our EventBridge Scheduler input: `{"scheduled_time": "<aws.scheduler.scheduled-time>",
 //!   "database" | "region_group": …, "granularity": "hour" | "day", "lag_minutes": N}`;
 //! - a classic EventBridge "Scheduled Event" (`"detail-type": "Scheduled Event"`, `"time"`), whose
@@ -14,42 +14,17 @@
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::job::{InvalidJob, SHOWN_BYTES, clip, deserialize, parse_rfc3339, rfc3339};
+use super::JobRules;
+use super::error::{InvalidJob, SHOWN_BYTES, clip, deserialize};
+use super::job::{new_job, scope, time};
+use crate::job::Job;
+use crate::scope::Scope;
+use crate::time::Granularity;
 
-/// The length of one exported window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Granularity {
-    Hour,
-    Day,
-}
-
-impl Granularity {
-    pub fn period(self) -> TimeDelta {
-        match self {
-            Granularity::Hour => TimeDelta::hours(1),
-            Granularity::Day => TimeDelta::days(1),
-        }
-    }
-
-    /// The name a plan or schedule input uses.
-    pub fn name(self) -> &'static str {
-        match self {
-            Granularity::Hour => "hour",
-            Granularity::Day => "day",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Granularity> {
-        match value {
-            "hour" | "hourly" | "1h" => Some(Granularity::Hour),
-            "day" | "daily" | "1d" => Some(Granularity::Day),
-            _ => None,
-        }
-    }
-}
+/// The most `lag_minutes` (and `SCHEDULE_LAG_MINUTES`) may say: a week.
+pub const MAX_LAG_MINUTES: i64 = 7 * 24 * 60;
 
 /// How scheduled runs choose their window, and, for classic Scheduled Events (which carry no
 /// input of ours), what they export.
@@ -57,8 +32,8 @@ impl Granularity {
 pub struct ScheduleDefaults {
     pub granularity: Granularity,
     pub lag: TimeDelta,
-    /// `("database" | "region_group", value)` for classic Scheduled Events.
-    pub scope: Option<(&'static str, String)>,
+    /// What a classic Scheduled Event exports (`SCHEDULE_DATABASE` or `SCHEDULE_REGION_GROUP`).
+    pub scope: Option<Scope>,
 }
 
 impl Default for ScheduleDefaults {
@@ -84,6 +59,34 @@ pub fn window_for(
     (end - period, end)
 }
 
+/// Whether a payload is a classic EventBridge Scheduled Event.
+pub(super) fn is_classic_event(value: &Value) -> bool {
+    value.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event")
+}
+
+/// Whether a payload is our EventBridge Scheduler input.
+pub(super) fn is_scheduler_input(value: &Value) -> bool {
+    value.get("scheduled_time").is_some()
+}
+
+/// A classic Scheduled Event: the configured scope, the window before its `time`.
+pub(super) fn classic_event(value: &Value, rules: &JobRules) -> Result<Job, InvalidJob> {
+    let schedule = &rules.schedule;
+    let scheduled = scheduled_time(
+        "time",
+        value
+            .get("time")
+            .and_then(Value::as_str)
+            .unwrap_or_default(),
+    )?;
+    let scope = schedule.scope.clone().ok_or(InvalidJob::MissingField {
+        field: "SCHEDULE_DATABASE",
+        hint: "a classic EventBridge Scheduled Event carries no scope: set SCHEDULE_DATABASE or SCHEDULE_REGION_GROUP on the function, or use an EventBridge Scheduler input with `database`/`region_group`",
+    })?;
+    let (start, end) = window_for(scheduled, schedule.granularity, schedule.lag);
+    new_job(scope, start, end, rules)
+}
+
 /// Our EventBridge Scheduler input.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -95,28 +98,12 @@ struct SchedulerInput {
     lag_minutes: Option<i64>,
 }
 
-/// Turns a scheduled entry into the manual request it stands for; anything else passes through.
-pub fn to_manual_request(value: Value, defaults: &ScheduleDefaults) -> Result<Value, InvalidJob> {
-    if value.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event") {
-        let time = value
-            .get("time")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let scheduled = parse_scheduled("time", time)?;
-        let (field, scope) = defaults.scope.clone().ok_or(InvalidJob::MissingField {
-            field: "SCHEDULE_DATABASE",
-            hint: "a classic EventBridge Scheduled Event carries no scope: set SCHEDULE_DATABASE or SCHEDULE_REGION_GROUP on the function, or use an EventBridge Scheduler input with `database`/`region_group`",
-        })?;
-        let (start, end) = window_for(scheduled, defaults.granularity, defaults.lag);
-        return Ok(json!({ field: scope, "time_start": rfc3339(start), "time_end": rfc3339(end) }));
-    }
-    if value.get("scheduled_time").is_none() {
-        return Ok(value);
-    }
+/// An EventBridge Scheduler input: its scope, the window before its `scheduled_time`.
+pub(super) fn scheduler_input(value: Value, rules: &JobRules) -> Result<Job, InvalidJob> {
     let input: SchedulerInput = deserialize(value)?;
-    let scheduled = parse_scheduled("scheduled_time", &input.scheduled_time)?;
+    let scheduled = scheduled_time("scheduled_time", &input.scheduled_time)?;
     let granularity = match input.granularity.as_deref() {
-        None => defaults.granularity,
+        None => rules.schedule.granularity,
         Some(g) => Granularity::parse(g).ok_or_else(|| InvalidJob::BadSchedule {
             field: "granularity",
             detail: format!(
@@ -126,27 +113,21 @@ pub fn to_manual_request(value: Value, defaults: &ScheduleDefaults) -> Result<Va
         })?,
     };
     let lag = match input.lag_minutes {
-        None => defaults.lag,
-        Some(m) if (0..=7 * 24 * 60).contains(&m) => TimeDelta::minutes(m),
+        None => rules.schedule.lag,
+        Some(m) if (0..=MAX_LAG_MINUTES).contains(&m) => TimeDelta::minutes(m),
         Some(m) => {
             return Err(InvalidJob::BadSchedule {
                 field: "lag_minutes",
-                detail: format!("{m} is out of range: use 0 to 10080 (a week)"),
+                detail: format!("{m} is out of range: use 0 to {MAX_LAG_MINUTES} (a week)"),
             });
         }
     };
+    let scope = scope(input.database, input.region_group, rules)?;
     let (start, end) = window_for(scheduled, granularity, lag);
-    let mut manual = json!({ "time_start": rfc3339(start), "time_end": rfc3339(end) });
-    if let Some(db) = input.database {
-        manual["database"] = db.into();
-    }
-    if let Some(rg) = input.region_group {
-        manual["region_group"] = rg.into();
-    }
-    Ok(manual)
+    new_job(scope, start, end, rules)
 }
 
-fn parse_scheduled(field: &'static str, value: &str) -> Result<DateTime<Utc>, InvalidJob> {
+fn scheduled_time(field: &'static str, value: &str) -> Result<DateTime<Utc>, InvalidJob> {
     if value.starts_with("<aws.") {
         return Err(InvalidJob::BadTime {
             field,
@@ -154,17 +135,24 @@ fn parse_scheduled(field: &'static str, value: &str) -> Result<DateTime<Utc>, In
             detail: "the placeholder was not replaced: put it in an EventBridge Scheduler target's input".into(),
         });
     }
-    parse_rfc3339(field, value)
+    time(field, value)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::input::test_rules as rules;
+    use crate::time::{parse_rfc3339, rfc3339};
     use chrono::TimeZone;
     use proptest::prelude::*;
+    use serde_json::json;
 
     fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+        parse_rfc3339(s).unwrap()
+    }
+
+    fn window(job: &Job) -> (String, String) {
+        (rfc3339(job.time_start), rfc3339(job.time_end))
     }
 
     #[test]
@@ -201,57 +189,54 @@ mod tests {
     }
 
     #[test]
-    fn scheduler_input_becomes_a_manual_request() {
-        let v = to_manual_request(
+    fn scheduler_input_becomes_a_job_for_its_window() {
+        let job = scheduler_input(
             json!({"scheduled_time": "2026-11-25T01:00:00Z", "database": "us-std/ECommerce", "granularity": "hour", "lag_minutes": 30}),
-            &ScheduleDefaults::default(),
+            &rules(),
         )
         .unwrap();
+        assert_eq!(job.scope, Scope::Database("us-std/ECommerce".into()));
         assert_eq!(
-            v,
-            json!({"database": "us-std/ECommerce", "time_start": "2026-11-24T23:00:00Z", "time_end": "2026-11-25T00:00:00Z"})
+            window(&job),
+            ("2026-11-24T23:00:00Z".into(), "2026-11-25T00:00:00Z".into())
         );
     }
 
     #[test]
     fn classic_scheduled_event_uses_the_configured_scope() {
         let event = json!({"version": "0", "id": "x", "detail-type": "Scheduled Event", "source": "aws.events", "account": "1", "time": "2026-11-25T02:00:00Z", "region": "us-east-1", "resources": [], "detail": {}});
-        let err = to_manual_request(event.clone(), &ScheduleDefaults::default()).unwrap_err();
+        let err = classic_event(&event, &rules()).unwrap_err();
         assert!(err.to_string().contains("SCHEDULE_DATABASE"), "{err}");
-        let defaults = ScheduleDefaults {
-            scope: Some(("region_group", "us-std".into())),
-            ..Default::default()
-        };
-        let v = to_manual_request(event, &defaults).unwrap();
+        let mut configured = rules();
+        configured.schedule.scope = Some(Scope::RegionGroup("us-std".into()));
+        let job = classic_event(&event, &configured).unwrap();
+        assert_eq!(job.scope, Scope::RegionGroup("us-std".into()));
         assert_eq!(
-            v,
-            json!({"region_group": "us-std", "time_start": "2026-11-24T00:00:00Z", "time_end": "2026-11-25T00:00:00Z"})
+            window(&job),
+            ("2026-11-24T00:00:00Z".into(), "2026-11-25T00:00:00Z".into())
         );
     }
 
     #[test]
     fn an_unreplaced_placeholder_is_named() {
-        let err = to_manual_request(
+        let err = scheduler_input(
             json!({"scheduled_time": "<aws.scheduler.scheduled-time>", "region_group": "us-std"}),
-            &ScheduleDefaults::default(),
+            &rules(),
         )
         .unwrap_err();
         assert!(err.to_string().contains("placeholder"), "{err}");
-        let err = to_manual_request(
+        let err = scheduler_input(
             json!({"scheduled_time": "2026-11-25T01:00:00Z", "region_group": "us-std", "granularity": "week"}),
-            &ScheduleDefaults::default(),
+            &rules(),
         )
         .unwrap_err();
         assert!(err.to_string().contains("granularity"), "{err}");
-    }
-
-    #[test]
-    fn manual_requests_and_jobs_pass_through() {
-        let manual = json!({"database": "us-std/A", "time_start": "x", "time_end": "y"});
-        assert_eq!(
-            to_manual_request(manual.clone(), &ScheduleDefaults::default()).unwrap(),
-            manual
-        );
+        let err = scheduler_input(
+            json!({"scheduled_time": "2026-11-25T01:00:00Z", "region_group": "us-std", "lag_minutes": 10081}),
+            &rules(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("`lag_minutes`"), "{err}");
     }
 
     fn granularity() -> impl Strategy<Value = Granularity> {

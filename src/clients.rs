@@ -1,0 +1,87 @@
+//! The clients a step works with, built once per process (a Lambda cold start, a CLI run) from
+//! a [`Config`] that has already been read and checked: the Fauna API, the bucket, and the
+//! account key (read from Secrets Manager when the configuration names a secret).
+//!
+//! This is the only place the exporter touches the network before its first step, so everything
+//! that can be checked without it (arguments, payloads, settings) is checked before
+//! [`Deps::connect`] is called.
+
+use aws_config::environment::region::EnvironmentVariableRegionProvider;
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::profile::ProfileFileRegionProvider;
+
+use crate::config::{Config, ConfigError, KeySource};
+use crate::error::StepError;
+use crate::fauna::{AccountKey, FaunaClient};
+use crate::retry::RetryPolicy;
+use crate::store::S3Store;
+
+/// What a step works with: the Fauna API, the bucket and the configuration.
+pub struct Deps<A, S> {
+    pub api: A,
+    pub store: S,
+    pub config: Config,
+}
+
+impl Deps<FaunaClient, S3Store> {
+    /// The real clients for `config`.
+    pub async fn connect(config: Config) -> Result<Self, StepError> {
+        let aws = aws_config().await?;
+        let key = account_key(&config.account_key, &aws).await?;
+        let api = FaunaClient::new(
+            config.fauna_url.clone(),
+            key,
+            RetryPolicy::default(),
+            config.api_timeout,
+        )
+        .map_err(StepError::Startup)?;
+        let store = S3Store::new(&aws, config.bucket.clone(), config.s3_force_path_style);
+        Ok(Deps { api, store, config })
+    }
+}
+
+/// The AWS SDK's configuration. The region comes from `AWS_REGION` (always set in Lambda) or the
+/// AWS profile, never from probing the instance metadata service: a missing region is one clear
+/// error instead of a wait and a page of SDK warnings.
+async fn aws_config() -> Result<aws_config::SdkConfig, ConfigError> {
+    let region = RegionProviderChain::first_try(EnvironmentVariableRegionProvider::new())
+        .or_else(ProfileFileRegionProvider::new())
+        .region()
+        .await
+        .ok_or_else(|| ConfigError {
+            var: "AWS_REGION",
+            problem: "is not set, and the AWS profile names no region: set it to the bucket's region, e.g. AWS_REGION=us-east-1".into(),
+        })?;
+    Ok(aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(region)
+        .load()
+        .await)
+}
+
+/// The account key itself, reading the secret if that is where it lives.
+async fn account_key(
+    source: &KeySource,
+    aws: &aws_config::SdkConfig,
+) -> Result<AccountKey, ConfigError> {
+    let id = match source {
+        KeySource::Key(key) => return Ok(key.clone()),
+        KeySource::Secret(id) => id,
+    };
+    let client = aws_sdk_secretsmanager::Client::new(aws);
+    let unreadable = |detail: String| ConfigError {
+        var: "FAUNA_ACCOUNT_KEY_SECRET_ARN",
+        problem: format!(
+            "names a secret that cannot be read ({detail}): check the ARN and that the function may call secretsmanager:GetSecretValue on it"
+        ),
+    };
+    let out = client
+        .get_secret_value()
+        .secret_id(id)
+        .send()
+        .await
+        .map_err(|e| unreadable(crate::aws_error::describe(&e)))?;
+    match out.secret_string() {
+        Some(secret) if !secret.trim().is_empty() => Ok(AccountKey::new(secret.trim().to_owned())),
+        _ => Err(unreadable("it holds no secret string".into())),
+    }
+}

@@ -1,0 +1,309 @@
+//! [`PartWriter`]: cuts a byte stream into parts and keeps a bounded number of them uploading
+//! (object_store's `WriteMultipart` is the model). It owns the multipart upload: it starts one
+//! with the first full part, continues one a job carried over (after checking it with ListParts),
+//! pauses at a part boundary, completes with the full-object CRC32C, or aborts.
+
+use std::collections::BTreeMap;
+
+use bytes::{Bytes, BytesMut};
+use tokio::task::JoinSet;
+
+use super::{CopyError, CopyPlan};
+use crate::job::UploadProgress;
+use crate::store::{CONTENT_TYPE, ObjectStore, StoreError, UploadedPart};
+use crate::verify::CorruptLog;
+
+/// S3's limit on parts in one upload; the part size grows for files that would need more.
+const MAX_PARTS: u64 = 10_000;
+
+/// Cuts a byte stream into parts and keeps a bounded number of them uploading.
+pub(super) struct PartWriter<S: ObjectStore> {
+    store: S,
+    key: String,
+    part_size: u64,
+    max_in_flight: usize,
+    /// Bytes from `mark()` on, not yet handed to a part.
+    buffer: BytesMut,
+    upload_id: Option<String>,
+    next_part: i32,
+    in_flight: JoinSet<Result<UploadedPart, StoreError>>,
+    /// Parts stored, by number.
+    uploaded: BTreeMap<i32, UploadedPart>,
+    /// CRC32C of the part being read again below the mark (after a resume or a restart).
+    reread_crc: u32,
+}
+
+impl<S: ObjectStore> PartWriter<S> {
+    /// A writer for a fresh copy, or one continuing `plan.resume` if the store confirms it.
+    pub(super) async fn start(store: S, key: &str, plan: &CopyPlan) -> Result<Self, CopyError> {
+        let mut writer = PartWriter {
+            store,
+            key: key.to_owned(),
+            part_size: plan.part_size,
+            max_in_flight: plan.max_in_flight.max(1),
+            buffer: BytesMut::new(),
+            upload_id: None,
+            next_part: 1,
+            in_flight: JoinSet::new(),
+            uploaded: BTreeMap::new(),
+            reread_crc: 0,
+        };
+        let Some(progress) = &plan.resume else {
+            return Ok(writer);
+        };
+        let parts = match writer.store.list_parts(key, &progress.upload_id).await {
+            Ok(parts) => parts,
+            Err(e) if e.is_no_such_upload() => {
+                tracing::warn!("the upload to resume no longer exists; starting the copy over");
+                return Ok(writer);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let expected = progress.next_part - 1;
+        let consistent = parts.len() as i32 == expected
+            && parts
+                .iter()
+                .zip(1..)
+                .all(|(p, n)| p.number == n && p.size == progress.part_size)
+            && u64::from(expected.unsigned_abs()) * progress.part_size == progress.offset;
+        if !consistent {
+            tracing::warn!(
+                listed = parts.len(),
+                expected,
+                "the stored parts do not match the job; aborting that upload and starting over"
+            );
+            writer
+                .store
+                .abort_multipart(key, &progress.upload_id)
+                .await?;
+            return Ok(writer);
+        }
+        tracing::info!(
+            parts = expected,
+            offset = progress.offset,
+            "resuming the multipart upload"
+        );
+        writer.part_size = progress.part_size;
+        writer.upload_id = Some(progress.upload_id.clone());
+        writer.next_part = progress.next_part;
+        writer.uploaded = parts.into_iter().map(|p| (p.number, p)).collect();
+        Ok(writer)
+    }
+
+    /// The file offset where the next part starts: bytes before it are handed off already.
+    fn mark(&self) -> u64 {
+        u64::from((self.next_part - 1).unsigned_abs()) * self.part_size
+    }
+
+    /// Grows the part size so that a file of `len` bytes fits in S3's 10,000 parts.
+    pub(super) fn fit_part_size(&mut self, len: u64) {
+        if self.upload_id.is_none()
+            && self.next_part == 1
+            && len.div_ceil(self.part_size) > MAX_PARTS
+        {
+            self.part_size = len.div_ceil(MAX_PARTS).next_multiple_of(1 << 20);
+        }
+    }
+
+    /// Drops buffered bytes that were not handed to a part (the stream starts over).
+    pub(super) fn discard_buffer(&mut self) {
+        self.buffer.clear();
+    }
+
+    /// Takes `chunk`, which starts at file offset `pos`: bytes past what is already buffered or
+    /// handed off go into parts; bytes of stored parts are checked against them. Returns whether
+    /// a part was sent.
+    pub(super) async fn write_at(&mut self, pos: u64, mut chunk: Bytes) -> Result<bool, CopyError> {
+        let mark = self.mark();
+        if pos < mark {
+            let below = usize::try_from(mark - pos).map_or(chunk.len(), |n| n.min(chunk.len()));
+            self.check_stored(pos, &chunk[..below])?;
+        }
+        let next_byte = mark + self.buffer.len() as u64;
+        let end = pos + chunk.len() as u64;
+        if end <= next_byte {
+            return Ok(false);
+        }
+        let skip = next_byte.saturating_sub(pos);
+        let _ = chunk.split_to(usize::try_from(skip).unwrap_or(chunk.len()));
+        let part_size = usize::try_from(self.part_size).unwrap_or(usize::MAX);
+        let mut sent = false;
+        while !chunk.is_empty() {
+            if self.buffer.capacity() == 0 {
+                self.buffer.reserve(part_size);
+            }
+            let room = part_size - self.buffer.len();
+            let piece = chunk.split_to(room.min(chunk.len()));
+            self.buffer.extend_from_slice(&piece);
+            if self.buffer.len() == part_size {
+                self.send_part().await?;
+                sent = true;
+            }
+        }
+        Ok(sent)
+    }
+
+    /// Checks bytes read again below the mark against the checksums of the parts that hold them,
+    /// and fills in checksums the store did not list. A difference means the file changed.
+    fn check_stored(&mut self, mut pos: u64, mut bytes: &[u8]) -> Result<(), CopyError> {
+        while !bytes.is_empty() {
+            let in_part = pos % self.part_size;
+            if in_part == 0 {
+                self.reread_crc = 0;
+            }
+            let take = usize::try_from(self.part_size - in_part)
+                .map_or(bytes.len(), |n| n.min(bytes.len()));
+            self.reread_crc = crc32c::crc32c_append(self.reread_crc, &bytes[..take]);
+            bytes = &bytes[take..];
+            pos += take as u64;
+            if !pos.is_multiple_of(self.part_size) {
+                continue;
+            }
+            let number = i32::try_from(pos / self.part_size).unwrap_or(i32::MAX);
+            // A part still uploading is checked by S3 against the checksum it was sent with.
+            if let Some(part) = self.uploaded.get_mut(&number) {
+                match part.crc32c {
+                    Some(stored) if stored != self.reread_crc => {
+                        return Err(CopyError::Corrupt(CorruptLog(format!(
+                            "part {number} of the file differs from the one stored earlier: the file changed"
+                        ))));
+                    }
+                    Some(_) => {}
+                    None => part.crc32c = Some(self.reread_crc),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts uploading the buffered part, after waiting for a free slot.
+    async fn send_part(&mut self) -> Result<(), StoreError> {
+        let upload_id = match &self.upload_id {
+            Some(id) => id.clone(),
+            None => {
+                let id = self.store.create_multipart(&self.key).await?;
+                tracing::debug!(key = %self.key, "multipart upload started");
+                self.upload_id = Some(id.clone());
+                id
+            }
+        };
+        while self.in_flight.len() >= self.max_in_flight {
+            self.join_one().await?;
+        }
+        let body = self.buffer.split().freeze();
+        let number = self.next_part;
+        self.next_part += 1;
+        let store = self.store.clone();
+        let key = self.key.clone();
+        self.in_flight
+            .spawn(async move { store.upload_part(&key, &upload_id, number, body).await });
+        Ok(())
+    }
+
+    async fn join_one(&mut self) -> Result<(), StoreError> {
+        match self.in_flight.join_next().await {
+            Some(Ok(part)) => {
+                let part = part?;
+                self.uploaded.insert(part.number, part);
+                Ok(())
+            }
+            Some(Err(join)) => Err(StoreError::new(
+                "UploadPart",
+                self.store.bucket(),
+                &self.key,
+                format!("the upload task ended abnormally: {join}"),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    async fn join_all(&mut self) -> Result<(), StoreError> {
+        while !self.in_flight.is_empty() {
+            self.join_one().await?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the parts in flight and says where a later invocation continues.
+    pub(super) async fn pause(&mut self) -> Result<UploadProgress, CopyError> {
+        self.join_all().await?;
+        let upload_id = self.upload_id.clone().ok_or_else(|| {
+            StoreError::new(
+                "UploadPart",
+                self.store.bucket(),
+                &self.key,
+                "paused before a multipart upload started".into(),
+            )
+        })?;
+        Ok(UploadProgress {
+            upload_id,
+            next_part: self.next_part,
+            offset: self.mark(),
+            part_size: self.part_size,
+        })
+    }
+
+    /// Uploads what is left and makes the object appear at the key. Returns the part count.
+    pub(super) async fn finish(&mut self, crc32c: u32) -> Result<u32, CopyError> {
+        let Some(upload_id) = self.upload_id.clone() else {
+            let body = self.buffer.split().freeze();
+            self.store.put_object(&self.key, body, CONTENT_TYPE).await?;
+            return Ok(0);
+        };
+        if !self.buffer.is_empty() {
+            self.send_part().await?;
+        }
+        self.join_all().await?;
+        let parts: Vec<UploadedPart> = std::mem::take(&mut self.uploaded).into_values().collect();
+        let count = parts.len() as u32;
+        self.store
+            .complete_multipart(&self.key, &upload_id, parts, crc32c)
+            .await?;
+        self.upload_id = None;
+        Ok(count)
+    }
+
+    /// Stops the parts still uploading and aborts the multipart upload, if one was started.
+    pub(super) async fn abort(&mut self) {
+        self.in_flight.abort_all();
+        while self.in_flight.join_next().await.is_some() {}
+        if let Some(upload_id) = self.upload_id.take() {
+            match self.store.abort_multipart(&self.key, &upload_id).await {
+                Ok(()) => tracing::info!(key = %self.key, "multipart upload aborted"),
+                Err(e) => tracing::error!(
+                    error = %e,
+                    "could not abort the multipart upload; the bucket's AbortIncompleteMultipartUpload lifecycle rule will remove it"
+                ),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::memory::MemoryStore;
+
+    #[test]
+    fn part_size_grows_to_fit_ten_thousand_parts() {
+        let mut w = PartWriter {
+            store: MemoryStore::default(),
+            key: "k".into(),
+            part_size: 8 << 20,
+            max_in_flight: 1,
+            buffer: BytesMut::new(),
+            upload_id: None,
+            next_part: 1,
+            in_flight: JoinSet::new(),
+            uploaded: BTreeMap::new(),
+            reread_crc: 0,
+        };
+        w.fit_part_size(200 << 30);
+        assert!(w.part_size * MAX_PARTS >= 200 << 30);
+        assert_eq!(w.part_size % (1 << 20), 0);
+        let mut small = w;
+        small.part_size = 8 << 20;
+        small.fit_part_size(1 << 30);
+        assert_eq!(small.part_size, 8 << 20);
+    }
+}

@@ -1,0 +1,287 @@
+//! [`FaunaClient`]: the Fauna Account API over HTTPS.
+//!
+//! Transient faults (connection errors, timeouts, 429, 5xx) are retried with [`RetryPolicy`];
+//! 401/403 are permanent and say the key was rejected; other error bodies (`{code, reason}`)
+//! become [`FaunaError::Rejected`].
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde::Deserialize;
+use url::Url;
+
+use super::download::{self, DownloadError, LogFile, PresignedUrl};
+use super::{AccountKey, FaunaError, LogRequestStatus, LogsApi};
+use crate::retry::RetryPolicy;
+use crate::scope::Scope;
+use crate::time::rfc3339;
+
+/// The Fauna Account API over HTTPS. Build it once per process; it pools connections.
+#[derive(Debug, Clone)]
+pub struct FaunaClient {
+    api: reqwest::Client,
+    files: reqwest::Client,
+    base: Url,
+    key: AccountKey,
+    retry: RetryPolicy,
+}
+
+impl FaunaClient {
+    /// A client of the API under `base`; each API call may take `api_timeout` before it is
+    /// retried.
+    pub fn new(
+        base: Url,
+        key: AccountKey,
+        retry: RetryPolicy,
+        api_timeout: Duration,
+    ) -> Result<FaunaClient, String> {
+        let api = reqwest::Client::builder()
+            .user_agent(crate::USER_AGENT)
+            .connect_timeout(Duration::from_secs(10).min(api_timeout))
+            .timeout(api_timeout)
+            .build()
+            .map_err(|e| format!("cannot build the Fauna HTTP client: {e}"))?;
+        let files = download::files_client()?;
+        Ok(FaunaClient {
+            api,
+            files,
+            base,
+            key,
+            retry,
+        })
+    }
+
+    /// `{base}/api/v1/logs/{segments…}?type=query[&regionGroup=rg]`.
+    fn endpoint(&self, segments: &[&str], region_group: Option<&str>) -> Url {
+        let mut url = self.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty()
+                .extend(["api", "v1", "logs"])
+                .extend(segments);
+        }
+        url.set_query(None);
+        let mut query = url.query_pairs_mut();
+        query.append_pair("type", "query");
+        if let Some(rg) = region_group {
+            query.append_pair("regionGroup", rg);
+        }
+        drop(query);
+        url
+    }
+
+    /// Sends the request `build` makes, retrying transient faults, and parses the answer.
+    async fn call(
+        &self,
+        endpoint: &'static str,
+        build: impl Fn() -> RequestBuilder,
+    ) -> Result<LogRequestStatus, FaunaError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (last, delay) = match build().bearer_auth(self.key.expose()).send().await {
+                Ok(resp) if resp.status().is_success() => match resp.bytes().await {
+                    Ok(body) => {
+                        return serde_json::from_slice(&body).map_err(|e| FaunaError::Protocol {
+                            endpoint,
+                            detail: e.to_string(),
+                        });
+                    }
+                    Err(e) => (transport_error(e), Some(self.retry.backoff(attempt))),
+                },
+                Ok(resp) => {
+                    let status = resp.status();
+                    let headers = resp.headers().clone();
+                    let body = resp.bytes().await.unwrap_or_default();
+                    let (code, reason) = error_body(&body);
+                    match status {
+                        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                            return Err(FaunaError::AuthRejected {
+                                endpoint,
+                                status: status.as_u16(),
+                                code,
+                                reason,
+                            });
+                        }
+                        StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS => (
+                            format!("HTTP {} {code}: {reason}", status.as_u16()),
+                            self.retry.delay_after(attempt, &headers),
+                        ),
+                        s if s.is_server_error() => (
+                            format!("HTTP {} {code}: {reason}", status.as_u16()),
+                            self.retry.delay_after(attempt, &headers),
+                        ),
+                        _ => {
+                            return Err(FaunaError::Rejected {
+                                endpoint,
+                                status: status.as_u16(),
+                                code,
+                                reason,
+                            });
+                        }
+                    }
+                }
+                Err(e) if e.is_builder() => {
+                    return Err(FaunaError::Protocol {
+                        endpoint,
+                        detail: e.to_string(),
+                    });
+                }
+                Err(e) => (transport_error(e), Some(self.retry.backoff(attempt))),
+            };
+            match delay {
+                Some(delay) if attempt < self.retry.max_attempts => {
+                    tracing::warn!(endpoint, attempt, ?delay, cause = %last, "Fauna call failed; retrying");
+                    tokio::time::sleep(delay).await;
+                }
+                _ => {
+                    return Err(FaunaError::Unavailable {
+                        endpoint,
+                        attempts: attempt,
+                        last,
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// A transport error (reset, timeout, refused connection) in a line, with the causes reqwest
+/// wraps: "error sending request: …: connection reset by peer" says more than its Display alone.
+fn transport_error(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
+}
+
+/// `{code, reason}` (Account API v1) or `{error: {code, message}}` (v2), else the raw text.
+fn error_body(body: &[u8]) -> (String, String) {
+    #[derive(Deserialize)]
+    struct V1 {
+        code: Option<String>,
+        reason: Option<String>,
+        error: Option<V2>,
+    }
+    #[derive(Deserialize)]
+    struct V2 {
+        code: Option<String>,
+        message: Option<String>,
+    }
+    match serde_json::from_slice::<V1>(body) {
+        Ok(V1 {
+            code: Some(code),
+            reason,
+            ..
+        }) => (code, reason.unwrap_or_default()),
+        Ok(V1 { error: Some(e), .. }) => (
+            e.code.unwrap_or_else(|| "unknown".into()),
+            e.message.unwrap_or_default(),
+        ),
+        _ => {
+            let text = String::from_utf8_lossy(body);
+            let text: String = text.chars().take(200).collect();
+            ("unknown".into(), text.trim().to_owned())
+        }
+    }
+}
+
+impl LogsApi for FaunaClient {
+    async fn request_logs(
+        &self,
+        scope: &Scope,
+        time_start: DateTime<Utc>,
+        time_end: DateTime<Utc>,
+    ) -> Result<LogRequestStatus, FaunaError> {
+        let mut body = serde_json::Map::new();
+        body.insert(scope.field().into(), scope.value().into());
+        body.insert("time_start".into(), rfc3339(time_start).into());
+        body.insert("time_end".into(), rfc3339(time_end).into());
+        // One token per log request, the same on every retry of this call: a POST whose answer
+        // was lost (a reset, a timeout) and is sent again maps to the request it already created
+        // (Fauna dedupes a token for 24 h) instead of creating another.
+        let token = uuid::Builder::from_random_bytes(std::array::from_fn(|_| fastrand::u8(..)));
+        body.insert(
+            "idempotency_token".into(),
+            token.into_uuid().hyphenated().to_string().into(),
+        );
+        let url = self.endpoint(&[], None);
+        self.call("POST /api/v1/logs", || {
+            self.api.request(Method::POST, url.clone()).json(&body)
+        })
+        .await
+    }
+
+    async fn status(
+        &self,
+        request_id: &str,
+        region_group: &str,
+    ) -> Result<LogRequestStatus, FaunaError> {
+        let url = self.endpoint(&[request_id], Some(region_group));
+        self.call("GET /api/v1/logs/{id}", || {
+            self.api.request(Method::GET, url.clone())
+        })
+        .await
+    }
+
+    async fn renew_url(
+        &self,
+        request_id: &str,
+        region_group: &str,
+    ) -> Result<LogRequestStatus, FaunaError> {
+        let url = self.endpoint(&[request_id, "url"], Some(region_group));
+        self.call("POST /api/v1/logs/{id}/url", || {
+            self.api.request(Method::POST, url.clone())
+        })
+        .await
+    }
+
+    async fn download(&self, url: &PresignedUrl, from: u64) -> Result<LogFile, DownloadError> {
+        download::download(&self.files, url, from).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_bodies() {
+        assert_eq!(
+            error_body(br#"{"code":"bad_request","reason":"window too long"}"#),
+            ("bad_request".into(), "window too long".into())
+        );
+        assert_eq!(
+            error_body(br#"{"error":{"code":"not_found","message":"no such request"}}"#),
+            ("not_found".into(), "no such request".into())
+        );
+        assert_eq!(
+            error_body(b"<html>oops</html>"),
+            ("unknown".into(), "<html>oops</html>".into())
+        );
+    }
+
+    #[test]
+    fn endpoints_are_built_under_the_base() {
+        let client = FaunaClient::new(
+            Url::parse("http://127.0.0.1:8080").unwrap(),
+            AccountKey::new("k".into()),
+            RetryPolicy::default(),
+            Duration::from_secs(30),
+        )
+        .unwrap();
+        assert_eq!(
+            client.endpoint(&[], None).as_str(),
+            "http://127.0.0.1:8080/api/v1/logs?type=query"
+        );
+        assert_eq!(
+            client.endpoint(&["a/b", "url"], Some("us-std")).as_str(),
+            "http://127.0.0.1:8080/api/v1/logs/a%2Fb/url?type=query&regionGroup=us-std"
+        );
+    }
+}

@@ -1,0 +1,260 @@
+//! The log file behind a presigned URL: fetched from a byte offset on (HTTP `Range`), streamed,
+//! never buffered whole.
+//!
+//! A presigned URL is a bearer credential: it prints only as [`PresignedUrl`]'s redacted form,
+//! in messages, logs and errors alike.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::stream::{BoxStream, StreamExt};
+use reqwest::StatusCode;
+use serde::{Deserialize, Deserializer};
+use url::{Host, Url};
+
+/// A presigned download URL: a bearer credential. It displays as `scheme://host/path?<redacted>`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PresignedUrl(Url);
+
+impl PresignedUrl {
+    pub fn parse(value: &str) -> Option<PresignedUrl> {
+        Url::parse(value).ok().map(PresignedUrl)
+    }
+
+    /// The full URL, for the download request only.
+    pub fn expose(&self) -> &Url {
+        &self.0
+    }
+
+    /// https, or http to a loopback host (the simulator, local tests).
+    pub fn is_allowed(&self) -> bool {
+        match self.0.scheme() {
+            "https" => true,
+            "http" => match self.0.host() {
+                Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+                Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+                Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+                None => false,
+            },
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for PresignedUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let host = self.0.host_str().unwrap_or("");
+        let port = self.0.port().map(|p| format!(":{p}")).unwrap_or_default();
+        write!(f, "{}://{host}{port}{}", self.0.scheme(), self.0.path())?;
+        if self.0.query().is_some() {
+            f.write_str("?<redacted>")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for PresignedUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PresignedUrl({self})")
+    }
+}
+
+impl<'de> Deserialize<'de> for PresignedUrl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        // The error must not echo the value: it is a credential.
+        PresignedUrl::parse(&raw)
+            .ok_or_else(|| serde::de::Error::custom("presigned_url is not a valid URL"))
+    }
+}
+
+/// A log file being downloaded, from byte `start` on (0 unless a `Range` was honoured).
+pub struct LogFile {
+    pub start: u64,
+    /// The whole file's length, when the server says it.
+    pub total: Option<u64>,
+    /// The URL in its redacted form, for messages.
+    pub url: String,
+    pub body: BoxStream<'static, Result<Bytes, DownloadError>>,
+}
+
+/// Fetching the file behind a presigned URL did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DownloadError {
+    #[error(
+        "refusing to download from {url}: presigned URLs must be https (plain http is allowed for loopback hosts only)"
+    )]
+    InsecureUrl { url: String },
+    #[error(
+        "the file host answered HTTP {status} for {url}{hint}",
+        hint = if *status == 403 { " (the presigned URL has expired or was replaced; it is renewed on the next attempt)" } else { "" }
+    )]
+    Refused { status: u16, url: String },
+    #[error("the download from {url} broke off after {received} bytes: {cause}")]
+    Interrupted {
+        url: String,
+        received: u64,
+        cause: String,
+    },
+    #[error("the download from {url} ended after {received} of the {expected} bytes announced")]
+    Truncated {
+        url: String,
+        received: u64,
+        expected: u64,
+    },
+    #[error("the file host answered a Range request for {url} from byte {asked} with {answer:?}")]
+    BadRange {
+        url: String,
+        asked: u64,
+        answer: String,
+    },
+}
+
+/// The HTTP client for files: no overall timeout (files can be large), but a stalled read ends.
+pub fn files_client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .user_agent(crate::USER_AGENT)
+        .connect_timeout(Duration::from_secs(10))
+        .read_timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|e| format!("cannot build the download HTTP client: {e}"))
+}
+
+/// `GET` the presigned URL from byte `from` on (`Range`, when `from > 0`), with no
+/// Authorization header: the URL carries its own. The caller checks [`PresignedUrl::is_allowed`]
+/// first.
+pub async fn download(
+    files: &reqwest::Client,
+    url: &PresignedUrl,
+    from: u64,
+) -> Result<LogFile, DownloadError> {
+    let shown = url.to_string();
+    let mut request = files.get(url.expose().clone());
+    if from > 0 {
+        request = request.header(reqwest::header::RANGE, format!("bytes={from}-"));
+    }
+    let resp = request
+        .send()
+        .await
+        .map_err(|e| DownloadError::Interrupted {
+            url: shown.clone(),
+            received: from,
+            // reqwest's Display names the URL, query included: strip it.
+            cause: e.without_url().to_string(),
+        })?;
+    let (start, total) = match resp.status() {
+        StatusCode::OK => (0, resp.content_length()),
+        StatusCode::PARTIAL_CONTENT => {
+            let answer = resp
+                .headers()
+                .get(reqwest::header::CONTENT_RANGE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            match parse_content_range(&answer) {
+                Some((start, total)) if start == from => (start, total),
+                _ => {
+                    return Err(DownloadError::BadRange {
+                        url: shown,
+                        asked: from,
+                        answer,
+                    });
+                }
+            }
+        }
+        status => {
+            return Err(DownloadError::Refused {
+                status: status.as_u16(),
+                url: shown,
+            });
+        }
+    };
+    let mut received = start;
+    let url_for_errors = shown.clone();
+    let body = resp
+        .bytes_stream()
+        .map(move |chunk| match chunk {
+            Ok(bytes) => {
+                received += bytes.len() as u64;
+                Ok(bytes)
+            }
+            Err(e) => Err(DownloadError::Interrupted {
+                url: url_for_errors.clone(),
+                received,
+                cause: e.without_url().to_string(),
+            }),
+        })
+        .boxed();
+    Ok(LogFile {
+        start,
+        total,
+        url: shown,
+        body,
+    })
+}
+
+/// `bytes START-END/TOTAL` → (START, TOTAL); TOTAL may be `*` (unknown).
+fn parse_content_range(value: &str) -> Option<(u64, Option<u64>)> {
+    let (range, total) = value.strip_prefix("bytes ")?.split_once('/')?;
+    let (start, _end) = range.split_once('-')?;
+    let total = match total {
+        "*" => None,
+        n => Some(n.parse().ok()?),
+    };
+    Some((start.parse().ok()?, total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fauna::LogRequestStatus;
+
+    #[test]
+    fn presigned_urls_never_print_their_query() {
+        let url =
+            PresignedUrl::parse("https://files.example/logs/a.gz?X-Amz-Signature=s3cr3t").unwrap();
+        assert_eq!(
+            url.to_string(),
+            "https://files.example/logs/a.gz?<redacted>"
+        );
+        assert!(!format!("{url:?}").contains("s3cr3t"));
+        let status: LogRequestStatus = serde_json::from_value(serde_json::json!({
+            "request_id": "r", "state": "Complete",
+            "presigned_url": "https://files.example/x?sig=s3cr3t",
+            "presigned_url_expiration_time": "2099-07-11T22:53:54Z"
+        }))
+        .unwrap();
+        assert!(!format!("{status:?}").contains("s3cr3t"));
+        let err = serde_json::from_value::<LogRequestStatus>(serde_json::json!({
+            "request_id": "r", "state": "Complete", "presigned_url": "not a url s3cr3t"
+        }))
+        .unwrap_err();
+        assert!(!err.to_string().contains("s3cr3t"), "{err}");
+    }
+
+    #[test]
+    fn only_https_or_loopback_http_is_allowed() {
+        let allowed = |u: &str| PresignedUrl::parse(u).unwrap().is_allowed();
+        assert!(allowed("https://bucket.s3.amazonaws.com/x?a=b"));
+        assert!(allowed("http://127.0.0.1:9000/x"));
+        assert!(allowed("http://127.8.0.1/x"));
+        assert!(allowed("http://localhost:80/x"));
+        assert!(allowed("http://[::1]:80/x"));
+        assert!(!allowed("http://files.example/x"));
+        assert!(!allowed("http://10.0.0.1/x"));
+        assert!(!allowed("ftp://127.0.0.1/x"));
+    }
+
+    #[test]
+    fn content_ranges() {
+        assert_eq!(
+            parse_content_range("bytes 100-999/1000"),
+            Some((100, Some(1000)))
+        );
+        assert_eq!(parse_content_range("bytes 5-9/*"), Some((5, None)));
+        assert_eq!(parse_content_range("bytes */1000"), None);
+        assert_eq!(parse_content_range("items 1-2/3"), None);
+    }
+}

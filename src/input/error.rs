@@ -1,0 +1,140 @@
+//! [`InvalidJob`]: why a payload cannot become an event, naming the field at fault and what to
+//! change. The one error of the input layer (its `errorType` is `InvalidJob`).
+
+use serde_json::Value;
+
+use crate::job::Step;
+
+/// The longest window Fauna accepts in one log request.
+pub const MAX_WINDOW_DAYS: i64 = 90;
+
+/// The most one payload field may hold, name and serialised value together. A job's fields are
+/// short (a database path, a request id, numbers), so a job always fits a Step Functions state
+/// (256 KiB), and a huge payload is refused, naming its field, before anything else reads it.
+pub const MAX_FIELD_BYTES: usize = 4096;
+
+/// How much of a refused value an error message shows; see [`clip`].
+pub const SHOWN_BYTES: usize = 96;
+
+/// A payload that cannot become an event. Every variant names the field and what to change.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidJob {
+    #[error(
+        "the event is not a job: {detail} (at `{path}`). Send {{\"database\": \"us-std/ECommerce\", \"time_start\": \"2026-11-24T00:00:00Z\", \"time_end\": \"2026-11-25T00:00:00Z\"}} or a job this function returned"
+    )]
+    Malformed { path: String, detail: String },
+    #[error("`{field}` is missing: {hint}")]
+    MissingField {
+        field: &'static str,
+        hint: &'static str,
+    },
+    #[error(
+        "both `database` and `region_group` are set: give exactly one (a database path such as \"us-std/ECommerce\" already names its region group)"
+    )]
+    BothScopes,
+    #[error(
+        "neither `database` nor `region_group` is set: give one, e.g. \"database\": \"us-std/ECommerce\" or \"region_group\": \"us-std\""
+    )]
+    NoScope,
+    #[error(
+        "`database` {path:?} is not a database path: {reason}. Write the region group, then the database names separated by '/', e.g. \"us-std/ECommerce\" (known region groups: {known})"
+    )]
+    BadDatabasePath {
+        path: String,
+        reason: String,
+        known: String,
+    },
+    #[error("`region_group` {value:?} is not a known region group: use one of {known}")]
+    UnknownRegionGroup { value: String, known: String },
+    #[error(
+        "`{field}` {value:?} is not an RFC 3339 date-time ({detail}): write it like \"2026-11-24T00:00:00Z\""
+    )]
+    BadTime {
+        field: &'static str,
+        value: String,
+        detail: String,
+    },
+    #[error("`time_start` ({start}) must be before `time_end` ({end})")]
+    EmptyWindow { start: String, end: String },
+    #[error(
+        "the window from `time_start` to `time_end` spans {span}, over Fauna's limit of {MAX_WINDOW_DAYS} days: split it into windows of at most {MAX_WINDOW_DAYS} days"
+    )]
+    WindowTooLong { span: String },
+    #[error("`step` {value:?} is not a step: use one of {names}", names = step_names())]
+    UnknownStep { value: String },
+    #[error(
+        "`{field}` is {bytes} bytes, over the limit of {MAX_FIELD_BYTES} bytes per field: no field of a job is that large. Send a manual request or a job this function returned"
+    )]
+    FieldTooLarge { field: String, bytes: usize },
+    #[error("`{field}` of the schedule input: {detail}")]
+    BadSchedule { field: &'static str, detail: String },
+    #[error("`{field}` of the backfill plan: {detail}")]
+    BadPlan { field: String, detail: String },
+}
+
+impl InvalidJob {
+    pub const MISSING_REQUEST_ID: InvalidJob = InvalidJob::MissingField {
+        field: "request_id",
+        hint: "steps `poll` and `copy` continue a Fauna request; send the job this function returned, or leave out `step` to start afresh",
+    };
+
+    /// A bad value of RFC 3339 field `field`.
+    pub fn bad_time(field: &'static str, value: &str, err: chrono::ParseError) -> InvalidJob {
+        InvalidJob::BadTime {
+            field,
+            value: clip(value, SHOWN_BYTES),
+            detail: err.to_string(),
+        }
+    }
+}
+
+fn step_names() -> String {
+    Step::ALL.map(Step::as_str).join(", ")
+}
+
+/// A value as an error message shows it: whole if at most `max` bytes, else its head and tail
+/// around its length, so that a huge payload is never echoed into answers and logs.
+pub fn clip(value: &str, max: usize) -> String {
+    if value.len() <= max {
+        return value.to_owned();
+    }
+    let head = &value[..value.floor_char_boundary(max / 2)];
+    let tail = &value[value.ceil_char_boundary(value.len() - max / 2)..];
+    format!("{head}…[{} bytes]…{tail}", value.len())
+}
+
+/// A payload shape, with the path to whatever in it does not fit.
+pub fn deserialize<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, InvalidJob> {
+    // serde's detail quotes the offending value or field name: clipped, keeping the head and
+    // the tail (where it says what was expected).
+    serde_path_to_error::deserialize(value).map_err(|err| InvalidJob::Malformed {
+        path: clip(&err.path().to_string(), SHOWN_BYTES),
+        detail: clip(&err.inner().to_string(), 4 * SHOWN_BYTES),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_values_are_clipped_on_char_boundaries() {
+        assert_eq!(clip("short", 8), "short");
+        let long = format!("{}{}", "é".repeat(100), "z".repeat(100));
+        assert_eq!(clip(&long, 20), "ééééé…[300 bytes]…zzzzzzzzzz");
+        let odd = clip(&"é".repeat(100), 21);
+        assert!(odd.starts_with("éééé") && odd.ends_with("éééé"), "{odd}");
+    }
+
+    #[test]
+    fn an_unknown_step_lists_the_steps() {
+        let err = InvalidJob::UnknownStep {
+            value: "launch".into(),
+        };
+        assert!(
+            err.to_string()
+                .ends_with("use one of request, poll, copy, done, failed"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,199 @@
+//! Manual requests and returned jobs: the payloads that are already a job, or its start.
+//!
+//! A manual request is `{"database" | "region_group", "time_start", "time_end"}`; a returned job
+//! is what this function answered, sent back for its next step. Both go through [`new_job`], the
+//! one validation of a scope and a window, which the schedule and backfill inputs and the command
+//! line use too.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::JobRules;
+use super::error::{InvalidJob, MAX_WINDOW_DAYS, SHOWN_BYTES, clip, deserialize};
+use crate::job::{Job, JobFailure, Step, UploadProgress};
+use crate::keys::{MAX_KEY_BYTES, manifest_key};
+use crate::scope::Scope;
+use crate::time::{parse_rfc3339, rfc3339};
+
+/// Everything a job payload may hold. Unknown fields are refused so a typo does not pass
+/// silently.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JobInput {
+    step: Option<String>,
+    database: Option<String>,
+    region_group: Option<String>,
+    time_start: Option<String>,
+    time_end: Option<String>,
+    /// Derived from scope and window; accepted so a returned job can be sent back unchanged.
+    #[allow(dead_code)]
+    key: Option<String>,
+    request_id: Option<String>,
+    #[serde(default)]
+    attempt: u32,
+    #[serde(default)]
+    polls: u32,
+    poll_deadline: Option<DateTime<Utc>>,
+    #[serde(default)]
+    wait_seconds: u64,
+    upload: Option<UploadProgress>,
+    #[serde(default)]
+    corrupt_reads: u32,
+    bytes: Option<u64>,
+    records: Option<u64>,
+    error: Option<JobFailure>,
+}
+
+const TIME_HINT: &str = "give the window as RFC 3339 date-times, e.g. \"time_start\": \"2026-11-24T00:00:00Z\", \"time_end\": \"2026-11-25T00:00:00Z\"";
+
+/// A manual request or a returned job.
+pub(super) fn parse(value: Value, rules: &JobRules) -> Result<Job, InvalidJob> {
+    let input: JobInput = deserialize(value)?;
+    let step = match input.step.as_deref() {
+        None => Step::Request,
+        Some(name) => Step::parse(name).ok_or_else(|| InvalidJob::UnknownStep {
+            value: clip(name, SHOWN_BYTES),
+        })?,
+    };
+    let scope = scope(input.database, input.region_group, rules)?;
+    let start = required_time("time_start", input.time_start)?;
+    let end = required_time("time_end", input.time_end)?;
+    let job = new_job(scope, start, end, rules)?;
+    if matches!(step, Step::Poll | Step::Copy) && input.request_id.is_none() {
+        return Err(InvalidJob::MISSING_REQUEST_ID);
+    }
+    Ok(Job {
+        step,
+        request_id: input.request_id,
+        attempt: input.attempt,
+        polls: input.polls,
+        poll_deadline: input.poll_deadline,
+        wait_seconds: input.wait_seconds,
+        upload: input.upload,
+        corrupt_reads: input.corrupt_reads,
+        bytes: input.bytes,
+        records: input.records,
+        error: input.error,
+        ..job
+    })
+}
+
+/// A new export of `scope` over `[start, end)`, validated: the scope against the known region
+/// groups, the window against Fauna's limits, the key against S3's.
+pub fn new_job(
+    scope: Scope,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    rules: &JobRules,
+) -> Result<Job, InvalidJob> {
+    let scope = check_scope(scope, rules)?;
+    check_window(start, end)?;
+    let job = Job::new(scope, start, end, &rules.prefix);
+    let longest = manifest_key(&job.key).len().max(job.key.len());
+    if let (Scope::Database(path), true) = (&job.scope, longest > MAX_KEY_BYTES) {
+        return Err(InvalidJob::BadDatabasePath {
+            path: clip(path, SHOWN_BYTES),
+            reason: format!(
+                "it is too long: under LOGS_PREFIX its object keys would be {longest} bytes, over S3's limit of {MAX_KEY_BYTES}"
+            ),
+            known: rules.known_region_groups(),
+        });
+    }
+    Ok(job)
+}
+
+/// The scope named by the `database` and `region_group` fields: exactly one of them.
+pub fn scope(
+    database: Option<String>,
+    region_group: Option<String>,
+    rules: &JobRules,
+) -> Result<Scope, InvalidJob> {
+    let scope = match (database, region_group) {
+        (Some(_), Some(_)) => return Err(InvalidJob::BothScopes),
+        (None, None) => return Err(InvalidJob::NoScope),
+        (None, Some(rg)) => Scope::RegionGroup(rg),
+        (Some(path), None) => Scope::Database(path),
+    };
+    check_scope(scope, rules)
+}
+
+/// A scope the exporter can export: a known region group, or a well-formed database path in one.
+pub fn check_scope(scope: Scope, rules: &JobRules) -> Result<Scope, InvalidJob> {
+    let known = &rules.region_groups;
+    let path = match &scope {
+        Scope::RegionGroup(rg) if known.contains(rg) => return Ok(scope),
+        Scope::RegionGroup(rg) => {
+            return Err(InvalidJob::UnknownRegionGroup {
+                value: clip(rg, SHOWN_BYTES),
+                known: rules.known_region_groups(),
+            });
+        }
+        Scope::Database(path) => path,
+    };
+    let bad = |reason: &str| InvalidJob::BadDatabasePath {
+        path: clip(path, SHOWN_BYTES),
+        reason: reason.to_owned(),
+        known: rules.known_region_groups(),
+    };
+    let mut segments = path.split('/');
+    let first = segments.next().unwrap_or_default();
+    if !known.iter().any(|k| k == first) {
+        return Err(bad("it does not start with a known region group"));
+    }
+    let rest: Vec<&str> = segments.collect();
+    if rest.is_empty() {
+        return Err(bad(
+            "it names only a region group; for a whole region group set `region_group` instead",
+        ));
+    }
+    if rest.iter().any(|s| s.is_empty()) {
+        return Err(bad(
+            "it has an empty segment (a leading, trailing or doubled '/')",
+        ));
+    }
+    if path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad("it contains whitespace or control characters"));
+    }
+    Ok(scope)
+}
+
+/// An RFC 3339 date-time in field `field`.
+pub fn time(field: &'static str, value: &str) -> Result<DateTime<Utc>, InvalidJob> {
+    parse_rfc3339(value).map_err(|e| InvalidJob::bad_time(field, value, e))
+}
+
+fn required_time(field: &'static str, value: Option<String>) -> Result<DateTime<Utc>, InvalidJob> {
+    let value = value.ok_or(InvalidJob::MissingField {
+        field,
+        hint: TIME_HINT,
+    })?;
+    time(field, &value)
+}
+
+/// Checks `start < end` and a span of at most 90 days.
+pub fn check_window(start: DateTime<Utc>, end: DateTime<Utc>) -> Result<(), InvalidJob> {
+    if start >= end {
+        return Err(InvalidJob::EmptyWindow {
+            start: rfc3339(start),
+            end: rfc3339(end),
+        });
+    }
+    let span = end - start;
+    if span > TimeDelta::days(MAX_WINDOW_DAYS) {
+        return Err(InvalidJob::WindowTooLong {
+            span: describe_span(span),
+        });
+    }
+    Ok(())
+}
+
+fn describe_span(span: TimeDelta) -> String {
+    let days = span.num_days();
+    let rest = span - TimeDelta::days(days);
+    if rest.is_zero() {
+        format!("{days} days")
+    } else {
+        format!("{days} days and {}s", rest.num_seconds())
+    }
+}

@@ -1,0 +1,83 @@
+//! The `copy` step: the file behind the presigned URL into the bucket ([`crate::copy`]), then the
+//! manifest beside it. A copy past its time pauses at a part boundary and returns a `copy` job
+//! that carries the upload's progress.
+
+use std::time::Instant;
+
+use super::log_file::LogFileSource;
+use super::{MAX_CORRUPT_DOWNLOADS, after_status, request_id, write_manifest};
+use crate::clients::Deps;
+use crate::copy::{CopyError, CopyOutcome, CopyPlan, copy_file};
+use crate::error::StepError;
+use crate::fauna::{LogState, LogsApi};
+use crate::job::{Job, Step};
+use crate::manifest::Manifest;
+use crate::store::{ObjectStore, crc32c_base64};
+
+pub(super) async fn copy<A: LogsApi, S: ObjectStore>(
+    mut job: Job,
+    deps: &Deps<A, S>,
+    pause_after: Option<Instant>,
+) -> Result<Job, StepError> {
+    let id = request_id(&job)?;
+    let status = deps.api.status(&id, job.scope.region_group()).await?;
+    if status.state != LogState::Complete {
+        // The request moved on (a renewal in progress, say): the common rules decide.
+        return after_status(job, status, deps).await;
+    }
+    let mut source = LogFileSource::new(&deps.api, &job, &status)?;
+    let mut resume = job.upload.take();
+    let outcome = loop {
+        let plan = CopyPlan {
+            part_size: deps.config.part_size as u64,
+            max_in_flight: deps.config.max_parts_in_flight,
+            resume: resume.take(),
+            pause_after,
+        };
+        match copy_file(&mut source, &deps.store, &job.key, plan).await {
+            // Counted in the job: a download again that pauses must not reset the count.
+            Err(CopyError::Corrupt(e)) if job.corrupt_reads + 1 < MAX_CORRUPT_DOWNLOADS => {
+                job.corrupt_reads += 1;
+                tracing::warn!(error = %e, "the log file is corrupt; downloading it again");
+            }
+            other => break other,
+        }
+    };
+    match outcome? {
+        CopyOutcome::Paused(progress) => {
+            tracing::info!(
+                offset = progress.offset,
+                next_part = progress.next_part,
+                "copy paused at a part boundary; it continues in the next step"
+            );
+            job.upload = Some(progress);
+            job.wait_seconds = 0;
+            Ok(job)
+        }
+        CopyOutcome::Stored(stored) => {
+            tracing::info!(
+                bucket = deps.store.bucket(),
+                key = %job.key,
+                bytes = stored.bytes,
+                parts = stored.parts,
+                records = stored.summary.records,
+                "log file stored and verified"
+            );
+            let manifest = Manifest {
+                key: Some(job.key.clone()),
+                bytes: stored.bytes,
+                records: stored.summary.records,
+                first_ts: stored.summary.first_ts,
+                last_ts: stored.summary.last_ts,
+                checksum_crc32c: Some(crc32c_base64(stored.crc32c)),
+                ..Manifest::empty(&job, id, deps.store.bucket())
+            };
+            write_manifest(&deps.store, &job.key, &manifest).await?;
+            job.step = Step::Done;
+            job.bytes = Some(stored.bytes);
+            job.records = Some(stored.summary.records);
+            job.wait_seconds = 0;
+            Ok(job)
+        }
+    }
+}

@@ -1,0 +1,398 @@
+//! The transitions against a scripted Fauna and the in-memory bucket.
+
+use super::*;
+use crate::config::Config;
+use crate::fauna::{DownloadError, FaunaError, LogFile, PresignedUrl};
+use crate::input::{Event, parse};
+use crate::scope::Scope;
+use crate::store::crc32c_base64;
+use crate::store::memory::MemoryStore;
+use crate::test_data::log_file;
+use crate::time::rfc3339;
+use bytes::Bytes;
+use chrono::{DateTime, TimeDelta, Utc};
+use futures_util::StreamExt;
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+/// Scripted answers, in order, for each Fauna call.
+#[derive(Default)]
+struct FakeFauna {
+    answers: Mutex<VecDeque<Result<LogRequestStatus, FaunaError>>>,
+    calls: Mutex<Vec<String>>,
+    file: Vec<u8>,
+    refuse_downloads: Mutex<u32>,
+}
+
+impl FakeFauna {
+    fn next(&self, call: String) -> Result<LogRequestStatus, FaunaError> {
+        self.calls.lock().unwrap().push(call);
+        self.answers
+            .lock()
+            .unwrap()
+            .pop_front()
+            .expect("the test scripted too few answers")
+    }
+}
+
+impl LogsApi for FakeFauna {
+    async fn request_logs(
+        &self,
+        scope: &Scope,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<LogRequestStatus, FaunaError> {
+        self.next(format!(
+            "request {scope} {} {}",
+            rfc3339(start),
+            rfc3339(end)
+        ))
+    }
+    async fn status(&self, id: &str, rg: &str) -> Result<LogRequestStatus, FaunaError> {
+        self.next(format!("status {id} {rg}"))
+    }
+    async fn renew_url(&self, id: &str, _rg: &str) -> Result<LogRequestStatus, FaunaError> {
+        self.next(format!("renew {id}"))
+    }
+    async fn download(&self, url: &PresignedUrl, from: u64) -> Result<LogFile, DownloadError> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("download {} {from}", url.expose()));
+        let mut refuse = self.refuse_downloads.lock().unwrap();
+        if *refuse > 0 {
+            *refuse -= 1;
+            return Err(DownloadError::Refused {
+                status: 403,
+                url: url.to_string(),
+            });
+        }
+        // In 1 MiB chunks, as a network would deliver it.
+        let body = Bytes::from(self.file.clone()).slice(from as usize..);
+        let chunks: Vec<_> = (0..body.len())
+            .step_by(1 << 20)
+            .map(|at| Ok(body.slice(at..body.len().min(at + (1 << 20)))))
+            .collect();
+        Ok(LogFile {
+            start: from,
+            total: Some(self.file.len() as u64),
+            url: url.to_string(),
+            body: futures_util::stream::iter(chunks).boxed(),
+        })
+    }
+}
+
+fn status(id: &str, state: &str) -> Result<LogRequestStatus, FaunaError> {
+    Ok(LogRequestStatus {
+        request_id: id.into(),
+        state: LogState::from(state.to_owned()),
+        version: Some(0),
+        presigned_url: None,
+        presigned_url_expiration_time: None,
+    })
+}
+
+fn complete(id: &str, url: &str, expires_in: TimeDelta) -> Result<LogRequestStatus, FaunaError> {
+    Ok(LogRequestStatus {
+        request_id: id.into(),
+        state: LogState::Complete,
+        version: Some(2),
+        presigned_url: PresignedUrl::parse(url),
+        presigned_url_expiration_time: Some(Utc::now() + expires_in),
+    })
+}
+
+fn deps(answers: Vec<Result<LogRequestStatus, FaunaError>>) -> Deps<FakeFauna, MemoryStore> {
+    let config = Config::from_lookup(|name| match name {
+        "FAUNA_ACCOUNT_KEY" => Some("k".into()),
+        "LOGS_BUCKET" => Some("b".into()),
+        "MAX_REQUEST_ATTEMPTS" => Some("2".into()),
+        _ => None,
+    })
+    .unwrap();
+    Deps {
+        api: FakeFauna {
+            answers: Mutex::new(answers.into()),
+            file: log_file(10),
+            ..Default::default()
+        },
+        store: MemoryStore::default(),
+        config,
+    }
+}
+
+fn new_job(d: &Deps<FakeFauna, MemoryStore>) -> Job {
+    let payload = serde_json::json!({"database": "us-std/ECommerce", "time_start": "2026-11-24T00:00:00Z", "time_end": "2026-11-25T00:00:00Z"});
+    match parse(payload, &d.config.rules, Utc::now()).unwrap() {
+        Event::Job(job) => job,
+        other => panic!("not a job: {other:?}"),
+    }
+}
+
+/// A job at its copy step for request `r1`.
+fn copy_job(d: &Deps<FakeFauna, MemoryStore>) -> Job {
+    let mut job = new_job(d);
+    job.step = Step::Copy;
+    job.request_id = Some("r1".into());
+    job
+}
+
+#[tokio::test]
+async fn happy_path_request_poll_copy_done() {
+    let d = deps(vec![
+        status("r1", "Pending"),
+        status("r1", "Requested"),
+        complete("r1", "http://127.0.0.1:1/f?sig=1", TimeDelta::hours(1)),
+        complete("r1", "http://127.0.0.1:1/f?sig=1", TimeDelta::hours(1)),
+    ]);
+    let job = step(new_job(&d), &d, None).await.unwrap();
+    assert_eq!(
+        (job.step, job.attempt, job.wait_seconds),
+        (Step::Poll, 1, 10)
+    );
+    assert_eq!(job.request_id.as_deref(), Some("r1"));
+    assert!(job.poll_deadline.is_some());
+    let job = step(job, &d, None).await.unwrap();
+    assert_eq!((job.step, job.polls, job.wait_seconds), (Step::Poll, 1, 15));
+    let job = step(job, &d, None).await.unwrap();
+    assert_eq!((job.step, job.wait_seconds), (Step::Copy, 0));
+    let job = step(job, &d, None).await.unwrap();
+    assert_eq!(job.step, Step::Done);
+    assert_eq!(job.bytes, Some(d.api.file.len() as u64));
+    assert_eq!(job.records, Some(10));
+    let objects = d.store.state.lock().unwrap().objects.clone();
+    assert_eq!(objects[&job.key], d.api.file);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&objects[&manifest_key(&job.key)]).unwrap();
+    assert_eq!(manifest["records"], 10);
+    assert_eq!(manifest["request_id"], "r1");
+    assert_eq!(manifest["database"], "us-std/ECommerce");
+    assert_eq!(
+        manifest["checksum_crc32c"],
+        crc32c_base64(crc32c::crc32c(&d.api.file))
+    );
+    let calls = d.api.calls.lock().unwrap().clone();
+    assert_eq!(
+        calls[0],
+        "request database us-std/ECommerce 2026-11-24T00:00:00Z 2026-11-25T00:00:00Z"
+    );
+    assert_eq!(calls[1], "status r1 us-std");
+    // done is terminal: stepping again changes nothing and calls nothing
+    let again = step(job.clone(), &d, None).await.unwrap();
+    assert_eq!(again, job);
+    assert_eq!(d.api.calls.lock().unwrap().len(), calls.len());
+}
+
+#[tokio::test]
+async fn failed_requests_are_retried_a_bounded_number_of_times() {
+    let d = deps(vec![
+        status("r1", "Pending"),
+        status("r1", "Failed"),
+        status("r2", "Pending"),
+        status("r2", "TimedOut"),
+    ]);
+    let job = step(new_job(&d), &d, None).await.unwrap();
+    let job = step(job, &d, None).await.unwrap();
+    assert_eq!((job.step, job.request_id.clone()), (Step::Request, None));
+    let job = step(job, &d, None).await.unwrap();
+    assert_eq!((job.attempt, job.request_id.as_deref()), (2, Some("r2")));
+    let err = step(job, &d, None).await.unwrap_err();
+    assert_eq!(err.error_type(), "ExportFailed");
+    assert!(err.to_string().contains("TimedOut"), "{err}");
+}
+
+#[tokio::test]
+async fn does_not_exist_is_done_with_nothing_written() {
+    let d = deps(vec![status("r1", "DoesNotExist")]);
+    let job = step(new_job(&d), &d, None).await.unwrap();
+    assert_eq!(
+        (job.step, job.bytes, job.records),
+        (Step::Done, Some(0), Some(0))
+    );
+    let objects = d.store.state.lock().unwrap().objects.clone();
+    assert!(
+        !objects.contains_key(&job.key),
+        "no object for an empty window"
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&objects[&manifest_key(&job.key)]).unwrap();
+    assert_eq!(
+        (manifest["records"].as_u64(), manifest["key"].is_null()),
+        (Some(0), true)
+    );
+}
+
+#[tokio::test]
+async fn unknown_states_keep_polling_until_the_deadline() {
+    let d = deps(vec![
+        status("r1", "Pending"),
+        status("r1", "InProgress"),
+        status("r1", "InProgress"),
+    ]);
+    let job = step(new_job(&d), &d, None).await.unwrap();
+    let mut job = step(job, &d, None).await.unwrap();
+    assert_eq!(job.step, Step::Poll);
+    job.poll_deadline = Some(Utc::now() - TimeDelta::seconds(1));
+    let err = step(job, &d, None).await.unwrap_err();
+    assert_eq!(err.error_type(), "PollDeadlineExceeded");
+    assert!(err.to_string().contains("InProgress"));
+}
+
+#[tokio::test]
+async fn a_stale_url_is_renewed_before_downloading() {
+    let mut renewed = complete("r1", "http://127.0.0.1:1/f?sig=2", TimeDelta::hours(1)).unwrap();
+    renewed.state = LogState::CreatingNewUrl;
+    let d = deps(vec![
+        complete("r1", "http://127.0.0.1:1/f?sig=1", TimeDelta::seconds(5)),
+        Ok(renewed),
+    ]);
+    let job = copy_job(&d);
+    let job = step(job, &d, None).await.unwrap();
+    assert_eq!(job.step, Step::Done);
+    let calls = d.api.calls.lock().unwrap();
+    assert_eq!(
+        calls.as_slice(),
+        [
+            "status r1 us-std",
+            "renew r1",
+            "download http://127.0.0.1:1/f?sig=2 0"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_refused_download_renews_a_bounded_number_of_times_then_fails() {
+    let d = deps(vec![
+        complete("r1", "http://127.0.0.1:1/f?sig=1", TimeDelta::hours(1)),
+        complete("r1", "http://127.0.0.1:1/f?sig=2", TimeDelta::hours(1)),
+        complete("r1", "http://127.0.0.1:1/f?sig=3", TimeDelta::hours(1)),
+        complete("r1", "http://127.0.0.1:1/f?sig=4", TimeDelta::hours(1)),
+    ]);
+    *d.api.refuse_downloads.lock().unwrap() = 100;
+    let job = copy_job(&d);
+    let err = step(job, &d, None).await.unwrap_err();
+    assert_eq!(err.error_type(), "DownloadFailed");
+    assert!(err.is_retryable());
+    assert!(!err.to_string().contains("sig="), "{err}");
+    assert!(d.store.state.lock().unwrap().objects.is_empty());
+    let calls = d.api.calls.lock().unwrap().clone();
+    assert_eq!(calls.iter().filter(|c| c.starts_with("renew")).count(), 3);
+    assert_eq!(
+        calls.iter().filter(|c| c.starts_with("download")).count(),
+        4
+    );
+}
+
+#[tokio::test]
+async fn a_renewal_still_creating_its_url_is_polled_until_complete() {
+    let mut creating = complete("r1", "http://127.0.0.1:1/f?sig=2", TimeDelta::hours(1)).unwrap();
+    creating.state = LogState::CreatingNewUrl;
+    let d = deps(vec![
+        complete("r1", "http://127.0.0.1:1/f?sig=1", TimeDelta::hours(1)),
+        Ok(creating),
+        complete("r1", "http://127.0.0.1:1/f?sig=3", TimeDelta::hours(1)),
+    ]);
+    // sig=1 is refused (expired), and so is sig=2 (not ready yet); sig=3 works.
+    *d.api.refuse_downloads.lock().unwrap() = 2;
+    let job = copy_job(&d);
+    let job = step(job, &d, None).await.unwrap();
+    assert_eq!(job.step, Step::Done);
+    let calls = d.api.calls.lock().unwrap().clone();
+    assert_eq!(
+        calls,
+        [
+            "status r1 us-std",
+            "download http://127.0.0.1:1/f?sig=1 0",
+            "renew r1",
+            "download http://127.0.0.1:1/f?sig=2 0",
+            "status r1 us-std",
+            "download http://127.0.0.1:1/f?sig=3 0",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_refused_download_is_renewed_and_copied() {
+    let d = deps(vec![
+        complete("r1", "http://127.0.0.1:1/f?sig=1", TimeDelta::hours(1)),
+        complete("r1", "http://127.0.0.1:1/f?sig=2", TimeDelta::hours(1)),
+    ]);
+    *d.api.refuse_downloads.lock().unwrap() = 1;
+    let job = copy_job(&d);
+    let job = step(job, &d, None).await.unwrap();
+    assert_eq!(job.step, Step::Done);
+    assert_eq!(d.store.state.lock().unwrap().objects[&job.key], d.api.file);
+}
+
+#[tokio::test]
+async fn a_corrupt_file_fails_after_two_downloads_even_when_every_step_pauses() {
+    // Past the deadline from the start: each copy step stores one part and pauses. The count
+    // of corrupt downloads lives in the job, so the pauses cannot make the copy loop forever.
+    let mut d = deps(
+        (0..20)
+            .map(|_| complete("r1", "http://127.0.0.1:1/f?sig=1", TimeDelta::hours(1)))
+            .collect(),
+    );
+    // Valid gzip (stored blocks, so it stays over two 8 MiB parts) cut short: the verifier
+    // finds out only at the end of the file, after the pauses.
+    let mut noise = vec![0u8; 17 << 20];
+    noise.iter_mut().for_each(|b| *b = fastrand::u8(..));
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
+    std::io::Write::write_all(&mut gz, &noise).unwrap();
+    let mut file = gz.finish().unwrap();
+    file.truncate(file.len() - 8);
+    d.api.file = file;
+    let mut job = copy_job(&d);
+    let mut steps = 0;
+    let err = loop {
+        steps += 1;
+        assert!(steps <= 8, "the copy does not end: {job:?}");
+        match step(job.clone(), &d, Some(Instant::now())).await {
+            Ok(next) => {
+                assert_eq!(next.step, Step::Copy);
+                job = next;
+            }
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(err.error_type(), "CorruptLogFile", "{err}");
+    // The file is three parts. Steps 1-2: a part each, pause. 3: the last part, corrupt;
+    // again from byte 0: part 1, pause, the job now saying one corrupt read. 4: part 2. 5: the
+    // rest, corrupt a second time: fail. Six downloads (each step reads from byte 0).
+    assert_eq!((steps, job.corrupt_reads), (5, 1));
+    let calls = d.api.calls.lock().unwrap();
+    assert_eq!(
+        calls.iter().filter(|c| c.starts_with("download")).count(),
+        6
+    );
+    let state = d.store.state.lock().unwrap();
+    assert!(state.objects.is_empty() && state.uploads.is_empty());
+}
+
+#[tokio::test]
+async fn insecure_urls_are_refused() {
+    let d = deps(vec![complete(
+        "r1",
+        "http://files.example/f?sig=1",
+        TimeDelta::hours(1),
+    )]);
+    let job = copy_job(&d);
+    let err = step(job, &d, None).await.unwrap_err();
+    assert_eq!(err.error_type(), "InsecureDownloadUrl");
+    assert!(!err.to_string().contains("sig="), "{err}");
+    assert_eq!(d.api.calls.lock().unwrap().as_slice(), ["status r1 us-std"]);
+}
+
+#[tokio::test]
+async fn fauna_errors_pass_through_typed() {
+    let d = deps(vec![Err(FaunaError::AuthRejected {
+        endpoint: "POST /api/v1/logs",
+        status: 401,
+        code: "unauthorized".into(),
+        reason: "bad key".into(),
+    })]);
+    let err = step(new_job(&d), &d, None).await.unwrap_err();
+    assert_eq!(err.error_type(), "FaunaAuthRejected");
+    assert!(!err.is_retryable());
+    assert!(err.to_string().contains("FAUNA_ACCOUNT_KEY"));
+}

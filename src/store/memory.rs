@@ -1,0 +1,160 @@
+//! An in-memory bucket for unit tests: it keeps objects and multipart uploads, checks what S3
+//! checks (parts listed in order, the full-object CRC32C at completion), reports part checksums
+//! in ListParts as S3 does, and records what happened (parts uploaded, aborts, the largest part)
+//! so tests can assert on it. Faults: `fail_part` fails one part number.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+
+use super::{ObjectStore, StoreError, UploadedPart};
+
+/// An in-memory bucket that records what happened, for unit tests.
+#[derive(Clone, Default)]
+pub struct MemoryStore {
+    pub state: Arc<Mutex<MemoryState>>,
+}
+
+#[derive(Default)]
+pub struct MemoryState {
+    pub objects: BTreeMap<String, Vec<u8>>,
+    pub uploads: BTreeMap<String, BTreeMap<i32, Bytes>>,
+    pub aborted: u32,
+    pub parts_uploaded: u32,
+    pub max_part_len: usize,
+    pub fail_part: Option<i32>,
+    pub next_id: u32,
+}
+
+fn fail(operation: &'static str, key: &str, code: &str) -> StoreError {
+    StoreError {
+        operation,
+        bucket: "memory".into(),
+        key: key.into(),
+        status: Some(if code == "NoSuchUpload" { 404 } else { 500 }),
+        code: Some(code.into()),
+        detail: "injected".into(),
+    }
+}
+
+impl ObjectStore for MemoryStore {
+    fn bucket(&self) -> &str {
+        "memory"
+    }
+    async fn put_object(
+        &self,
+        key: &str,
+        body: Bytes,
+        _ct: &'static str,
+    ) -> Result<(), StoreError> {
+        self.state
+            .lock()
+            .unwrap()
+            .objects
+            .insert(key.into(), body.to_vec());
+        Ok(())
+    }
+    async fn create_multipart(&self, _key: &str) -> Result<String, StoreError> {
+        let mut s = self.state.lock().unwrap();
+        s.next_id += 1;
+        let id = format!("upload-{}", s.next_id);
+        s.uploads.insert(id.clone(), BTreeMap::new());
+        Ok(id)
+    }
+    async fn upload_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        number: i32,
+        body: Bytes,
+    ) -> Result<UploadedPart, StoreError> {
+        tokio::task::yield_now().await;
+        let mut s = self.state.lock().unwrap();
+        if s.fail_part == Some(number) {
+            return Err(fail("UploadPart", key, "InternalError"));
+        }
+        s.max_part_len = s.max_part_len.max(body.len());
+        s.parts_uploaded += 1;
+        let part = UploadedPart {
+            number,
+            etag: format!("etag-{number}"),
+            size: body.len() as u64,
+            crc32c: Some(crc32c::crc32c(&body)),
+        };
+        s.uploads
+            .get_mut(upload_id)
+            .ok_or_else(|| fail("UploadPart", key, "NoSuchUpload"))?
+            .insert(number, body);
+        Ok(part)
+    }
+    async fn list_parts(
+        &self,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Vec<UploadedPart>, StoreError> {
+        let s = self.state.lock().unwrap();
+        let parts = s
+            .uploads
+            .get(upload_id)
+            .ok_or_else(|| fail("ListParts", key, "NoSuchUpload"))?;
+        Ok(parts
+            .iter()
+            .map(|(n, b)| UploadedPart {
+                number: *n,
+                etag: format!("etag-{n}"),
+                size: b.len() as u64,
+                // Like S3 (moto lists none: the end-to-end tests cover that).
+                crc32c: Some(crc32c::crc32c(b)),
+            })
+            .collect())
+    }
+    async fn complete_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: Vec<UploadedPart>,
+        crc: u32,
+    ) -> Result<(), StoreError> {
+        let mut s = self.state.lock().unwrap();
+        let stored = s
+            .uploads
+            .remove(upload_id)
+            .ok_or_else(|| fail("CompleteMultipartUpload", key, "NoSuchUpload"))?;
+        let numbers: Vec<i32> = parts.iter().map(|p| p.number).collect();
+        let expected: Vec<i32> = stored.keys().copied().collect();
+        assert_eq!(
+            numbers, expected,
+            "parts must be listed in order, all of them"
+        );
+        let body: Vec<u8> = stored.values().flat_map(|b| b.iter().copied()).collect();
+        if crc32c::crc32c(&body) != crc {
+            return Err(fail("CompleteMultipartUpload", key, "BadDigest"));
+        }
+        s.objects.insert(key.into(), body);
+        Ok(())
+    }
+    async fn abort_multipart(&self, _key: &str, upload_id: &str) -> Result<(), StoreError> {
+        let mut s = self.state.lock().unwrap();
+        s.uploads.remove(upload_id);
+        s.aborted += 1;
+        Ok(())
+    }
+    async fn delete_object(&self, key: &str) -> Result<(), StoreError> {
+        self.state.lock().unwrap().objects.remove(key);
+        Ok(())
+    }
+    async fn stored_crc32c(&self, key: &str) -> Result<Option<u32>, StoreError> {
+        Ok(self
+            .state
+            .lock()
+            .unwrap()
+            .objects
+            .get(key)
+            .map(|b| crc32c::crc32c(b)))
+    }
+
+    async fn exists(&self, key: &str) -> Result<bool, StoreError> {
+        Ok(self.state.lock().unwrap().objects.contains_key(key))
+    }
+}
