@@ -32,7 +32,7 @@ impl Deps<FaunaClient, S3Store> {
             config.fauna_url.clone(),
             key,
             RetryPolicy::default(),
-            config.api_timeout,
+            config.timeouts,
         )
         .map_err(StepError::Startup)?;
         let store = S3Store::new(&aws, config.bucket.clone(), config.s3_force_path_style);

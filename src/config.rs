@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::fauna::AccountKey;
+use crate::fauna::{AccountKey, Timeouts};
 use crate::input::JobRules;
 use crate::input::schedule::{MAX_LAG_MINUTES, ScheduleDefaults};
 use crate::scope::Scope;
@@ -28,6 +28,9 @@ Configuration (environment variables):
   POLL_INTERVAL_MAX_SECONDS  cap of the growing poll interval [default: 120]
   POLL_DEADLINE_SECONDS      give up polling a window after this long [default: 7200]
   FAUNA_TIMEOUT_SECONDS      time allowed for one Fauna API call before it is retried [default: 30]
+  DOWNLOAD_READ_TIMEOUT_SECONDS
+                             a file download that sends nothing for this long is reopened where
+                             it stopped [default: 60]
   MAX_REQUEST_ATTEMPTS       log requests per window when Fauna reports Failed/TimedOut [default: 3]
   PART_SIZE_MIB              multipart part size in MiB, at least 8 [default: 8]
   MAX_PARTS_IN_FLIGHT        parts uploading at once [default: 3]
@@ -81,8 +84,8 @@ pub struct Config {
     /// What validating input needs: region groups, key prefix, schedule defaults.
     pub rules: JobRules,
     pub poll: PollPolicy,
-    /// Time allowed for one Fauna API call (not a file download) before it is retried.
-    pub api_timeout: Duration,
+    /// Time allowed for one Fauna API call, and for one read of a file download.
+    pub timeouts: Timeouts,
     pub max_request_attempts: u32,
     pub part_size: usize,
     pub max_parts_in_flight: usize,
@@ -162,13 +165,19 @@ impl Config {
             max: seconds("POLL_INTERVAL_MAX_SECONDS", 120)?,
             deadline: seconds("POLL_DEADLINE_SECONDS", 7200)?,
         };
-        let api_timeout = env.parse_with("FAUNA_TIMEOUT_SECONDS", "30", |v| {
-            v.parse::<u64>()
-                .ok()
-                .filter(|s| *s >= 1)
-                .map(Duration::from_secs)
-                .ok_or("must be a whole number of seconds, at least 1")
-        })?;
+        let at_least_one_second = |var, default: &str| {
+            env.parse_with(var, default, |v| {
+                v.parse::<u64>()
+                    .ok()
+                    .filter(|s| *s >= 1)
+                    .map(Duration::from_secs)
+                    .ok_or("must be a whole number of seconds, at least 1")
+            })
+        };
+        let timeouts = Timeouts {
+            api: at_least_one_second("FAUNA_TIMEOUT_SECONDS", "30")?,
+            download_read: at_least_one_second("DOWNLOAD_READ_TIMEOUT_SECONDS", "60")?,
+        };
         let count = |var, default: usize, min: usize| -> Result<usize, ConfigError> {
             env.parse_with(var, &default.to_string(), |v| {
                 v.parse::<usize>()
@@ -233,7 +242,7 @@ impl Config {
                 schedule,
             },
             poll,
-            api_timeout,
+            timeouts,
             max_request_attempts: u32::try_from(max_request_attempts).unwrap_or(u32::MAX),
             part_size,
             max_parts_in_flight,

@@ -94,6 +94,9 @@ impl StepError {
             StepError::Copy(CopyError::Download(_)) => "DownloadFailed",
             StepError::Copy(CopyError::Corrupt(_)) => "CorruptLogFile",
             StepError::Copy(CopyError::ChecksumMismatch { .. }) => "ChecksumMismatch",
+            StepError::Store(e) | StepError::Copy(CopyError::Store(e)) if e.is_bad_digest() => {
+                "ChecksumMismatch"
+            }
             StepError::Store(e) | StepError::Copy(CopyError::Store(e)) if e.is_retryable() => {
                 "S3Unavailable"
             }
@@ -142,32 +145,211 @@ impl From<StepError> for Diagnostic {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fauna::DownloadError;
+    use crate::verify::CorruptLog;
+    use serde_json::Value;
+    use std::collections::BTreeSet;
 
-    #[test]
-    fn every_error_type_is_listed_once() {
-        let names: std::collections::HashSet<&str> = ERROR_TYPES.iter().map(|(n, _)| *n).collect();
-        assert_eq!(names.len(), ERROR_TYPES.len());
-        let samples = [
+    fn store(status: Option<u16>, code: &str) -> StoreError {
+        StoreError {
+            status,
+            code: Some(code.into()),
+            ..StoreError::new("UploadPart", "b", "k", "d".into())
+        }
+    }
+
+    /// One error of every kind a step can fail with: every variant of `StepError` and of the
+    /// errors it wraps, the bucket's as a retryable, a refused and a corrupted write.
+    fn one_of_each() -> Vec<StepError> {
+        let endpoint = "POST /api/v1/logs";
+        let (code, reason) = (String::from("code"), String::from("reason"));
+        let url = "https://files.example/f?<redacted>".to_owned();
+        let download = |e: DownloadError| StepError::Copy(CopyError::Download(e));
+        let t = chrono::DateTime::UNIX_EPOCH;
+        vec![
+            StepError::Config(ConfigError {
+                var: "LOGS_BUCKET",
+                problem: "is not set".into(),
+            }),
+            StepError::Startup("no TLS roots".into()),
             StepError::InvalidJob(InvalidJob::NoScope),
+            StepError::Fauna(FaunaError::AuthRejected {
+                endpoint,
+                status: 401,
+                code: code.clone(),
+                reason: reason.clone(),
+            }),
+            StepError::Fauna(FaunaError::Rejected {
+                endpoint,
+                status: 400,
+                code,
+                reason,
+            }),
             StepError::Fauna(FaunaError::Unavailable {
-                endpoint: "GET",
+                endpoint,
                 attempts: 6,
                 last: "HTTP 503".into(),
             }),
-            StepError::Startup("x".into()),
-        ];
-        for e in samples {
-            assert!(names.contains(e.error_type()), "{}", e.error_type());
+            StepError::Fauna(FaunaError::Protocol {
+                endpoint,
+                detail: "not JSON".into(),
+            }),
+            StepError::Store(store(Some(503), "SlowDown")),
+            StepError::Store(store(Some(403), "AccessDenied")),
+            StepError::Store(store(Some(400), "BadDigest")),
+            StepError::Copy(CopyError::Fauna(FaunaError::Protocol {
+                endpoint,
+                detail: "no URL".into(),
+            })),
+            download(DownloadError::InsecureUrl { url: url.clone() }),
+            download(DownloadError::Refused {
+                status: 403,
+                url: url.clone(),
+            }),
+            download(DownloadError::Interrupted {
+                url: url.clone(),
+                received: 1,
+                cause: "reset".into(),
+            }),
+            download(DownloadError::Truncated {
+                url: url.clone(),
+                received: 1,
+                expected: 2,
+            }),
+            download(DownloadError::BadRange {
+                url,
+                asked: 1,
+                answer: "bytes 0-1/2".into(),
+            }),
+            StepError::Copy(CopyError::Store(store(None, "Unknown"))),
+            StepError::Copy(CopyError::Corrupt(CorruptLog("cut short".into()))),
+            StepError::Copy(CopyError::ChecksumMismatch {
+                bucket: "b".into(),
+                key: "k".into(),
+                sent: "AAAAAA==".into(),
+                stored: "AAAAAQ==".into(),
+            }),
+            StepError::ExportFailed {
+                scope: crate::scope::Scope::RegionGroup("us-std".into()),
+                time_start: t,
+                time_end: t,
+                state: "Failed".into(),
+                attempts: 3,
+            },
+            StepError::PollDeadlineExceeded {
+                request_id: "r".into(),
+                state: "Pending".into(),
+                deadline: t,
+            },
+        ]
+    }
+
+    /// Which variant an error is, nested ones included. No wildcard: a new variant does not
+    /// compile until it has an arm here, and [`VARIANTS`] counts the arms, so it fails the test
+    /// below until [`one_of_each`] has a sample of it.
+    fn variant(e: &StepError) -> usize {
+        match e {
+            StepError::Config(_) => 0,
+            StepError::Startup(_) => 1,
+            StepError::InvalidJob(_) => 2,
+            StepError::Fauna(FaunaError::AuthRejected { .. }) => 3,
+            StepError::Fauna(FaunaError::Rejected { .. }) => 4,
+            StepError::Fauna(FaunaError::Unavailable { .. }) => 5,
+            StepError::Fauna(FaunaError::Protocol { .. }) => 6,
+            StepError::Store(_) => 7,
+            StepError::Copy(CopyError::Fauna(_)) => 8,
+            StepError::Copy(CopyError::Download(DownloadError::InsecureUrl { .. })) => 9,
+            StepError::Copy(CopyError::Download(DownloadError::Refused { .. })) => 10,
+            StepError::Copy(CopyError::Download(DownloadError::Interrupted { .. })) => 11,
+            StepError::Copy(CopyError::Download(DownloadError::Truncated { .. })) => 12,
+            StepError::Copy(CopyError::Download(DownloadError::BadRange { .. })) => 13,
+            StepError::Copy(CopyError::Store(_)) => 14,
+            StepError::Copy(CopyError::Corrupt(_)) => 15,
+            StepError::Copy(CopyError::ChecksumMismatch { .. }) => 16,
+            StepError::ExportFailed { .. } => 17,
+            StepError::PollDeadlineExceeded { .. } => 18,
         }
-        assert!(
-            StepError::Fauna(FaunaError::Unavailable {
-                endpoint: "GET",
-                attempts: 6,
-                last: String::new()
-            })
-            .is_retryable()
+    }
+
+    const VARIANTS: usize = 19;
+
+    /// Every error a step can fail with has a name in `ERROR_TYPES`, with the retry flag that
+    /// list gives, and every name listed is one a step can fail with.
+    #[test]
+    fn every_error_type_is_listed_with_its_retry_flag() {
+        let samples = one_of_each();
+        let covered: BTreeSet<usize> = samples.iter().map(variant).collect();
+        assert_eq!(covered, (0..VARIANTS).collect(), "a variant has no sample");
+        let listed: BTreeSet<&str> = ERROR_TYPES.iter().map(|(n, _)| *n).collect();
+        assert_eq!(listed.len(), ERROR_TYPES.len(), "a name is listed twice");
+        let produced: BTreeSet<&str> = samples.iter().map(StepError::error_type).collect();
+        assert_eq!(produced, listed);
+        for e in &samples {
+            let flag = ERROR_TYPES
+                .iter()
+                .find(|(n, _)| *n == e.error_type())
+                .map(|(_, retry)| *retry);
+            assert_eq!(Some(e.is_retryable()), flag, "{e:?}");
+        }
+        // The bucket's errors: a throttled write is retried, a refused one is not, a corrupted
+        // one is a checksum mismatch (sent again).
+        let names: Vec<&str> = samples[7..10].iter().map(StepError::error_type).collect();
+        assert_eq!(
+            names,
+            ["S3Unavailable", "S3WriteRejected", "ChecksumMismatch"]
         );
-        assert!(!StepError::InvalidJob(InvalidJob::NoScope).is_retryable());
+    }
+
+    /// The error names each Lambda task of the state machines retries (beside Lambda's and
+    /// Step Functions' own).
+    fn retried_by(definition: &str) -> Vec<BTreeSet<String>> {
+        fn walk(value: &Value, found: &mut Vec<BTreeSet<String>>) {
+            match value {
+                Value::Object(fields) => {
+                    if let Some(Value::Array(retriers)) = fields.get("Retry") {
+                        let names: BTreeSet<String> = retriers
+                            .iter()
+                            .flat_map(|r| r["ErrorEquals"].as_array().into_iter().flatten())
+                            .filter_map(Value::as_str)
+                            .filter(|n| !n.starts_with("Lambda.") && !n.starts_with("States."))
+                            .map(str::to_owned)
+                            .collect();
+                        found.push(names);
+                    }
+                    fields.values().for_each(|v| walk(v, found));
+                }
+                Value::Array(items) => items.iter().for_each(|v| walk(v, found)),
+                _ => {}
+            }
+        }
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("infra")
+            .join(definition);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut found = Vec::new();
+        walk(&serde_json::from_str(&text).unwrap(), &mut found);
+        found
+    }
+
+    /// Each state machine's export step retries exactly the retryable error types; the others
+    /// (the backfill's plan task) retry only retryable ones.
+    #[test]
+    fn the_state_machines_retry_exactly_the_retryable_error_types() {
+        let retryable: BTreeSet<String> = ERROR_TYPES
+            .iter()
+            .filter(|(_, retry)| *retry)
+            .map(|(n, _)| (*n).to_owned())
+            .collect();
+        for definition in ["state-machine.asl.json", "backfill.asl.json"] {
+            let lists = retried_by(definition);
+            assert!(
+                lists.contains(&retryable),
+                "{definition}: no task retries exactly {retryable:?}: {lists:?}"
+            );
+            for names in lists {
+                assert!(names.is_subset(&retryable), "{definition}: {names:?}");
+            }
+        }
     }
 
     #[test]

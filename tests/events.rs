@@ -14,6 +14,9 @@ use fauna_logs_export::job::Step;
 use fauna_logs_export::scope::Scope;
 use fauna_logs_export::time::Granularity;
 use serde::Deserialize;
+use serde_json::Value;
+
+mod support;
 
 fn rules() -> JobRules {
     JobRules {
@@ -128,5 +131,80 @@ fn every_event_fixture_parses_as_documented() {
             "scheduler"
         ],
         "the fixtures of every entry shape"
+    );
+}
+
+/// `infra/template.yaml` as JSON, read by cfn-lint's own YAML loader (it knows CloudFormation's
+/// short tags: `!Sub` becomes `{"Fn::Sub": …}`).
+fn template() -> Value {
+    let out = std::process::Command::new(support::venv_bin("python"))
+        .args([
+            "-c",
+            "import json, sys; from cfnlint.decode import decode; t, m = decode(sys.argv[1]); assert not m, m; print(json.dumps(t))",
+        ])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("infra/template.yaml"))
+        .output()
+        .expect("run the venv's python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the template as JSON")
+}
+
+/// The template's schedule input, expanded as a deployment with the default parameters and then
+/// EventBridge Scheduler expand it (`${Parameter}` by CloudFormation's `Fn::Sub`, the
+/// `<aws.scheduler.scheduled-time>` context attribute by Scheduler at `scheduled_time`), is the
+/// fixture `events/scheduler-daily.json`, and the function makes of it the job for the day
+/// before, by the schedule's lag.
+#[test]
+fn the_templates_schedule_input_is_the_fixture_and_parses() {
+    let template = template();
+    let inputs: Vec<&Value> = template["Resources"]
+        .as_object()
+        .expect("Resources")
+        .values()
+        .filter_map(|r| r["Properties"]["Events"].as_object())
+        .flat_map(|events| events.values())
+        .filter(|e| e["Type"] == "ScheduleV2")
+        .map(|e| &e["Properties"]["Input"]["Fn::Sub"][0])
+        .collect();
+    assert_eq!(inputs.len(), 1, "one schedule, its Input a Fn::Sub");
+    let mut input = inputs[0].as_str().expect("the Sub template").to_owned();
+    for (name, parameter) in template["Parameters"].as_object().expect("Parameters") {
+        let default = match &parameter["Default"] {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        input = input.replace(&format!("${{{name}}}"), &default);
+    }
+    assert!(
+        !input.contains("${"),
+        "a parameter without a default: {input}"
+    );
+    let scheduled_time = "2026-11-25T01:00:00Z";
+    let input = input.replace("<aws.scheduler.scheduled-time>", scheduled_time);
+    let expanded: Value = serde_json::from_str(&input).expect("the expanded input is JSON");
+    let fixture: Value = serde_json::from_slice(
+        &std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("events/scheduler-daily.json"))
+            .expect("read the fixture"),
+    )
+    .expect("fixture JSON");
+    assert_eq!(
+        expanded, fixture,
+        "events/scheduler-daily.json is what Scheduler sends"
+    );
+    let Event::Job(job) = parse(expanded, &rules(), Utc::now()).expect("the function parses it")
+    else {
+        panic!("not a job")
+    };
+    assert_eq!(job.scope, Scope::Database("us-std/ECommerce".into()));
+    assert_eq!(
+        (
+            fauna_logs_export::time::rfc3339(job.time_start),
+            fauna_logs_export::time::rfc3339(job.time_end)
+        ),
+        ("2026-11-24T00:00:00Z".into(), "2026-11-25T00:00:00Z".into())
     );
 }

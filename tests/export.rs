@@ -9,7 +9,6 @@ use std::io::Read;
 
 use fauna_logs_export::keys::manifest_key;
 use fauna_logs_export::store::crc32c_base64;
-use serde_json::json;
 use support::{Run, Sim, bucket, export, keys, object, open_uploads, s3};
 
 const DAY: [&str; 4] = [
@@ -276,24 +275,7 @@ async fn re_runs_and_concurrent_runs_of_a_window_leave_one_correct_object() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_account_key_can_come_from_secrets_manager() {
-    // moto serves Secrets Manager on the same endpoint as S3.
-    let secret = reqwest::Client::new()
-        .post(&support::moto().endpoint)
-        .header("X-Amz-Target", "secretsmanager.CreateSecret")
-        .header("Content-Type", "application/x-amz-json-1.1")
-        .header(
-            "Authorization",
-            "AWS4-HMAC-SHA256 Credential=test/20261125/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=0",
-        )
-        .body(json!({"Name": "fauna-account-key", "SecretString": support::ACCOUNT_KEY}).to_string())
-        .send()
-        .await
-        .expect("create the secret");
-    assert!(secret.status().is_success(), "{}", secret.status());
-    let arn = secret.json::<serde_json::Value>().await.expect("JSON")["ARN"]
-        .as_str()
-        .expect("ARN")
-        .to_owned();
+    let arn = support::create_secret("fauna-account-key", support::ACCOUNT_KEY).await;
     let env = [
         ("FAUNA_ACCOUNT_KEY", ""),
         ("FAUNA_ACCOUNT_KEY_SECRET_ARN", arn.as_str()),

@@ -9,7 +9,9 @@
 //! counts stay within their bounds; and that the fault really fired. The rows run concurrently
 //! and print their measured counts as a markdown table on stderr, the table of
 //! docs/reliability.md: `cargo test --all-features --test fault_matrix -- --nocapture`.
-//! `FAULT_MATRIX_ROWS=reset,slow` runs only the rows whose names contain one of those words.
+//! `FAULT_MATRIX_ROWS=reset,slow` runs only the rows whose names contain one of those words, and
+//! says that the matrix is filtered; `make test` never filters it, and a whole run checks that
+//! every row ran. Rows whose outcome depends on time run alone, after the others.
 
 mod support;
 
@@ -57,6 +59,8 @@ const CORRUPT_DOWNLOADS: u64 = MAX_CORRUPT_DOWNLOADS as u64;
 const REQUEST_ATTEMPTS: u64 = DEFAULT_MAX_REQUEST_ATTEMPTS as u64;
 /// Attempts the AWS SDK makes per S3 call (its standard retry mode).
 const SDK_ATTEMPTS: u64 = 3;
+/// The rows of the whole matrix: a run that is not filtered checks it ran them all.
+const MATRIX_ROWS: usize = 29;
 /// A file of two multipart parts (8 MiB and about 3.6 MB).
 const TWO_PARTS: &str = "12000000";
 
@@ -113,6 +117,9 @@ struct Row {
     /// Times the CLI ran a step again after a retryable failure: 0 when the fault is absorbed
     /// inside the step (the client's or the SDK's retries), as it should be for a short burst.
     step_retries: u64,
+    /// Runs after the others, by itself: its outcome depends on time (a client timeout), which
+    /// a loaded machine must not be able to change.
+    alone: bool,
 }
 
 impl Row {
@@ -130,7 +137,13 @@ impl Row {
             s3_fired: None,
             stderr_has: Vec::new(),
             step_retries: 0,
+            alone: false,
         }
+    }
+
+    fn alone(mut self) -> Row {
+        self.alone = true;
+        self
     }
 
     fn expect(mut self, expect: Expect) -> Row {
@@ -263,14 +276,16 @@ fn rows() -> Vec<Row> {
         .fired("log_requests", 3)
         .fired("requests_created", 1)
         .stderr_has("reset by peer"),
-        // The answer comes after 4 s, past FAUNA_TIMEOUT_SECONDS=2 (with 2 s to spare on a
-        // loaded machine): the call times out and is made again, one more call, same request.
+        // The answer comes after 12 s, past FAUNA_TIMEOUT_SECONDS=4: the call times out and is
+        // made again, one more call, same request. It runs alone, after the others, and every
+        // other call has 4 s, so no load on the machine can time out a call that is not slow.
         Row::new(
             "slow",
             "API answer slower than the client timeout (FAUNA_TIMEOUT_SECONDS)",
-            &["--slow-responses", "1", "--slow-response-ms", "4000"],
+            &["--slow-responses", "1", "--slow-response-ms", "12000"],
         )
-        .env("FAUNA_TIMEOUT_SECONDS", "2")
+        .env("FAUNA_TIMEOUT_SECONDS", "4")
+        .alone()
         .calls(CLEAN_CALLS + 1)
         .fired("slow_responses", 1)
         .fired("log_requests", 2)
@@ -451,6 +466,78 @@ fn rows() -> Vec<Row> {
         .step_retries(STEP_RUNS - 1)
         .calls(REQUEST_CALLS + STEP_RUNS)
         .downloads(STEP_RUNS),
+        // HeadObject reports a CRC32C other than the one S3 computed, once (the S3 front lies):
+        // the copy deletes what it stored and fails ChecksumMismatch, retryable; the CLI runs the
+        // copy again, which stores the file.
+        Row::new(
+            "s3-checksum-lie-once",
+            "S3 HeadObject reports another CRC32C once",
+            &[],
+        )
+        .s3(
+            json!({"head_object": {"report_crc32c": "AAAAAA==", "count": 1}}),
+            "head_object",
+            (1, 1),
+        )
+        .step_retries(1)
+        .calls(CLEAN_CALLS + 1)
+        .downloads(2)
+        .stderr_has("ChecksumMismatch"),
+        // ... on every copy: the object is deleted each time, ChecksumMismatch after STEP_RUNS.
+        Row::new(
+            "s3-checksum-lie-forever",
+            "S3 HeadObject reports another CRC32C every time",
+            &[],
+        )
+        .s3(
+            json!({"head_object": {"report_crc32c": "AAAAAA=="}}),
+            "head_object",
+            (STEP_RUNS, STEP_RUNS),
+        )
+        .expect(Expect::Failed("ChecksumMismatch"))
+        .step_retries(STEP_RUNS - 1)
+        .calls(REQUEST_CALLS + STEP_RUNS)
+        .downloads(STEP_RUNS),
+        // A part's bytes change on the way (the S3 front flips one): S3 refuses it BadDigest, a
+        // 400 the SDK does not retry; the copy aborts the upload and fails ChecksumMismatch,
+        // retryable, and the next copy stores the file.
+        Row::new(
+            "s3-corrupt-part",
+            "S3 UploadPart body corrupted in transit once",
+            &["--file-size", TWO_PARTS],
+        )
+        .s3(
+            json!({"upload_part": {"corrupt": true, "count": 1}}),
+            "upload_part",
+            (1, 1),
+        )
+        .step_retries(1)
+        .calls(CLEAN_CALLS + 1)
+        .downloads(2)
+        .stderr_has("BadDigest"),
+        // The bucket refuses the write: S3WriteRejected at once, nothing retried, nothing stored.
+        Row::new("s3-denied", "S3 PutObject 403 AccessDenied", &[])
+            .s3(
+                json!({"put_object": {"status": 403, "code": "AccessDenied"}}),
+                "put_object",
+                (1, 1),
+            )
+            .expect(Expect::Failed("S3WriteRejected"))
+            .stderr_has("AccessDenied"),
+        // The bucket is gone mid-upload: S3WriteRejected, the upload aborted. The second part
+        // may have started before the copy saw the first refused.
+        Row::new(
+            "s3-no-bucket",
+            "S3 UploadPart 404 NoSuchBucket",
+            &["--file-size", TWO_PARTS],
+        )
+        .s3(
+            json!({"upload_part": {"status": 404, "code": "NoSuchBucket"}}),
+            "upload_part",
+            (1, 2),
+        )
+        .expect(Expect::Failed("S3WriteRejected"))
+        .stderr_has("NoSuchBucket"),
         // STEP_TIME_LIMIT_SECONDS=0: the copy pauses after every part and continues in the next
         // step, which reads the file again from byte 0. 30 MB is four 8 MiB parts, so four copy
         // steps: four downloads and four status reads.
@@ -758,7 +845,9 @@ fn panic_text(e: tokio::task::JoinError) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_fault_ends_stored_or_failed_cleanly_within_bounds() {
     let only = std::env::var("FAULT_MATRIX_ROWS").ok();
-    let rows: Vec<Row> = rows()
+    let all = rows();
+    let total = all.len();
+    let rows: Vec<Row> = all
         .into_iter()
         .filter(|r| {
             only.as_deref()
@@ -769,26 +858,44 @@ async fn every_fault_ends_stored_or_failed_cleanly_within_bounds() {
         !rows.is_empty(),
         "FAULT_MATRIX_ROWS={only:?} matches no row"
     );
+    match &only {
+        Some(filter) => eprintln!(
+            "FAULT_MATRIX_ROWS={filter}: the matrix is FILTERED, {} of its {total} rows run",
+            rows.len()
+        ),
+        None => assert_eq!(
+            total, MATRIX_ROWS,
+            "rows were added or removed: update MATRIX_ROWS"
+        ),
+    }
     // Start moto once, before the rows need it.
     let _ = s3().await;
     let started = Instant::now();
     let files = Arc::new(Files::new());
-    let tasks: Vec<_> = rows
-        .into_iter()
-        .map(|row| {
-            let name = row.name;
-            let files = Arc::clone(&files);
-            let task = tokio::spawn(async move {
-                let measured = run_row(&row, &files).await;
-                (row, measured)
-            });
-            (name, task)
-        })
-        .collect();
+    let (alone, together): (Vec<Row>, Vec<Row>) = rows.into_iter().partition(|r| r.alone);
+    let spawn = |row: Row| {
+        let name = row.name;
+        let files = Arc::clone(&files);
+        let task = tokio::spawn(async move {
+            let measured = run_row(&row, &files).await;
+            (row, measured)
+        });
+        (name, task)
+    };
+    let mut tasks: Vec<_> = together.into_iter().map(spawn).collect();
+    // The rows that must not share the machine, one at a time once the others are done.
+    let mut outcomes = Vec::new();
+    for (name, task) in tasks.drain(..) {
+        outcomes.push((name, task.await));
+    }
+    for row in alone {
+        let (name, task) = spawn(row);
+        outcomes.push((name, task.await));
+    }
     let mut lines = Vec::new();
     let mut failures = Vec::new();
-    for (name, task) in tasks {
-        match task.await {
+    for (name, outcome) in outcomes {
+        match outcome {
             Ok((row, measured)) => lines.push(table_row(&row, &measured)),
             Err(e) => failures.push(format!("{name}: {}", panic_text(e))),
         }

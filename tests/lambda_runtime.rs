@@ -292,3 +292,50 @@ async fn bad_inputs_are_refused_through_the_lambda_runtime() {
     assert_no_secret("the function's output", &output, None);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A cold start that cannot build its clients (here: the account key's secret does not exist
+/// yet) reports why on every invocation, with its `errorType`, and the function recovers by
+/// itself once the cause is gone: no crash loop, no restart.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_cold_start_is_reported_on_each_invocation_then_recovers() {
+    let sim = Sim::start(&["--polls-to-complete", "1"]);
+    let bucket = bucket(&s3().await, "cold-start").await;
+    let secret = format!("fauna-cold-start-{}", std::process::id());
+    let mut env = debug_env(&sim, &bucket);
+    env.retain(|(k, _)| k != "FAUNA_ACCOUNT_KEY");
+    env.push(("FAUNA_ACCOUNT_KEY_SECRET_ARN".into(), secret.clone()));
+    let dir = scratch("cold-start");
+    let log = dir.join("watch.log");
+    let watch = Watch::start_logged(&env, Some(&log));
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("events/manual-request-database.json");
+    for attempt in 1..=2 {
+        let err = watch
+            .invoke(&fixture)
+            .expect_err("no secret yet: the invocation must fail");
+        let (error_type, message) = error_answer(&err);
+        assert_eq!(error_type, "ConfigError", "attempt {attempt}: {err}");
+        assert!(
+            message.contains("FAUNA_ACCOUNT_KEY_SECRET_ARN"),
+            "attempt {attempt}: {message}"
+        );
+    }
+    assert_eq!(
+        sim.stats().await["api_calls"],
+        0,
+        "no Fauna call without a key"
+    );
+    support::create_secret(&secret, support::ACCOUNT_KEY).await;
+    let job = watch
+        .invoke(&fixture)
+        .expect("the secret exists now: the same sandbox recovers");
+    assert_eq!(job["step"], "poll", "{job}");
+    assert_eq!(sim.stats().await["log_requests"], 1);
+    drop(watch);
+    let output = std::fs::read_to_string(&log).expect("read the watch log");
+    assert!(
+        output.contains("the function cannot start its clients"),
+        "the cold start's failure is logged:\n{output}"
+    );
+    assert_no_secret("the function's output", &output, None);
+    let _ = std::fs::remove_dir_all(&dir);
+}

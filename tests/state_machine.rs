@@ -119,24 +119,3 @@ async fn the_state_machine_runs_an_export_and_its_retry_and_catch_work() {
     assert!(support::keys(&s3, &corrupt_bucket).await.is_empty());
     assert_eq!(open_uploads(&s3, &corrupt_bucket).await, 0);
 }
-
-/// `RunStep` retries exactly the function's retryable `errorType`s (and the task timeout), so a
-/// new retryable error cannot be forgotten in the definition.
-#[test]
-fn the_state_machine_retries_every_retryable_error_type() {
-    let asl = step_functions::as_written("state-machine.asl.json");
-    let ours: std::collections::BTreeSet<&str> = asl["States"]["RunStep"]["Retry"]
-        .as_array()
-        .expect("RunStep has Retry")
-        .iter()
-        .flat_map(|r| r["ErrorEquals"].as_array().into_iter().flatten())
-        .filter_map(Value::as_str)
-        .filter(|name| !name.starts_with("Lambda.") && !name.starts_with("States."))
-        .collect();
-    let retryable: std::collections::BTreeSet<&str> = fauna_logs_export::error::ERROR_TYPES
-        .iter()
-        .filter(|(_, retry)| *retry)
-        .map(|(name, _)| *name)
-        .collect();
-    assert_eq!(ours, retryable);
-}

@@ -27,22 +27,31 @@ pub struct FaunaClient {
     retry: RetryPolicy,
 }
 
+/// How long the client waits on Fauna.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// One API call, before it is retried.
+    pub api: Duration,
+    /// One read of a file download (not the whole download: files can be large); a stalled
+    /// download is reopened where it stopped.
+    pub download_read: Duration,
+}
+
 impl FaunaClient {
-    /// A client of the API under `base`; each API call may take `api_timeout` before it is
-    /// retried.
+    /// A client of the API under `base`.
     pub fn new(
         base: Url,
         key: AccountKey,
         retry: RetryPolicy,
-        api_timeout: Duration,
+        timeouts: Timeouts,
     ) -> Result<FaunaClient, String> {
         let api = reqwest::Client::builder()
             .user_agent(crate::USER_AGENT)
-            .connect_timeout(Duration::from_secs(10).min(api_timeout))
-            .timeout(api_timeout)
+            .connect_timeout(Duration::from_secs(10).min(timeouts.api))
+            .timeout(timeouts.api)
             .build()
             .map_err(|e| format!("cannot build the Fauna HTTP client: {e}"))?;
-        let files = download::files_client()?;
+        let files = download::files_client(timeouts.download_read)?;
         Ok(FaunaClient {
             api,
             files,
@@ -272,7 +281,10 @@ mod tests {
             Url::parse("http://127.0.0.1:8080").unwrap(),
             AccountKey::new("k".into()),
             RetryPolicy::default(),
-            Duration::from_secs(30),
+            Timeouts {
+                api: Duration::from_secs(30),
+                download_read: Duration::from_secs(60),
+            },
         )
         .unwrap();
         assert_eq!(

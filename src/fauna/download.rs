@@ -112,12 +112,13 @@ pub enum DownloadError {
     },
 }
 
-/// The HTTP client for files: no overall timeout (files can be large), but a stalled read ends.
-pub fn files_client() -> Result<reqwest::Client, String> {
+/// The HTTP client for files: no overall timeout (files can be large), but a read that waits
+/// longer than `read_timeout` ends the download.
+pub fn files_client(read_timeout: Duration) -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .user_agent(crate::USER_AGENT)
         .connect_timeout(Duration::from_secs(10))
-        .read_timeout(Duration::from_secs(60))
+        .read_timeout(read_timeout)
         .build()
         .map_err(|e| format!("cannot build the download HTTP client: {e}"))
 }

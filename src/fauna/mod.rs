@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer};
 
 pub use self::account_key::AccountKey;
-pub use self::client::FaunaClient;
+pub use self::client::{FaunaClient, Timeouts};
 pub use self::download::{DownloadError, LogFile, PresignedUrl};
 use crate::scope::Scope;
 

@@ -56,13 +56,23 @@ impl StoreError {
         }
     }
 
-    /// Access denied, missing bucket and other client errors do not heal by retrying.
+    /// Access denied, missing bucket and other client errors do not heal by retrying; a body
+    /// corrupted in transit (`BadDigest`) does.
     pub fn is_retryable(&self) -> bool {
+        if self.is_bad_digest() {
+            return true;
+        }
         match self.status {
             Some(408 | 429) => true,
             Some(s) => !(400..500).contains(&s),
             None => true,
         }
+    }
+
+    /// S3 received bytes whose checksum differs from the one sent with them: corruption in
+    /// transit, which sending them again cures.
+    pub fn is_bad_digest(&self) -> bool {
+        self.code.as_deref() == Some("BadDigest")
     }
 
     /// The multipart upload is gone (aborted, completed, or expired by a lifecycle rule).

@@ -184,6 +184,36 @@ pub async fn s3_faults(bucket: &str, faults: Value) -> Value {
     serde_json::from_str(&text).expect("S3 fault state JSON")
 }
 
+/// Calls moto's Secrets Manager (served on the same endpoint as S3) and returns its answer.
+pub async fn secrets_manager(action: &str, body: Value) -> Value {
+    let resp = reqwest::Client::new()
+        .post(&moto().endpoint)
+        .header("X-Amz-Target", format!("secretsmanager.{action}"))
+        .header("Content-Type", "application/x-amz-json-1.1")
+        .header(
+            "Authorization",
+            "AWS4-HMAC-SHA256 Credential=test/20261125/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("call Secrets Manager");
+    let status = resp.status();
+    let text = resp.text().await.expect("Secrets Manager's answer");
+    assert!(status.is_success(), "{action}: {status} {text}");
+    serde_json::from_str(&text).expect("Secrets Manager's answer is JSON")
+}
+
+/// Creates a secret in moto and returns its ARN.
+pub async fn create_secret(name: &str, value: &str) -> String {
+    let created = secrets_manager(
+        "CreateSecret",
+        serde_json::json!({"Name": name, "SecretString": value}),
+    )
+    .await;
+    created["ARN"].as_str().expect("ARN").to_owned()
+}
+
 /// A Fauna simulator process, stopped on drop.
 pub struct Sim {
     pub url: String,
