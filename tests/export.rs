@@ -9,7 +9,8 @@ use std::io::Read;
 
 use fauna_logs_export::keys::manifest_key;
 use fauna_logs_export::store::crc32c_base64;
-use support::{Run, Sim, bucket, export, keys, object, open_uploads, s3};
+use serde_json::json;
+use support::{Run, Sim, bucket, export, keys, object, open_uploads, s3, s3_faults};
 
 const DAY: [&str; 4] = [
     "--start",
@@ -156,6 +157,55 @@ async fn slow_state_progression_is_polled_to_completion() {
     // six answers of a working state, then the seventh says Complete
     assert_eq!(run.job["polls"].as_u64(), Some(7));
     assert_eq!(run.job["attempt"].as_u64(), Some(1));
+}
+
+/// The copy keeps at most MAX_PARTS_IN_FLIGHT parts uploading at once (its memory bound), and
+/// does keep that many going: observed at the S3 front, with each part held 400 ms there so
+/// that parts overlap whenever the copy lets them.
+#[tokio::test(flavor = "multi_thread")]
+async fn parts_in_flight_stay_within_their_bound() {
+    let sim = Sim::start(&["--file-size", "34000000"]);
+    let bucket = bucket(&s3().await, "in-flight").await;
+    s3_faults(&bucket, json!({"upload_part": {"delay_ms": 400}})).await;
+    let run = export(
+        &sim,
+        &bucket,
+        &args(&["--database", "us-std/ECommerce"]),
+        &[("MAX_PARTS_IN_FLIGHT", "2")],
+    )
+    .await;
+    assert_stored(&sim, &bucket, &run).await;
+    let stats = support::s3_stats(&bucket).await;
+    assert_eq!(stats["operations"]["upload_part"]["requests"], 5, "{stats}");
+    assert_eq!(stats["upload_part_in_flight"]["peak"], 2, "{stats}");
+}
+
+/// Real poll intervals: 1 s, growing by half each poll, capped at 3 s. The waits each job asked
+/// for are the ones the CLI prints after each step (not measured: the clock is not the test).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_poll_interval_grows_to_its_cap() {
+    let env = [
+        ("POLL_INTERVAL_SECONDS", "1"),
+        ("POLL_INTERVAL_MAX_SECONDS", "3"),
+    ];
+    let (sim, bucket, run) =
+        export_ecommerce(&["--polls-to-complete", "4"], "intervals", &env).await;
+    assert_stored(&sim, &bucket, &run).await;
+    let transitions: Vec<&str> = run.stderr.lines().filter(|l| l.contains(" → ")).collect();
+    assert_eq!(
+        transitions,
+        [
+            "request → poll (next in 1s)",
+            "poll → poll (next in 1s)",
+            "poll → poll (next in 2s)",
+            "poll → poll (next in 3s)",
+            "poll → poll (next in 3s)",
+            "poll → copy",
+            "copy → done",
+        ],
+        "{}",
+        run.stderr
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

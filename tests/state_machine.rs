@@ -27,13 +27,48 @@ fn window() -> Value {
 /// The scenarios share moto's one Lambda endpoint, so they run one after another.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_state_machine_runs_an_export_and_its_retry_and_catch_work() {
-    // A whole export: request → poll (Pending) → poll (Requested) → copy → done.
-    let sim = Sim::start(&["--polls-to-complete", "1", "--file-size", "300000"]);
+    // A whole export: request → poll ×4 (Pending, Requested ×2, then Complete) → copy → done,
+    // with real poll intervals: 1 s growing by half each poll, capped at 2 s.
+    let sim = Sim::start(&["--polls-to-complete", "3", "--file-size", "300000"]);
     let export_bucket = bucket(&s3().await, "state-machine").await;
-    let watch = Watch::start(&export_env(&sim, &export_bucket));
+    let mut env = export_env(&sim, &export_bucket);
+    env.retain(|(k, _)| k != "POLL_INTERVAL_SECONDS");
+    env.extend([
+        ("POLL_INTERVAL_SECONDS".into(), "1".into()),
+        ("POLL_INTERVAL_MAX_SECONDS".into(), "2".into()),
+    ]);
+    let watch = Watch::start(&env);
     let shim = Shim::start(&watch);
     let done = execute("export", window()).await;
     assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    // The waits the jobs asked for, and the Wait state ran once for each job that was not done.
+    let events = step_functions::history(done["executionArn"].as_str().expect("arn")).await;
+    let steps: Vec<(String, u64)> = step_functions::task_payloads(&events)
+        .iter()
+        .map(|job| {
+            (
+                job["step"].as_str().unwrap_or_default().to_owned(),
+                job["wait_seconds"].as_u64().unwrap_or(u64::MAX),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, u64)> = [
+        ("poll", 1),
+        ("poll", 1),
+        ("poll", 2),
+        ("poll", 2),
+        ("copy", 0),
+        ("done", 0),
+    ]
+    .iter()
+    .map(|(s, w)| ((*s).to_owned(), *w))
+    .collect();
+    assert_eq!(steps, expected);
+    let waits = step_functions::event_types(&events)
+        .iter()
+        .filter(|t| **t == "WaitStateEntered")
+        .count();
+    assert_eq!(waits, 5, "{:?}", step_functions::event_types(&events));
     let job: Value = serde_json::from_str(done["output"].as_str().expect("output")).expect("job");
     assert_eq!(job["step"], "done");
     let stored = object(
@@ -44,7 +79,7 @@ async fn the_state_machine_runs_an_export_and_its_retry_and_catch_work() {
     .await
     .expect("the object");
     assert!(stored == sim.file(job["request_id"].as_str().expect("id")).await);
-    assert_eq!(shim.invocations().await, 4, "one invocation per step");
+    assert_eq!(shim.invocations().await, 6, "one invocation per step");
     drop((shim, watch, sim));
 
     // Every copy attempt meets expired URLs (DownloadFailed, retryable): Retry runs it five more

@@ -184,6 +184,17 @@ pub async fn s3_faults(bucket: &str, faults: Value) -> Value {
     serde_json::from_str(&text).expect("S3 fault state JSON")
 }
 
+/// What the strict S3 front saw of `bucket`'s requests (`GET /_stats/<bucket>`, see
+/// `moto_server.py`): per operation counts, the peak of UploadParts in flight, each request.
+pub async fn s3_stats(bucket: &str) -> Value {
+    reqwest::get(format!("{}/_stats/{bucket}", moto().endpoint))
+        .await
+        .expect("S3 front stats")
+        .json()
+        .await
+        .expect("S3 front stats JSON")
+}
+
 /// Calls moto's Secrets Manager (served on the same endpoint as S3) and returns its answer.
 pub async fn secrets_manager(action: &str, body: Value) -> Value {
     let resp = reqwest::Client::new()
