@@ -1,9 +1,10 @@
 //! The Fauna Account API logs endpoints (`/api/v1/...`).
 //!
-//! Owns the JSON error shape `{"code","reason"}`, the guard every API call passes (account-key
-//! check, the throttle and server-error faults before the handler, the slow-response and
-//! connection-reset faults after it), and the three handlers: request logs, poll status, and
-//! create a new file URL.
+//! Owns the JSON error shape `{"code","reason"}`, the guard every API call passes (in-flight
+//! gauge, account-key check, the throttle and server-error faults before the handler, the
+//! slow-response and connection-reset faults after it), the query-string checks (`type=query`,
+//! and `regionGroup` under `--strict-region-group`), and the three handlers: request logs, poll
+//! status, and create a new file URL.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,8 +24,9 @@ use crate::app::Sim;
 use crate::conn::ConnHandle;
 use crate::files::same_secret;
 use crate::logfile::millisecond_slots;
-use crate::state::{CreateLogsBody, LogState, NewRequest, RenewError, RequestView};
+use crate::state::{CreateLogsBody, LogState, NewRequest};
 use crate::stats::bump;
+use crate::store::{Fate, LogRequest, RenewError, RequestView};
 
 /// An API error answer: `{"code": "...", "reason": "..."}` as JSON.
 #[derive(Debug)]
@@ -90,6 +92,7 @@ impl IntoResponse for ApiError {
 /// resetting the connection, as if the answer were lost on the way.
 pub async fn guard(State(sim): State<Arc<Sim>>, request: Request, next: Next) -> Response {
     bump(&sim.stats.api_calls);
+    let _in_flight = sim.stats.in_flight_api_calls.enter();
     if !authorized(request.headers(), &sim.account_key) {
         bump(&sim.stats.unauthorized);
         return ApiError::unauthorized().into_response();
@@ -157,18 +160,49 @@ fn authorized(headers: &HeaderMap, key: &str) -> bool {
 
 type QueryParams = Result<Query<HashMap<String, String>>, QueryRejection>;
 
-/// The required `type=query` parameter.
-fn check_type(query: QueryParams) -> Result<(), ApiError> {
+/// The query string, with the required `type=query` parameter checked.
+fn check_type(query: QueryParams) -> Result<HashMap<String, String>, ApiError> {
     let Query(params) =
         query.map_err(|e| ApiError::bad_request(format!("invalid query string: {e}")))?;
     match params.get("type").map(String::as_str) {
-        Some("query") => Ok(()),
+        Some("query") => Ok(params),
         Some(other) => Err(ApiError::bad_request(format!(
             "invalid type `{other}`; the only valid value is `query`"
         ))),
         None => Err(ApiError::bad_request(
             "the query parameter type is required (type=query)",
         )),
+    }
+}
+
+/// `--strict-region-group`: the `regionGroup` parameter must name the request's region group.
+/// `region_group` is `None` for an unknown request (then only a missing parameter is refused
+/// here, and the handler answers 404).
+fn check_region_group(
+    sim: &Sim,
+    params: &HashMap<String, String>,
+    region_group: Option<&str>,
+) -> Result<(), ApiError> {
+    if !sim.strict_region_group {
+        return Ok(());
+    }
+    let refusal = match (params.get("regionGroup"), region_group) {
+        (None, _) => Some(
+            "the query parameter regionGroup is required (regionGroup=<the request's region group>)"
+                .to_owned(),
+        ),
+        (Some(given), Some(expected)) if given != expected => Some(format!(
+            "the query parameter regionGroup is `{given}`, but the request belongs to region group `{expected}`"
+        )),
+        _ => None,
+    };
+    match refusal {
+        Some(reason) => {
+            bump(&sim.stats.region_group_refusals);
+            info!("refusing a call without the request's regionGroup");
+            Err(ApiError::bad_request(reason))
+        }
+        None => Ok(()),
     }
 }
 
@@ -194,11 +228,14 @@ pub async fn create_logs(
     let faults = &sim.faults;
     let (request, created) = sim.store.create(new, Utc::now(), |new| {
         if faults.does_not_exist || millisecond_slots(new.time_start, new.time_end).is_none() {
-            LogState::DoesNotExist
+            LogState::DoesNotExist.into()
         } else if faults.fail_requests.take() {
-            faults.fail_state.clone()
+            faults.fail_state.clone().into()
         } else {
-            LogState::Complete
+            Fate {
+                final_state: LogState::Complete,
+                fails_after_complete: faults.fail_after_complete_requests.take(),
+            }
         }
     });
     bump(&sim.stats.log_requests);
@@ -214,8 +251,12 @@ pub async fn create_logs(
     } else {
         info!(request_id = %request.id, "idempotency token reused; returning the existing request");
     }
-    let state = request.reported.clone();
-    Ok(Json(request.view(&sim.base_url, state)))
+    Ok(Json(request.view(&sim.base_url)))
+}
+
+/// The region group of a known request, for the `regionGroup` check.
+fn region_group_of(sim: &Sim, id: &str) -> Option<String> {
+    sim.store.get(id).map(|r: LogRequest| r.scope.region_group)
 }
 
 /// `GET /api/v1/logs/{request_id}?type=query&regionGroup=..`
@@ -225,12 +266,21 @@ pub async fn get_status(
     query: QueryParams,
 ) -> Result<Json<RequestView>, ApiError> {
     let id = request_id(path)?;
-    check_type(query)?;
-    let request = sim
+    let params = check_type(query)?;
+    check_region_group(&sim, &params, region_group_of(&sim, &id).as_deref())?;
+    let polled = sim
         .store
         .poll(&id, Utc::now(), &sim.faults.expired_urls)
         .ok_or_else(|| ApiError::not_found(format!("No log request with id {id}")))?;
     bump(&sim.stats.status_polls);
+    if polled.injected {
+        bump(&sim.stats.injected_states);
+    }
+    if polled.failed_late {
+        bump(&sim.stats.failed_after_complete);
+        info!(request_id = %id, state = polled.request.reported.as_str(), "fault: a Complete request changed its state");
+    }
+    let request = polled.request;
     debug!(
         request_id = %id,
         state = request.reported.as_str(),
@@ -238,8 +288,7 @@ pub async fn get_status(
         poll = request.polls,
         "status poll"
     );
-    let state = request.reported.clone();
-    Ok(Json(request.view(&sim.base_url, state)))
+    Ok(Json(request.view(&sim.base_url)))
 }
 
 /// `POST /api/v1/logs/{request_id}/url?type=query&regionGroup=..`
@@ -249,10 +298,13 @@ pub async fn renew_url(
     query: QueryParams,
 ) -> Result<Json<RequestView>, ApiError> {
     let id = request_id(path)?;
-    check_type(query)?;
-    let request = sim
+    let params = check_type(query)?;
+    check_region_group(&sim, &params, region_group_of(&sim, &id).as_deref())?;
+    let renewed = sim
         .store
-        .renew(&id, Utc::now(), &sim.faults.expired_urls)
+        .renew(&id, Utc::now(), &sim.faults.expired_urls, || {
+            sim.faults.renewal_hold(sim.renewal_hold)
+        })
         .map_err(|e| match e {
             RenewError::NotFound => ApiError::not_found(format!("No log request with id {id}")),
             RenewError::NotComplete(state) => ApiError::bad_request(format!(
@@ -260,8 +312,21 @@ pub async fn renew_url(
             )),
         })?;
     bump(&sim.stats.url_renewals);
-    info!(request_id = %id, version = request.version, "new presigned URL issued");
-    Ok(Json(request.view(&sim.base_url, LogState::CreatingNewUrl)))
+    let request = renewed.request;
+    if renewed.started {
+        info!(
+            request_id = %id,
+            version = request.version,
+            creating = request.renewal.is_some(),
+            "new presigned URL issued"
+        );
+    } else {
+        info!(request_id = %id, "renewal already in progress; repeating it");
+    }
+    Ok(Json(request.renewal_view(
+        &sim.base_url,
+        sim.renewal_answer_without_url,
+    )))
 }
 
 /// Unknown paths.

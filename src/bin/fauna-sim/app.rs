@@ -4,7 +4,9 @@
 //! handler, and the router that ties the API, the file host and the `/_sim/` inspection
 //! endpoints together.
 
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use axum::Json;
@@ -16,11 +18,15 @@ use axum::routing::{any, get, post};
 use tracing::debug;
 
 use crate::api;
+use crate::cli::Args;
 use crate::faults::Faults;
-use crate::files::{self, FileCache};
+use crate::filecache::FileCache;
+use crate::files;
 use crate::logfile::FileSpec;
-use crate::state::{LogRequest, Store};
+use crate::renewal::RenewalHold;
+use crate::state::LogState;
 use crate::stats::{Stats, StatsSnapshot};
+use crate::store::{Lifecycle, LogRequest, Store};
 
 /// Everything the handlers share.
 pub struct Sim {
@@ -32,11 +38,63 @@ pub struct Sim {
     pub file_size: u64,
     pub store: Store,
     pub faults: Faults,
-    pub stats: Stats,
+    pub stats: Arc<Stats>,
     pub files: Arc<FileCache>,
+    /// How long a renewal stays `CreatingNewUrl` when no renewal fault applies.
+    pub renewal_hold: RenewalHold,
+    /// The renewal's answer carries no URL.
+    pub renewal_answer_without_url: bool,
+    /// Refuse status and renewal calls without the request's `regionGroup`.
+    pub strict_region_group: bool,
 }
 
 impl Sim {
+    /// The simulator `args` describe, writing presigned URLs under `base_url` and files into
+    /// `data_dir`; `cancel` stops file generation.
+    pub fn from_args(
+        args: &Args,
+        base_url: String,
+        data_dir: PathBuf,
+        cancel: Arc<AtomicBool>,
+    ) -> Sim {
+        let stats = Arc::new(Stats::default());
+        let f = &args.faults;
+        let lifecycle = Lifecycle {
+            polls_to_complete: args.polls_to_complete,
+            unknown_state: f.unknown_state.clone(),
+            url_lifetime_secs: args.url_lifetime_seconds,
+            state_at_poll: f
+                .state_at_poll
+                .iter()
+                .map(|(n, name)| (*n, LogState::from_name(name)))
+                .collect(),
+            fail_after_complete: f
+                .fail_after_complete
+                .map(|n| (n, f.fail_after_complete_state.into())),
+        };
+        Sim {
+            account_key: args.account_key.clone(),
+            region_groups: args
+                .region_groups
+                .iter()
+                .map(|g| g.trim().to_owned())
+                .collect(),
+            base_url,
+            seed: args.seed,
+            file_size: args.file_size,
+            store: Store::new(lifecycle, Arc::clone(&stats)),
+            faults: Faults::from_args(f),
+            stats,
+            files: Arc::new(FileCache::new(data_dir, cancel)),
+            renewal_hold: RenewalHold {
+                polls: args.creating_new_url_polls,
+                seconds: Some(args.creating_new_url_seconds),
+            },
+            renewal_answer_without_url: args.renewal_answer_without_url,
+            strict_region_group: args.strict_region_group,
+        }
+    }
+
     /// What decides the bytes of a request's file.
     pub fn file_spec(&self, request: &LogRequest) -> FileSpec {
         FileSpec {

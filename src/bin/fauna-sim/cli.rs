@@ -1,15 +1,15 @@
 //! Command-line interface of the simulator.
 //!
-//! Owns the `clap` definition of every flag (server, lifecycle, file and fault options), the
-//! parsing of human byte sizes such as `256MiB`, and the checks that run before the server
-//! starts. Nothing here touches the network.
+//! Owns the `clap` definition of the server, lifecycle, renewal and file options (the fault
+//! options are in `cli_faults.rs`), the parsing of human byte sizes such as `256MiB`, and the
+//! checks that run before the server starts. Nothing here touches the network.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 
-use crate::state::LogState;
+pub use crate::cli_faults::FaultArgs;
 
 /// Fauna Logs API simulator: serves `/api/v1/logs` like Fauna's Account API, plus presigned
 /// gzip JSON Lines log files, with optional fault injection for tests and benchmarks.
@@ -44,6 +44,29 @@ pub struct Args {
     #[arg(long, default_value_t = 3600)]
     pub url_lifetime_seconds: u64,
 
+    /// After a URL renewal (POST .../url), status polls that answer CreatingNewUrl (with no
+    /// presigned_url) before the request is Complete again with the new URL. Until then the
+    /// new URL answers 403. 0 with --creating-new-url-seconds 0: the new URL works at once.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub creating_new_url_polls: u64,
+
+    /// After a URL renewal, wall time (seconds) in CreatingNewUrl before the new URL works.
+    /// With --creating-new-url-polls, both must have passed.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub creating_new_url_seconds: u64,
+
+    /// The renewal's own answer (state CreatingNewUrl) carries no presigned_url and no
+    /// expiration time (the reference's rule: a URL only with Complete); the client polls for
+    /// the new URL. By default it carries the new URL, as in Fauna's guide.
+    #[arg(long)]
+    pub renewal_answer_without_url: bool,
+
+    /// Refuse (400 bad_request) a status or renewal call whose regionGroup query parameter is
+    /// missing or differs from the request's region group. Fauna documents that the server
+    /// ignores it, so this is off by default.
+    #[arg(long)]
+    pub strict_region_group: bool,
+
     /// Approximate size of the compressed file served for a Complete request (bytes, or with
     /// a unit: K/KiB, KB, M/MiB, MB, G/GiB, GB). At least one record is always written.
     #[arg(long, default_value = "1MiB", value_parser = parse_size)]
@@ -62,98 +85,9 @@ pub struct Args {
     #[arg(long)]
     pub exit_on_stdin_eof: bool,
 
-    /// Fault: the first N API calls answer 429 too_many_requests with Retry-After.
-    #[arg(long, default_value_t = 0, help_heading = "Faults")]
-    pub throttle: u64,
-
-    /// Value of the Retry-After header sent with throttled answers, in seconds.
-    #[arg(long, default_value_t = 1, help_heading = "Faults")]
-    pub retry_after: u64,
-
-    /// Fault: the first N API calls (after throttled ones) answer 503 internal_error.
-    #[arg(long, default_value_t = 0, help_heading = "Faults")]
-    pub server_errors: u64,
-
-    /// Fault: the first N API calls (after throttled and 503 ones) take effect, then their
-    /// connection is reset (TCP RST) with no HTTP answer, as if the answer were lost.
-    #[arg(long, default_value_t = 0, help_heading = "Faults")]
-    pub reset_connections: u64,
-
-    /// Fault: the first N API calls (after throttled and 503 ones) take effect but answer only
-    /// after --slow-response-ms milliseconds.
-    #[arg(long, default_value_t = 0, help_heading = "Faults")]
-    pub slow_responses: u64,
-
-    /// Delay of the answers slowed by --slow-responses, in milliseconds (the default is just
-    /// past the exporter's 30 s API call timeout).
-    #[arg(
-        long,
-        value_name = "MS",
-        default_value_t = 31_000,
-        help_heading = "Faults"
-    )]
-    pub slow_response_ms: u64,
-
-    /// Fault: the first N log requests end in --fail-state instead of Complete.
-    #[arg(long, default_value_t = 0, help_heading = "Faults")]
-    pub fail_requests: u64,
-
-    /// Final state of the requests failed by --fail-requests.
-    #[arg(long, value_enum, default_value_t = FailState::Failed, ignore_case = true, help_heading = "Faults")]
-    pub fail_state: FailState,
-
-    /// Fault: every request ends in DoesNotExist (no URL).
-    #[arg(long, help_heading = "Faults")]
-    pub does_not_exist: bool,
-
-    /// Fault: every request reports this state (e.g. InProgress) on its first poll.
-    #[arg(long, value_name = "NAME", help_heading = "Faults")]
-    pub unknown_state: Option<String>,
-
-    /// Fault: the first download's connection is cut after this many body bytes (the
-    /// Content-Length still announces the full size). Accepts the units of --file-size.
-    #[arg(long, value_name = "BYTES", value_parser = parse_size, help_heading = "Faults")]
-    pub drop_download_after: Option<u64>,
-
-    /// Fault: ignore Range headers (always answer 200 with the whole file).
-    #[arg(long, help_heading = "Faults")]
-    pub no_range: bool,
-
-    /// Fault: the first N presigned URLs issued are already expired (the file host answers 403).
-    #[arg(long, default_value_t = 0, help_heading = "Faults")]
-    pub expired_urls: u64,
-
-    /// Fault: each presigned URL serves exactly one download (a 200 or 206 answer); later
-    /// requests with it answer 403 "Request has expired", as if it expired mid-copy. A URL from
-    /// a renewal (POST .../url) is good for one download again.
-    #[arg(long, help_heading = "Faults")]
-    pub single_use_urls: bool,
-
-    /// Fault: serve a corrupt gzip (bytes flipped in the middle of the compressed data).
-    #[arg(long, help_heading = "Faults")]
-    pub corrupt_gzip: bool,
-
-    /// Fault: serve a gzip cut in half (a valid-looking prefix, consistent Content-Length).
-    #[arg(long, help_heading = "Faults")]
-    pub truncate_gzip: bool,
-}
-
-/// Final state forced by `--fail-requests`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum FailState {
-    #[value(name = "Failed")]
-    Failed,
-    #[value(name = "TimedOut")]
-    TimedOut,
-}
-
-impl From<FailState> for LogState {
-    fn from(value: FailState) -> Self {
-        match value {
-            FailState::Failed => LogState::Failed,
-            FailState::TimedOut => LogState::TimedOut,
-        }
-    }
+    /// Fault options (see docs/simulator.md, "Faults").
+    #[command(flatten)]
+    pub faults: FaultArgs,
 }
 
 impl Args {
@@ -165,18 +99,21 @@ impl Args {
         if self.region_groups.is_empty() || self.region_groups.iter().any(|g| g.trim().is_empty()) {
             return Err("--region-groups needs at least one non-empty name".into());
         }
-        if let Some(name) = &self.unknown_state
-            && name.trim().is_empty()
-        {
-            return Err("--unknown-state must not be empty".into());
-        }
         if let Some(url) = &self.public_url
-            && !(url.starts_with("http://") || url.starts_with("https://"))
+            && !is_http_url(url)
         {
             return Err("--public-url must start with http:// or https://".into());
         }
-        Ok(())
+        self.faults.validate()
     }
+}
+
+/// `http://…` or `https://…` with something after the scheme.
+pub fn is_http_url(url: &str) -> bool {
+    ["http://", "https://"].iter().any(|scheme| {
+        url.strip_prefix(scheme)
+            .is_some_and(|rest| !rest.is_empty())
+    })
 }
 
 /// Parses a byte count such as `1048576`, `512K`, `1MiB`, `2MB` or `4GiB`.
@@ -245,15 +182,19 @@ mod tests {
             "--fail-state",
             "TimedOut",
         ]);
-        assert!(matches!(args, Ok(a) if a.fail_state == FailState::TimedOut));
+        assert!(
+            matches!(args, Ok(a) if a.faults.fail_state == crate::cli_faults::FailState::TimedOut)
+        );
     }
 
     #[test]
     fn connection_faults_are_off_by_default() {
         let parse = |extra: &[&str]| {
             let base = ["fauna-sim", "--account-key", "k"];
-            Args::try_parse_from(base.iter().chain(extra))
-                .map(|a| (a.reset_connections, a.slow_responses, a.slow_response_ms))
+            Args::try_parse_from(base.iter().chain(extra)).map(|a| {
+                let f = a.faults;
+                (f.reset_connections, f.slow_responses, f.slow_response_ms)
+            })
         };
         assert!(matches!(parse(&[]), Ok((0, 0, 31_000))));
         assert!(matches!(
@@ -270,11 +211,48 @@ mod tests {
         assert!(parse(&["--slow-response-ms", "soon"]).is_err());
     }
 
+    fn parse(extra: &[&str]) -> Result<Args, clap::Error> {
+        let base = ["fauna-sim", "--account-key", "k"];
+        Args::try_parse_from(base.iter().chain(extra))
+    }
+
+    #[test]
+    fn renewal_and_strictness_options() {
+        let a = parse(&[]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (a.creating_new_url_polls, a.creating_new_url_seconds),
+            (0, 0)
+        );
+        assert!(!a.renewal_answer_without_url && !a.strict_region_group);
+        let a = parse(&[
+            "--creating-new-url-polls",
+            "3",
+            "--creating-new-url-seconds",
+            "5",
+            "--renewal-answer-without-url",
+            "--strict-region-group",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (a.creating_new_url_polls, a.creating_new_url_seconds),
+            (3, 5)
+        );
+        assert!(a.renewal_answer_without_url && a.strict_region_group);
+    }
+
+    #[test]
+    fn urls_are_checked() {
+        assert!(is_http_url("http://10.0.0.1/x") && is_http_url("https://h"));
+        assert!(!is_http_url("http://") && !is_http_url("ftp://h") && !is_http_url("h"));
+        let a = parse(&["--public-url", "ftp://h"]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(a.validate().is_err());
+    }
+
     #[test]
     fn single_use_urls_is_an_off_by_default_switch() {
         let parse = |extra: &[&str]| {
             let base = ["fauna-sim", "--account-key", "k"];
-            Args::try_parse_from(base.iter().chain(extra)).map(|a| a.single_use_urls)
+            Args::try_parse_from(base.iter().chain(extra)).map(|a| a.faults.single_use_urls)
         };
         assert!(matches!(parse(&[]), Ok(false)));
         assert!(matches!(parse(&["--single-use-urls"]), Ok(true)));

@@ -1,13 +1,15 @@
 //! Fault injection.
 //!
-//! Owns the fault switches set on the command line. Counted faults are [`Countdown`]s: each
+//! Owns the runtime fault switches built from the command line (`cli_faults.rs`), and the
+//! choice of each renewal's `CreatingNewUrl` hold under the renewal faults. Counted faults are [`Countdown`]s: each
 //! affected call takes one unit from the budget, so "the first N calls" are hit and the rest
 //! behave normally, even under concurrency.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::cli::Args;
+use crate::cli_faults::{FaultArgs, WrongField};
+use crate::renewal::RenewalHold;
 use crate::state::LogState;
 
 /// A budget of affected calls that only ever goes down.
@@ -46,11 +48,26 @@ pub struct Faults {
     pub fail_state: LogState,
     /// Every request ends in `DoesNotExist`.
     pub does_not_exist: bool,
-    /// State reported on each request's first poll, before the normal progression.
-    pub unknown_state: Option<String>,
+    /// Requests (that would end Complete) marked to fail after completion.
+    pub fail_after_complete_requests: Countdown,
+    /// Renewals that stay `CreatingNewUrl` for at least `slow_renewal_secs`.
+    pub slow_renewals: Countdown,
+    pub slow_renewal_secs: u64,
+    /// Renewals that never complete.
+    pub stuck_renewals: Countdown,
     /// Downloads whose connection is cut (one at most), and after how many body bytes.
     pub drop_download: Countdown,
     pub drop_download_after: u64,
+    /// Every download is cut at this percentage of the file (from byte 0).
+    pub cut_at_percent: Option<u8>,
+    /// Downloads that stall, and after how many body bytes.
+    pub stall_downloads: Countdown,
+    pub stall_after: Option<u64>,
+    /// Pace of every download, in bytes per second.
+    pub bytes_per_second: Option<u64>,
+    /// Range downloads answered with a falsified `Content-Range`, and what is false.
+    pub wrong_content_range: Countdown,
+    pub wrong_content_range_field: WrongField,
     /// Ignore `Range` headers.
     pub no_range: bool,
     /// Presigned URLs issued already expired.
@@ -61,10 +78,13 @@ pub struct Faults {
     pub corrupt_gzip: bool,
     /// Serve a truncated gzip.
     pub truncate_gzip: bool,
+    /// Redirect every file download there, with this status.
+    pub redirect_to: Option<String>,
+    pub redirect_status: u16,
 }
 
 impl Faults {
-    pub fn from_args(args: &Args) -> Self {
+    pub fn from_args(args: &FaultArgs) -> Self {
         Self {
             throttle: Countdown::new(args.throttle),
             retry_after_secs: args.retry_after,
@@ -75,68 +95,153 @@ impl Faults {
             fail_requests: Countdown::new(args.fail_requests),
             fail_state: args.fail_state.into(),
             does_not_exist: args.does_not_exist,
-            unknown_state: args.unknown_state.clone(),
+            fail_after_complete_requests: Countdown::new(match args.fail_after_complete {
+                Some(_) => args.fail_after_complete_requests.unwrap_or(u64::MAX),
+                None => 0,
+            }),
+            slow_renewals: Countdown::new(args.slow_renewals),
+            slow_renewal_secs: args.slow_renewal_seconds,
+            stuck_renewals: Countdown::new(args.stuck_renewals),
             drop_download: Countdown::new(u64::from(args.drop_download_after.is_some())),
             drop_download_after: args.drop_download_after.unwrap_or(0),
+            cut_at_percent: args.cut_every_download_at_percent,
+            stall_downloads: Countdown::new(match args.stall_download_after {
+                Some(_) => args.stall_downloads.unwrap_or(u64::MAX),
+                None => 0,
+            }),
+            stall_after: args.stall_download_after,
+            bytes_per_second: args.download_bytes_per_second,
+            wrong_content_range: Countdown::new(args.wrong_content_range),
+            wrong_content_range_field: args.wrong_content_range_field,
             no_range: args.no_range,
             expired_urls: Countdown::new(args.expired_urls),
             single_use_urls: args.single_use_urls,
             corrupt_gzip: args.corrupt_gzip,
             truncate_gzip: args.truncate_gzip,
+            redirect_to: args.redirect_downloads_to.clone(),
+            redirect_status: args.redirect_status,
+        }
+    }
+
+    /// How long the next renewal stays `CreatingNewUrl`, given the configured `base` hold;
+    /// takes from the renewal fault budgets (call it only when a renewal starts).
+    pub fn renewal_hold(&self, base: RenewalHold) -> RenewalHold {
+        if self.stuck_renewals.take() {
+            RenewalHold::FOREVER
+        } else if self.slow_renewals.take() {
+            base.at_least_seconds(self.slow_renewal_secs)
+        } else {
+            base
         }
     }
 
     /// Names of the active faults, for the startup log line.
-    pub fn describe(&self, args: &Args) -> Vec<String> {
+    pub fn describe(args: &FaultArgs) -> Vec<String> {
         let mut out = Vec::new();
-        if args.throttle > 0 {
-            out.push(format!(
+        let mut push = |on: bool, text: String| {
+            if on {
+                out.push(text);
+            }
+        };
+        push(
+            args.throttle > 0,
+            format!(
                 "throttle={} retry_after={}s",
                 args.throttle, args.retry_after
-            ));
-        }
-        if args.server_errors > 0 {
-            out.push(format!("server_errors={}", args.server_errors));
-        }
-        if args.reset_connections > 0 {
-            out.push(format!("reset_connections={}", args.reset_connections));
-        }
-        if args.slow_responses > 0 {
-            out.push(format!(
+            ),
+        );
+        push(
+            args.server_errors > 0,
+            format!("server_errors={}", args.server_errors),
+        );
+        push(
+            args.reset_connections > 0,
+            format!("reset_connections={}", args.reset_connections),
+        );
+        push(
+            args.slow_responses > 0,
+            format!(
                 "slow_responses={} slow_response_ms={}",
                 args.slow_responses, args.slow_response_ms
-            ));
-        }
-        if args.fail_requests > 0 {
-            out.push(format!(
+            ),
+        );
+        push(
+            args.fail_requests > 0,
+            format!(
                 "fail_requests={} ({})",
                 args.fail_requests,
-                self.fail_state.as_str()
-            ));
+                LogState::from(args.fail_state).as_str()
+            ),
+        );
+        push(args.does_not_exist, "does_not_exist".into());
+        if let Some(state) = &args.unknown_state {
+            push(true, format!("unknown_state={state}"));
         }
-        if self.does_not_exist {
-            out.push("does_not_exist".into());
+        for (n, name) in &args.state_at_poll {
+            push(true, format!("state_at_poll={n}={name}"));
         }
-        if let Some(state) = &self.unknown_state {
-            out.push(format!("unknown_state={state}"));
+        if let Some(n) = args.fail_after_complete {
+            push(
+                true,
+                format!(
+                    "fail_after_complete={n} ({}) requests={}",
+                    LogState::from(args.fail_after_complete_state).as_str(),
+                    args.fail_after_complete_requests
+                        .map_or_else(|| "all".to_owned(), |k| k.to_string())
+                ),
+            );
         }
+        push(
+            args.slow_renewals > 0,
+            format!(
+                "slow_renewals={} slow_renewal_seconds={}",
+                args.slow_renewals, args.slow_renewal_seconds
+            ),
+        );
+        push(
+            args.stuck_renewals > 0,
+            format!("stuck_renewals={}", args.stuck_renewals),
+        );
         if let Some(n) = args.drop_download_after {
-            out.push(format!("drop_download_after={n}"));
+            push(true, format!("drop_download_after={n}"));
         }
-        if self.no_range {
-            out.push("no_range".into());
+        if let Some(p) = args.cut_every_download_at_percent {
+            push(true, format!("cut_every_download_at_percent={p}"));
         }
-        if args.expired_urls > 0 {
-            out.push(format!("expired_urls={}", args.expired_urls));
+        if let Some(n) = args.stall_download_after {
+            push(
+                true,
+                format!(
+                    "stall_download_after={n} stall_downloads={}",
+                    args.stall_downloads
+                        .map_or_else(|| "all".to_owned(), |k| k.to_string())
+                ),
+            );
         }
-        if self.single_use_urls {
-            out.push("single_use_urls".into());
+        if let Some(r) = args.download_bytes_per_second {
+            push(true, format!("download_bytes_per_second={r}"));
         }
-        if self.corrupt_gzip {
-            out.push("corrupt_gzip".into());
-        }
-        if self.truncate_gzip {
-            out.push("truncate_gzip".into());
+        push(
+            args.wrong_content_range > 0,
+            format!(
+                "wrong_content_range={} ({:?})",
+                args.wrong_content_range, args.wrong_content_range_field
+            ),
+        );
+        push(args.no_range, "no_range".into());
+        push(
+            args.expired_urls > 0,
+            format!("expired_urls={}", args.expired_urls),
+        );
+        push(args.single_use_urls, "single_use_urls".into());
+        push(args.corrupt_gzip, "corrupt_gzip".into());
+        push(args.truncate_gzip, "truncate_gzip".into());
+        if args.redirect_downloads_to.is_some() {
+            // The target is not logged: it may be an internal address under test.
+            push(
+                true,
+                format!("redirect_downloads (status {})", args.redirect_status),
+            );
         }
         out
     }
@@ -155,6 +260,37 @@ mod tests {
         assert!(!c.take());
         assert!(!c.take());
         assert!(!Countdown::new(0).take());
+    }
+
+    #[test]
+    fn renewal_faults_take_stuck_first_then_slow() {
+        use clap::Parser;
+        let args = crate::cli::Args::try_parse_from([
+            "fauna-sim",
+            "--account-key",
+            "k",
+            "--stuck-renewals",
+            "1",
+            "--slow-renewals",
+            "1",
+            "--slow-renewal-seconds",
+            "90",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let faults = Faults::from_args(&args.faults);
+        let base = RenewalHold {
+            polls: 1,
+            seconds: Some(2),
+        };
+        assert_eq!(faults.renewal_hold(base), RenewalHold::FOREVER);
+        assert_eq!(
+            faults.renewal_hold(base),
+            RenewalHold {
+                polls: 1,
+                seconds: Some(90)
+            }
+        );
+        assert_eq!(faults.renewal_hold(base), base);
     }
 
     #[test]

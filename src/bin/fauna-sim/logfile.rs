@@ -1,25 +1,25 @@
 //! Log file generation.
 //!
-//! Owns the synthetic query-log records (every documented field with its documented JSON
-//! type, sorted by `TS` inside the request window), their deterministic generation from
-//! (seed, window, scope, size), and the writing of one gzip JSON Lines file to disk, with the
-//! corrupt/truncate faults applied to the stored bytes.
+//! Owns a file's identity ([`FileSpec`]: seed, window, scope, size), the spacing of records in
+//! time order inside the request window and near the target size, and the writing of one gzip
+//! JSON Lines file to disk, with the corrupt/truncate faults applied to the stored bytes. The
+//! records themselves come from `records.rs`.
 
-use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use serde::Serialize;
 
-use crate::timefmt::fauna_ts;
+use crate::records::RecordGen;
 
 /// Bump when the generated content changes, so kept data dirs do not serve stale files.
-const FORMAT_VERSION: u64 = 1;
+const FORMAT_VERSION: u64 = 2;
+/// Bytes of lines handed to the gzip encoder at a time.
+const BATCH: usize = 64 * 1024;
 /// Records compressed up front to estimate the size of one compressed record.
 const CALIBRATION_RECORDS: u64 = 2_000;
 
@@ -69,7 +69,7 @@ impl Fnv {
 
 impl FileSpec {
     /// Hash of what decides the records (not the faults).
-    fn content_hash(&self) -> u64 {
+    pub fn content_hash(&self) -> u64 {
         let mut h = Fnv::new();
         h.u64(FORMAT_VERSION).u64(self.seed);
         for t in [self.time_start, self.time_end] {
@@ -113,273 +113,6 @@ pub fn millisecond_slots(start: DateTime<Utc>, end: DateTime<Utc>) -> Option<(i6
     (first <= last).then_some((first, last))
 }
 
-/// One query-log line. Field names and JSON types follow Fauna's log schema.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub struct LogRecord<'a> {
-    pub api_version: &'static str,
-    pub bytes_in: u64,
-    pub bytes_out: u64,
-    pub byte_read_ops: u64,
-    pub byte_write_ops: u64,
-    pub compute_ops: u64,
-    pub database: &'a [String],
-    pub fql_shape: String,
-    pub query_time_ms: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rate_limits_hit: Option<Vec<&'static str>>,
-    pub region_group: &'a str,
-    /// A string that holds JSON, as in Fauna's files.
-    pub request_headers: String,
-    pub request_method: &'static str,
-    /// A string, as in Fauna's files.
-    pub response_code: &'static str,
-    pub tags: BTreeMap<&'static str, String>,
-    pub traceparent: String,
-    pub ts: String,
-    pub txn_retries: u64,
-}
-
-#[derive(Serialize)]
-struct RequestHeaders<'a> {
-    user_agent: &'a str,
-    x_forwarded_for: String,
-}
-
-const COLLECTIONS: &[&str] = &[
-    "Product",
-    "Customer",
-    "Order",
-    "Cart",
-    "Review",
-    "Inventory",
-    "Shipment",
-    "Account",
-    "Invoice",
-    "Session",
-];
-const FIELDS: &[&str] = &[
-    "name",
-    "price",
-    "email",
-    "status",
-    "createdAt",
-    "total",
-    "quantity",
-    "sku",
-    "rating",
-    "address",
-    "category",
-    "updatedAt",
-];
-const USER_AGENTS: &[&str] = &[
-    "fauna-js/2.4.1 (node 20.11.0; linux)",
-    "fauna-js/2.3.0 (browser; Chrome 124)",
-    "fauna-python/2.3.0 (CPython 3.12.2; Linux)",
-    "fauna-go/v3.0.1 (go1.22.1; linux/amd64)",
-    "fauna-jvm/1.0.0 (Java 21.0.2; Linux)",
-    "fauna-shell/3.0.0 (node 22.2.0)",
-    "curl/8.5.0",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 Fauna-Dashboard",
-];
-const GENERATED_DATABASES: &[&[&str]] = &[
-    &["ECommerce"],
-    &["ECommerce", "staging"],
-    &["Inventory"],
-    &["Analytics"],
-    &["Billing", "eu-tenants"],
-];
-
-/// Deterministic record source for one file.
-struct RecordGen<'a> {
-    rng: fastrand::Rng,
-    region_group: &'a str,
-    databases: Vec<Vec<String>>,
-}
-
-impl<'a> RecordGen<'a> {
-    fn new(spec: &'a FileSpec, salt: u64) -> Self {
-        let databases = match &spec.database {
-            Some(segments) => vec![segments.clone()],
-            None => GENERATED_DATABASES
-                .iter()
-                .map(|p| p.iter().map(|s| (*s).to_owned()).collect())
-                .collect(),
-        };
-        Self {
-            rng: fastrand::Rng::with_seed(spec.content_hash() ^ salt),
-            region_group: &spec.region_group,
-            databases,
-        }
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.rng.usize(..items.len())]
-    }
-
-    fn hex(&mut self, digits: usize) -> String {
-        let mut out = String::with_capacity(digits + 16);
-        while out.len() < digits {
-            out.push_str(&format!("{:016x}", self.rng.u64(..)));
-        }
-        out.truncate(digits);
-        out
-    }
-
-    /// Roughly log-uniform integer in `[lo, hi]`.
-    fn spread(&mut self, lo: u64, hi: u64) -> u64 {
-        let (lo_f, hi_f) = ((lo.max(1)) as f64, hi as f64);
-        let v = (lo_f.ln() + self.rng.f64() * (hi_f.ln() - lo_f.ln())).exp();
-        (v as u64).clamp(lo, hi)
-    }
-
-    fn ipv4(&mut self) -> String {
-        format!(
-            "{}.{}.{}.{}",
-            self.rng.u8(1..224),
-            self.rng.u8(..),
-            self.rng.u8(..),
-            self.rng.u8(1..255)
-        )
-    }
-
-    fn fql_shape(&mut self) -> String {
-        let c = self.pick(COLLECTIONS);
-        let f = self.pick(FIELDS);
-        let g = self.pick(FIELDS);
-        match self.rng.u8(..9) {
-            0 => format!(
-                "{c}.byId(\"{}\")",
-                self.rng
-                    .u64(100_000_000_000_000_000..999_999_999_999_999_999)
-            ),
-            1 => format!("{c}.all().take({})", self.rng.u32(1..500)),
-            2 => format!("{c}.where(.{f} == \"<redacted>\").first()"),
-            3 => format!(
-                "{c}.where(.{f} > {}).order(desc(.{g})) {{ id, {f}, {g} }}",
-                self.rng.u32(0..100_000)
-            ),
-            4 => format!(
-                "{c}.all().order(asc(.{f})).pageSize({})",
-                self.rng.u32(10..1000)
-            ),
-            5 => format!(
-                "let doc = {c}.byId(\"{}\")!\ndoc.update({{ {f}: {} }})",
-                self.rng
-                    .u64(100_000_000_000_000_000..999_999_999_999_999_999),
-                self.rng.u32(0..1_000_000)
-            ),
-            6 => format!(
-                "{c}.create({{ {f}: \"<redacted>\", {g}: {} }})",
-                self.rng.u32(0..10_000)
-            ),
-            7 => format!("Set.paginate(\"{}\")", self.hex(48)),
-            _ => format!("{c}.by_{f}(\"<redacted>\").count()"),
-        }
-    }
-
-    fn record(&mut self, ts_ms: i64) -> LogRecord<'_> {
-        let db_index = self.rng.usize(..self.databases.len());
-        let response_code = match self.rng.u16(..1000) {
-            0..=869 => "200",
-            870..=929 => "201",
-            930..=954 => "400",
-            955..=969 => "429",
-            970..=984 => "440",
-            985..=994 => "404",
-            _ => "500",
-        };
-        let rate_limits_hit = if response_code == "429" || self.rng.u8(..25) == 0 {
-            let mut hit = Vec::new();
-            for kind in ["read", "write", "compute"] {
-                if self.rng.bool() {
-                    hit.push(kind);
-                }
-            }
-            if hit.is_empty() {
-                hit.push(self.pick(&["read", "write", "compute"]));
-            }
-            Some(hit)
-        } else {
-            None
-        };
-        let mut tags = BTreeMap::new();
-        match self.rng.u8(..10) {
-            0..=3 => {}
-            4..=6 => {
-                tags.insert("request_id", self.hex(16));
-            }
-            7 => {
-                tags.insert("route", format!("/api/{}", self.pick(FIELDS)));
-                tags.insert("tenant", format!("t-{}", self.rng.u32(1..50_000)));
-            }
-            8 => {
-                tags.insert("job", format!("nightly-{}", self.rng.u16(1..400)));
-            }
-            _ => {
-                tags.insert("customer", format!("cus_{}", self.hex(14)));
-                tags.insert("request_id", self.hex(16));
-            }
-        }
-        let client = self.ipv4();
-        let x_forwarded_for = if self.rng.bool() {
-            format!("{client}, {}", self.ipv4())
-        } else {
-            client
-        };
-        let headers = RequestHeaders {
-            user_agent: self.pick(USER_AGENTS),
-            x_forwarded_for,
-        };
-        // Serializing a plain struct of strings cannot fail.
-        let request_headers = serde_json::to_string(&headers).unwrap_or_default();
-        let is_write = self.rng.u8(..4) == 0;
-        let fql_shape = self.fql_shape();
-        let traceparent = format!(
-            "00-{}-{}-0{}",
-            self.hex(32),
-            self.hex(16),
-            self.rng.u8(0..2)
-        );
-        let ts = Utc
-            .timestamp_millis_opt(ts_ms)
-            .single()
-            .map(fauna_ts)
-            .unwrap_or_default();
-        let bytes_in = self.spread(40, 20_000);
-        let bytes_out = self.spread(60, 500_000);
-        let byte_read_ops = self.spread(1, 5_000);
-        let byte_write_ops = if is_write { self.spread(1, 200) } else { 0 };
-        let compute_ops = self.spread(1, 300);
-        let query_time_ms = self.spread(1, 4_000);
-        let txn_retries = if is_write && self.rng.u8(..10) == 0 {
-            u64::from(self.rng.u8(1..4))
-        } else {
-            0
-        };
-        LogRecord {
-            api_version: "10",
-            bytes_in,
-            bytes_out,
-            byte_read_ops,
-            byte_write_ops,
-            compute_ops,
-            database: &self.databases[db_index],
-            fql_shape,
-            query_time_ms,
-            rate_limits_hit,
-            region_group: self.region_group,
-            request_headers,
-            request_method: "POST",
-            response_code,
-            tags,
-            traceparent,
-            ts,
-            txn_retries,
-        }
-    }
-}
-
 /// Counts the compressed bytes the encoder has handed down.
 struct CountingWriter<W> {
     inner: W,
@@ -405,7 +138,7 @@ fn calibrate(spec: &FileSpec) -> io::Result<(f64, f64)> {
     let mut raw = 0u64;
     for i in 0..CALIBRATION_RECORDS {
         line.clear();
-        serde_json::to_writer(&mut line, &generator.record(1_700_000_000_000 + i as i64))?;
+        generator.write_record(1_700_000_000_000 + i as i64, &mut line);
         line.push(b'\n');
         gz.write_all(&line)?;
         raw += line.len() as u64;
@@ -452,7 +185,8 @@ pub fn generate(spec: &FileSpec, dir: &Path, cancel: &AtomicBool) -> io::Result<
         };
         let mut gz = GzEncoder::new(counting, Compression::fast());
         let mut generator = RecordGen::new(spec, 0);
-        let mut line = Vec::with_capacity(2048);
+        // Lines go to the encoder in batches: one deflate call per line is slow.
+        let mut batch = Vec::with_capacity(BATCH + 4096);
         let mut offset_ms = 0f64;
         let mut raw = 0u64;
         let mut raw_at_last_output = 0u64;
@@ -463,11 +197,14 @@ pub fn generate(spec: &FileSpec, dir: &Path, cancel: &AtomicBool) -> io::Result<
                 return Err(io::Error::new(io::ErrorKind::Interrupted, "shutting down"));
             }
             let ts_ms = first_ms + (offset_ms as i64).min(last_ms - first_ms);
-            line.clear();
-            serde_json::to_writer(&mut line, &generator.record(ts_ms))?;
-            line.push(b'\n');
-            gz.write_all(&line)?;
-            raw += line.len() as u64;
+            let before = batch.len();
+            generator.write_record(ts_ms, &mut batch);
+            batch.push(b'\n');
+            raw += (batch.len() - before) as u64;
+            if batch.len() >= BATCH {
+                gz.write_all(&batch)?;
+                batch.clear();
+            }
             records += 1;
             offset_ms += generator.rng.f64() * 2.0 * mean_step_ms;
             // The encoder holds back some output; estimate it from the input since its
@@ -482,6 +219,7 @@ pub fn generate(spec: &FileSpec, dir: &Path, cancel: &AtomicBool) -> io::Result<
                 break;
             }
         }
+        gz.write_all(&batch)?;
         let mut buffered = gz.finish()?.inner;
         buffered.flush()?;
         drop(buffered);
@@ -604,20 +342,37 @@ mod tests {
         );
     }
 
+    /// A record's `TS` in either documented form, as an instant.
+    fn parse_ts(ts: &str) -> Option<DateTime<Utc>> {
+        let iso = match ts.strip_suffix(" Z") {
+            Some(space_form) if ts.len() == 25 => format!("{}Z", space_form.replacen(' ', "T", 1)),
+            Some(_) => return None,
+            None if ts.len() == 27 && ts.as_bytes()[10] == b'T' => ts.to_owned(),
+            None => return None,
+        };
+        DateTime::parse_from_rfc3339(&iso)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    }
+
+    fn field<'a>(r: &'a serde_json::Value, k: &str) -> io::Result<&'a str> {
+        r[k].as_str()
+            .ok_or_else(|| io::Error::other(format!("{k} is not a string: {r}")))
+    }
+
     #[test]
-    fn records_have_documented_types_and_sorted_ts() -> io::Result<()> {
+    fn records_have_documented_types_and_time_order() -> io::Result<()> {
         let dir = temp_dir("types");
         let s = spec(None, 64 * 1024);
         let file = generate(&s, &dir, &AtomicBool::new(false))?;
         let lines = read_lines(&file.path)?;
         assert!(lines.len() > 50);
-        let mut last_ts = String::new();
-        let mut saw_rate_limits = false;
+        let mut last_ms = i64::MIN;
         for r in &lines {
             let obj = r
                 .as_object()
                 .ok_or_else(|| io::Error::other("not an object"))?;
-            assert_eq!(r["API_VERSION"], "10");
+            assert!(["10", "4"].contains(&field(r, "API_VERSION")?), "{r}");
             for k in [
                 "BYTES_IN",
                 "BYTES_OUT",
@@ -632,50 +387,125 @@ mod tests {
             let db = r["DATABASE"]
                 .as_array()
                 .ok_or_else(|| io::Error::other("DATABASE"))?;
-            assert!(!db.is_empty() && db.iter().all(|d| d.is_string()));
-            assert!(r["FQL_SHAPE"].is_string());
+            assert!(db.iter().all(|d| d.is_string()));
+            assert!(!field(r, "FQL_SHAPE")?.is_empty());
             assert_eq!(r["REGION_GROUP"], "us-std");
-            let headers = r["REQUEST_HEADERS"]
-                .as_str()
-                .ok_or_else(|| io::Error::other("headers"))?;
-            let headers: serde_json::Value = serde_json::from_str(headers)?;
+            let headers: serde_json::Value = serde_json::from_str(field(r, "REQUEST_HEADERS")?)?;
             assert!(headers["user_agent"].is_string() && headers["x_forwarded_for"].is_string());
+            if db.is_empty() {
+                assert!(
+                    headers["user_agent"]
+                        .as_str()
+                        .is_some_and(|a| a.contains("Dashboard"))
+                );
+            }
             assert_eq!(r["REQUEST_METHOD"], "POST");
-            let code = r["RESPONSE_CODE"]
-                .as_str()
-                .ok_or_else(|| io::Error::other("code"))?;
-            assert!(code.parse::<u16>().is_ok());
+            assert!(field(r, "RESPONSE_CODE")?.parse::<u16>().is_ok());
             let tags = r["TAGS"]
                 .as_object()
                 .ok_or_else(|| io::Error::other("TAGS"))?;
             assert!(tags.values().all(|v| v.is_string()));
-            let tp = r["TRACEPARENT"]
-                .as_str()
-                .ok_or_else(|| io::Error::other("tp"))?;
+            let tp = field(r, "TRACEPARENT")?;
             assert_eq!(tp.len(), 55);
             assert!(tp.starts_with("00-"));
             if let Some(hit) = obj.get("RATE_LIMITS_HIT") {
-                saw_rate_limits = true;
                 let hit = hit.as_array().ok_or_else(|| io::Error::other("hit"))?;
+                assert!(!hit.is_empty());
                 assert!(
                     hit.iter()
                         .all(|h| ["read", "write", "compute"].contains(&h.as_str().unwrap_or("")))
                 );
             }
-            let ts = r["TS"]
-                .as_str()
-                .ok_or_else(|| io::Error::other("TS"))?
-                .to_owned();
-            assert!(ts.ends_with(" Z") && ts.len() == 25, "{ts}");
-            assert!(
-                ts.as_str() >= "2099-07-10 07:46:05.500 Z"
-                    && ts.as_str() <= "2099-07-10 08:46:04.999 Z",
-                "{ts}"
-            );
-            assert!(ts >= last_ts, "sorted");
-            last_ts = ts;
+            let ts = field(r, "TS")?;
+            let at = parse_ts(ts).ok_or_else(|| io::Error::other(format!("TS {ts}")))?;
+            assert!(at >= s.time_start && at < s.time_end, "{ts}");
+            assert!(at.timestamp_millis() >= last_ms, "in time order: {ts}");
+            last_ms = at.timestamp_millis();
         }
-        assert!(saw_rate_limits);
+        fs::remove_dir_all(&dir)
+    }
+
+    /// Share of `total` held by the 3 largest values of `sums`.
+    fn top3_share(sums: &std::collections::HashMap<String, u64>) -> f64 {
+        let mut v: Vec<u64> = sums.values().copied().collect();
+        v.sort_unstable_by(|a, b| b.cmp(a));
+        v.iter().take(3).sum::<u64>() as f64 / v.iter().sum::<u64>().max(1) as f64
+    }
+
+    #[test]
+    fn records_are_varied_enough_for_analytics() -> io::Result<()> {
+        use std::collections::{HashMap, HashSet};
+        let dir = temp_dir("variety");
+        let file = generate(&spec(None, 512 * 1024), &dir, &AtomicBool::new(false))?;
+        let lines = read_lines(&file.path)?;
+        let n = lines.len();
+        assert!(n > 2_000, "{n} records");
+        let mut compute: HashMap<String, u64> = HashMap::new();
+        let mut reads: HashMap<String, u64> = HashMap::new();
+        let mut shape_count: HashMap<String, usize> = HashMap::new();
+        let (mut agents, mut forwarded, mut paths) =
+            (HashSet::new(), HashSet::new(), HashSet::new());
+        let (mut proxied, mut deep, mut iso, mut space) = (0, 0, 0, 0);
+        let (mut client_errors, mut server_errors, mut throttled) = (0, 0, 0);
+        let mut limit_lists = HashSet::new();
+        for r in &lines {
+            let shape = field(r, "FQL_SHAPE")?.to_owned();
+            *compute.entry(shape.clone()).or_default() += r["COMPUTE_OPS"].as_u64().unwrap_or(0);
+            *reads.entry(shape.clone()).or_default() += r["BYTE_READ_OPS"].as_u64().unwrap_or(0);
+            *shape_count.entry(shape).or_default() += 1;
+            let headers: serde_json::Value = serde_json::from_str(field(r, "REQUEST_HEADERS")?)?;
+            agents.insert(headers["user_agent"].to_string());
+            let xff = headers["x_forwarded_for"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            proxied += usize::from(xff.contains(", "));
+            forwarded.insert(xff);
+            let db = r["DATABASE"].to_string();
+            deep += usize::from(r["DATABASE"].as_array().is_some_and(|d| d.len() >= 3));
+            paths.insert(db);
+            let ts = field(r, "TS")?;
+            iso += usize::from(ts.ends_with('Z') && !ts.ends_with(" Z"));
+            space += usize::from(ts.ends_with(" Z"));
+            let code: u16 = field(r, "RESPONSE_CODE")?.parse().unwrap_or(0);
+            client_errors += usize::from((400..500).contains(&code) && code != 429);
+            server_errors += usize::from(code >= 500);
+            if code == 429 {
+                throttled += 1;
+                let hit = r.get("RATE_LIMITS_HIT").map(|h| h.to_string());
+                assert!(hit.is_some(), "a 429 names the limits it hit: {r}");
+                limit_lists.extend(hit);
+            }
+        }
+        assert!(shape_count.len() >= 15, "{} shapes", shape_count.len());
+        let (c, b) = (top3_share(&compute), top3_share(&reads));
+        assert!(
+            c > 0.6 && b > 0.6,
+            "top 3 shapes hold {c:.2} of compute, {b:.2} of reads"
+        );
+        let mut by_compute: Vec<_> = compute.iter().collect();
+        by_compute.sort_unstable_by(|x, y| y.1.cmp(x.1));
+        let heavy_queries: usize = by_compute
+            .iter()
+            .take(3)
+            .map(|(s, _)| shape_count[*s])
+            .sum();
+        assert!(
+            heavy_queries * 10 < n,
+            "the heavy shapes are rare: {heavy_queries} of {n}"
+        );
+        assert!(client_errors > 0 && server_errors > 0 && throttled > 0);
+        assert!(limit_lists.contains("[\"read\"]") && limit_lists.contains("[\"compute\"]"));
+        assert!(
+            iso * 20 > n && space * 2 > n,
+            "TS forms: {iso} ISO, {space} space"
+        );
+        assert!(
+            paths.len() >= 8 && deep * 20 > n,
+            "{} paths, {deep} deep",
+            paths.len()
+        );
+        assert!(agents.len() >= 5 && forwarded.len() >= 20 && proxied > 0);
         fs::remove_dir_all(&dir)
     }
 

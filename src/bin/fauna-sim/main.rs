@@ -6,15 +6,25 @@
 
 mod api;
 mod app;
+mod body;
 mod cli;
+mod cli_faults;
 mod conn;
 mod datadir;
 mod faults;
+mod filecache;
 mod files;
 mod logfile;
+mod range;
+mod records;
+mod renewal;
 mod state;
 mod stats;
+mod store;
 mod timefmt;
+
+#[cfg(test)]
+mod http_tests;
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -34,9 +44,6 @@ use crate::cli::Args;
 use crate::conn::{ConnHandle, ResettableListener};
 use crate::datadir::DataDir;
 use crate::faults::Faults;
-use crate::files::FileCache;
-use crate::state::{Lifecycle, Store};
-use crate::stats::Stats;
 
 /// How long open connections (e.g. downloads) may finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -72,7 +79,7 @@ fn main() -> ExitCode {
     };
     let cancel = Arc::new(AtomicBool::new(false));
     let outcome = runtime.block_on(run(args, data_dir.path.clone(), Arc::clone(&cancel)));
-    files::cancel_generation(&cancel);
+    filecache::cancel_generation(&cancel);
     // Do not wait for a file generation that is still running.
     runtime.shutdown_timeout(Duration::from_secs(1));
     data_dir.cleanup();
@@ -97,32 +104,16 @@ async fn run(args: Args, data_dir: PathBuf, cancel: Arc<AtomicBool>) -> Result<(
         .clone()
         .map(|u| u.trim_end_matches('/').to_owned())
         .unwrap_or_else(|| format!("http://{local}"));
-    let faults = Faults::from_args(&args);
-    let active_faults = faults.describe(&args);
-    let sim = Arc::new(Sim {
-        account_key: args.account_key.clone(),
-        region_groups: args
-            .region_groups
-            .iter()
-            .map(|g| g.trim().to_owned())
-            .collect(),
-        base_url,
-        seed: args.seed,
-        file_size: args.file_size,
-        store: Store::new(Lifecycle {
-            polls_to_complete: args.polls_to_complete,
-            unknown_state: args.unknown_state.clone(),
-            url_lifetime_secs: args.url_lifetime_seconds,
-        }),
-        faults,
-        stats: Stats::default(),
-        files: Arc::new(FileCache::new(data_dir.clone(), cancel)),
-    });
+    let active_faults = Faults::describe(&args.faults);
+    let sim = Arc::new(Sim::from_args(&args, base_url, data_dir.clone(), cancel));
     info!(
         addr = %local,
         region_groups = %sim.region_groups.join(","),
         polls_to_complete = args.polls_to_complete,
         url_lifetime_seconds = args.url_lifetime_seconds,
+        creating_new_url_polls = args.creating_new_url_polls,
+        creating_new_url_seconds = args.creating_new_url_seconds,
+        strict_region_group = args.strict_region_group,
         file_size = args.file_size,
         seed = args.seed,
         data_dir = %data_dir.display(),

@@ -1,24 +1,15 @@
-//! Log requests and their lifecycle.
+//! What a log request is: Fauna's `LogState` names, the request's scope, and the validation of
+//! a new request's body (scope and time window) into a [`NewRequest`].
 //!
-//! Owns the validation of a new request (scope and time window), the in-memory store of
-//! requests and idempotency tokens, the state each status poll reports
-//! (`Pending` → `Requested` → … → final), the `version` counter, and the presigned URLs
-//! issued for a request (only the latest one is valid; under `--single-use-urls` it also
-//! records whether that URL has served its one download).
+//! The stored requests and their lifecycle live in `store.rs`.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
-
-use chrono::{DateTime, Duration, SubsecRound, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::faults::Countdown;
-use crate::timefmt::{parse_request_time, rfc3339_micros, rfc3339_seconds, rfc3339_z};
+use crate::timefmt::parse_request_time;
 
 /// Longest window one request may cover.
 pub const MAX_WINDOW_DAYS: i64 = 90;
-/// How long an idempotency token maps to its request.
-pub const IDEMPOTENCY_HOURS: i64 = 24;
 
 /// Fauna's `LogState`, plus any other name (the `--unknown-state` fault).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,6 +35,20 @@ impl LogState {
             LogState::Failed => "Failed",
             LogState::TimedOut => "TimedOut",
             LogState::Other(name) => name,
+        }
+    }
+
+    /// The documented state of that name, or `Other(name)`.
+    pub fn from_name(name: &str) -> LogState {
+        match name {
+            "Pending" => LogState::Pending,
+            "Requested" => LogState::Requested,
+            "CreatingNewUrl" => LogState::CreatingNewUrl,
+            "Complete" => LogState::Complete,
+            "DoesNotExist" => LogState::DoesNotExist,
+            "Failed" => LogState::Failed,
+            "TimedOut" => LogState::TimedOut,
+            other => LogState::Other(other.to_owned()),
         }
     }
 }
@@ -165,297 +170,6 @@ impl NewRequest {
     }
 }
 
-/// How requests progress, fixed at startup.
-#[derive(Clone, Debug)]
-pub struct Lifecycle {
-    pub polls_to_complete: u64,
-    pub unknown_state: Option<String>,
-    pub url_lifetime_secs: u64,
-}
-
-/// The state the `poll`-th status call (1-based) reports: optionally the unknown state first,
-/// then `Pending`, then `Requested` until `polls_to_complete` working answers were given,
-/// then the final state for ever.
-pub fn state_for_poll(poll: u64, lifecycle: &Lifecycle, final_state: &LogState) -> LogState {
-    let mut poll = poll;
-    if let Some(name) = &lifecycle.unknown_state {
-        if poll <= 1 {
-            return LogState::Other(name.clone());
-        }
-        poll -= 1;
-    }
-    if poll > lifecycle.polls_to_complete {
-        final_state.clone()
-    } else if poll <= 1 {
-        LogState::Pending
-    } else {
-        LogState::Requested
-    }
-}
-
-/// A presigned URL as the file host sees it.
-#[derive(Clone, Debug)]
-pub struct IssuedUrl {
-    pub signature: String,
-    pub lifetime_secs: u64,
-    pub expires_at: DateTime<Utc>,
-    /// When a download claimed this URL (`--single-use-urls` only); later requests are refused
-    /// as if it had expired then.
-    pub used_at: Option<DateTime<Utc>>,
-}
-
-/// One log request.
-#[derive(Clone, Debug)]
-pub struct LogRequest {
-    pub id: String,
-    pub scope: Scope,
-    pub time_start: DateTime<Utc>,
-    pub time_end: DateTime<Utc>,
-    /// Where the progression ends, decided at creation.
-    pub final_state: LogState,
-    /// What the last answer reported.
-    pub reported: LogState,
-    pub version: u64,
-    pub updated_at: DateTime<Utc>,
-    pub polls: u64,
-    /// The only valid URL (absent until the request first reports `Complete`).
-    pub url: Option<IssuedUrl>,
-}
-
-/// JSON shape of a request in API answers.
-#[derive(Debug, Serialize)]
-pub struct RequestView {
-    pub request_id: String,
-    pub state: LogState,
-    pub time_start: String,
-    pub time_end: String,
-    pub region_group: String,
-    pub updated_at: String,
-    pub version: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub presigned_url: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub presigned_url_expiration_time: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub database: Option<String>,
-}
-
-impl LogRequest {
-    /// Renders the request; the URL appears only when `state` is `Complete` or
-    /// `CreatingNewUrl` (the renewal answer).
-    pub fn view(&self, base_url: &str, state: LogState) -> RequestView {
-        let url = match state {
-            LogState::Complete | LogState::CreatingNewUrl => self.url.as_ref(),
-            _ => None,
-        };
-        RequestView {
-            request_id: self.id.clone(),
-            state,
-            time_start: rfc3339_z(self.time_start),
-            time_end: rfc3339_z(self.time_end),
-            region_group: self.scope.region_group.clone(),
-            updated_at: rfc3339_micros(self.updated_at),
-            version: self.version,
-            presigned_url: url.map(|u| presigned_url(base_url, &self.id, u)),
-            presigned_url_expiration_time: url.map(|u| rfc3339_seconds(u.expires_at)),
-            database: self.scope.database.clone(),
-        }
-    }
-
-    /// Makes a new URL the only valid one. `expired` issues it already past its expiry.
-    fn issue_url(&mut self, now: DateTime<Utc>, lifetime_secs: u64, expired: bool) {
-        let expires_at = if expired {
-            now - Duration::seconds(60)
-        } else {
-            i64::try_from(lifetime_secs)
-                .ok()
-                .and_then(Duration::try_seconds)
-                .and_then(|lifetime| now.checked_add_signed(lifetime))
-                .unwrap_or(DateTime::<Utc>::MAX_UTC)
-        };
-        // Whole seconds, so the advertised `presigned_url_expiration_time` is exact.
-        let expires_at = expires_at.trunc_subsecs(0);
-        self.url = Some(IssuedUrl {
-            signature: random_hex(64),
-            lifetime_secs,
-            expires_at,
-            used_at: None,
-        });
-    }
-}
-
-/// `http://host/files/<id>.jsonl.gz?X-Amz-Expires=<secs>&X-Amz-Signature=<hex>`.
-pub fn presigned_url(base_url: &str, request_id: &str, url: &IssuedUrl) -> String {
-    format!(
-        "{}/files/{request_id}.jsonl.gz?X-Amz-Expires={}&X-Amz-Signature={}",
-        base_url.trim_end_matches('/'),
-        url.lifetime_secs,
-        url.signature
-    )
-}
-
-/// `n` random lowercase hex digits (not deterministic; ids and signatures).
-pub fn random_hex(n: usize) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    (0..n)
-        .map(|_| char::from(HEX[fastrand::usize(..16)]))
-        .collect()
-}
-
-/// Why a URL renewal was refused.
-#[derive(Debug, PartialEq, Eq)]
-pub enum RenewError {
-    NotFound,
-    NotComplete(String),
-}
-
-/// Why a download could not claim a single-use URL.
-#[derive(Debug, PartialEq, Eq)]
-pub enum ClaimError {
-    /// The request is unknown, or a renewal replaced the URL since the download checked it.
-    Superseded,
-    /// The URL already served its one download, at this time.
-    Used(DateTime<Utc>),
-}
-
-#[derive(Default)]
-struct Inner {
-    requests: HashMap<String, LogRequest>,
-    /// token → (request id, when the token was first used)
-    tokens: HashMap<String, (String, DateTime<Utc>)>,
-}
-
-/// All log requests of the (single) simulated account.
-pub struct Store {
-    lifecycle: Lifecycle,
-    inner: Mutex<Inner>,
-}
-
-impl Store {
-    pub fn new(lifecycle: Lifecycle) -> Self {
-        Self {
-            lifecycle,
-            inner: Mutex::new(Inner::default()),
-        }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        // A panic elsewhere cannot leave the maps half-updated in a way that matters here.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Creates a request, or returns the one its idempotency token already maps to (then
-    /// `final_state` is not called). Returns the request and whether it is new.
-    pub fn create(
-        &self,
-        new: NewRequest,
-        now: DateTime<Utc>,
-        final_state: impl FnOnce(&NewRequest) -> LogState,
-    ) -> (LogRequest, bool) {
-        let mut inner = self.lock();
-        if let Some(token) = &new.idempotency_token
-            && let Some((id, since)) = inner.tokens.get(token)
-            && now - *since < Duration::hours(IDEMPOTENCY_HOURS)
-            && let Some(existing) = inner.requests.get(id)
-        {
-            return (existing.clone(), false);
-        }
-        let mut id = random_hex(32);
-        while inner.requests.contains_key(&id) {
-            id = random_hex(32);
-        }
-        let request = LogRequest {
-            id: id.clone(),
-            final_state: final_state(&new),
-            scope: new.scope,
-            time_start: new.time_start,
-            time_end: new.time_end,
-            reported: LogState::Pending,
-            version: 0,
-            updated_at: now,
-            polls: 0,
-            url: None,
-        };
-        if let Some(token) = new.idempotency_token {
-            inner.tokens.insert(token, (id.clone(), now));
-        }
-        inner.requests.insert(id, request.clone());
-        (request, true)
-    }
-
-    /// A status poll: advances the progression by one step. `version` goes up whenever the
-    /// reported state changes; the URL is issued when `Complete` is first reported.
-    pub fn poll(
-        &self,
-        id: &str,
-        now: DateTime<Utc>,
-        expired_urls: &Countdown,
-    ) -> Option<LogRequest> {
-        let mut inner = self.lock();
-        let request = inner.requests.get_mut(id)?;
-        request.polls = request.polls.saturating_add(1);
-        let state = state_for_poll(request.polls, &self.lifecycle, &request.final_state);
-        if state != request.reported {
-            request.version += 1;
-            request.updated_at = now;
-            if state == LogState::Complete && request.url.is_none() {
-                request.issue_url(now, self.lifecycle.url_lifetime_secs, expired_urls.take());
-            }
-            request.reported = state;
-        }
-        Some(request.clone())
-    }
-
-    /// `POST .../url`: a fresh URL for a `Complete` request; older URLs stop working.
-    pub fn renew(
-        &self,
-        id: &str,
-        now: DateTime<Utc>,
-        expired_urls: &Countdown,
-    ) -> Result<LogRequest, RenewError> {
-        let mut inner = self.lock();
-        let request = inner.requests.get_mut(id).ok_or(RenewError::NotFound)?;
-        if request.reported != LogState::Complete {
-            return Err(RenewError::NotComplete(
-                request.reported.as_str().to_owned(),
-            ));
-        }
-        request.issue_url(now, self.lifecycle.url_lifetime_secs, expired_urls.take());
-        request.version += 1;
-        request.updated_at = now;
-        Ok(request.clone())
-    }
-
-    pub fn get(&self, id: &str) -> Option<LogRequest> {
-        self.lock().requests.get(id).cloned()
-    }
-
-    /// `--single-use-urls`: marks the request's current URL, named by its (server-side)
-    /// `signature`, as used by a download answered at `now`. Of concurrent downloads with the
-    /// same URL, exactly one succeeds.
-    pub fn claim_url(
-        &self,
-        id: &str,
-        signature: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(), ClaimError> {
-        let mut inner = self.lock();
-        let url = inner
-            .requests
-            .get_mut(id)
-            .and_then(|r| r.url.as_mut())
-            .filter(|u| u.signature == signature)
-            .ok_or(ClaimError::Superseded)?;
-        match url.used_at {
-            Some(at) => Err(ClaimError::Used(at)),
-            None => {
-                url.used_at = Some(now);
-                Ok(())
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -537,198 +251,23 @@ mod tests {
         assert!(NewRequest::validate(missing, &groups()).is_err());
     }
 
-    fn lifecycle(polls: u64, unknown: Option<&str>) -> Lifecycle {
-        Lifecycle {
-            polls_to_complete: polls,
-            unknown_state: unknown.map(String::from),
-            url_lifetime_secs: 3600,
+    #[test]
+    fn state_names_round_trip() {
+        for name in [
+            "Pending",
+            "Requested",
+            "CreatingNewUrl",
+            "Complete",
+            "DoesNotExist",
+            "Failed",
+            "TimedOut",
+            "InProgress",
+        ] {
+            assert_eq!(LogState::from_name(name).as_str(), name);
         }
-    }
-
-    fn states(l: &Lifecycle, final_state: &LogState, n: u64) -> Vec<String> {
-        (1..=n)
-            .map(|p| state_for_poll(p, l, final_state).as_str().to_owned())
-            .collect()
-    }
-
-    #[test]
-    fn progression() {
-        let c = LogState::Complete;
         assert_eq!(
-            states(&lifecycle(2, None), &c, 4),
-            ["Pending", "Requested", "Complete", "Complete"]
+            LogState::from_name("InProgress"),
+            LogState::Other("InProgress".into())
         );
-        assert_eq!(states(&lifecycle(0, None), &c, 2), ["Complete", "Complete"]);
-        assert_eq!(
-            states(&lifecycle(1, None), &LogState::Failed, 2),
-            ["Pending", "Failed"]
-        );
-        assert_eq!(
-            states(&lifecycle(3, None), &c, 4),
-            ["Pending", "Requested", "Requested", "Complete"]
-        );
-        assert_eq!(
-            states(&lifecycle(2, Some("InProgress")), &LogState::TimedOut, 5),
-            ["InProgress", "Pending", "Requested", "TimedOut", "TimedOut"]
-        );
-    }
-
-    fn new_request(token: Option<&str>) -> NewRequest {
-        let mut b = body(Some("us-std/ECommerce"), None, S, E);
-        b.idempotency_token = token.map(String::from);
-        NewRequest::validate(b, &groups()).unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    #[test]
-    fn versions_urls_and_renewal() {
-        let store = Store::new(lifecycle(2, None));
-        let none = Countdown::new(0);
-        let now = Utc::now();
-        let (r, created) = store.create(new_request(None), now, |_| LogState::Complete);
-        assert!(created);
-        assert_eq!((r.version, r.reported.clone()), (0, LogState::Pending));
-        let p1 = store
-            .poll(&r.id, now, &none)
-            .unwrap_or_else(|| panic!("poll"));
-        assert_eq!((p1.version, p1.reported.clone()), (0, LogState::Pending));
-        let p2 = store
-            .poll(&r.id, now, &none)
-            .unwrap_or_else(|| panic!("poll"));
-        assert_eq!((p2.version, p2.reported.clone()), (1, LogState::Requested));
-        assert_eq!(
-            store.renew(&r.id, now, &none).err(),
-            Some(RenewError::NotComplete("Requested".into()))
-        );
-        let p3 = store
-            .poll(&r.id, now, &none)
-            .unwrap_or_else(|| panic!("poll"));
-        assert_eq!((p3.version, p3.reported.clone()), (2, LogState::Complete));
-        let first = p3.url.clone().unwrap_or_else(|| panic!("url"));
-        assert!(first.expires_at > now);
-        let view = p3.view("http://h:1", LogState::Complete);
-        assert!(
-            view.presigned_url
-                .as_deref()
-                .is_some_and(|u| u.starts_with(&format!(
-                    "http://h:1/files/{}.jsonl.gz?X-Amz-Expires=3600&X-Amz-Signature=",
-                    r.id
-                )))
-        );
-        let renewed = store
-            .renew(&r.id, now, &Countdown::new(1))
-            .unwrap_or_else(|e| panic!("{e:?}"));
-        assert_eq!(renewed.version, 3);
-        let second = renewed.url.clone().unwrap_or_else(|| panic!("url"));
-        assert_ne!(first.signature, second.signature);
-        assert!(second.expires_at < now, "expired-url fault");
-        let p4 = store
-            .poll(&r.id, now, &none)
-            .unwrap_or_else(|| panic!("poll"));
-        assert_eq!(p4.version, 3);
-        assert_eq!(p4.url.map(|u| u.signature), Some(second.signature));
-        assert_eq!(
-            store.renew("nope", now, &none).err(),
-            Some(RenewError::NotFound)
-        );
-        assert!(store.poll("nope", now, &none).is_none());
-    }
-
-    #[test]
-    fn single_use_urls_serve_one_download_each() {
-        let store = Store::new(lifecycle(0, None));
-        let none = Countdown::new(0);
-        let now = Utc::now();
-        let later = now + Duration::seconds(5);
-        let (r, _) = store.create(new_request(None), now, |_| LogState::Complete);
-        let complete = store
-            .poll(&r.id, now, &none)
-            .unwrap_or_else(|| panic!("poll"));
-        let first = complete.url.unwrap_or_else(|| panic!("url"));
-        assert!(first.used_at.is_none());
-        assert_eq!(store.claim_url(&r.id, &first.signature, now), Ok(()));
-        assert_eq!(
-            store.claim_url(&r.id, &first.signature, later),
-            Err(ClaimError::Used(now)),
-            "second download with the same URL"
-        );
-        let seen = store.get(&r.id).and_then(|r| r.url).and_then(|u| u.used_at);
-        assert_eq!(seen, Some(now), "the download handler sees the URL as used");
-
-        let renewed = store
-            .renew(&r.id, later, &none)
-            .unwrap_or_else(|e| panic!("{e:?}"));
-        let second = renewed.url.unwrap_or_else(|| panic!("url"));
-        assert!(second.used_at.is_none(), "a renewed URL is good again");
-        assert_eq!(
-            store.claim_url(&r.id, &first.signature, later),
-            Err(ClaimError::Superseded)
-        );
-        assert_eq!(store.claim_url(&r.id, &second.signature, later), Ok(()));
-        assert_eq!(
-            store.claim_url(&r.id, &second.signature, later),
-            Err(ClaimError::Used(later))
-        );
-        assert_eq!(
-            store.claim_url("nope", &second.signature, later),
-            Err(ClaimError::Superseded)
-        );
-    }
-
-    #[test]
-    fn failed_requests_have_no_url() {
-        let store = Store::new(lifecycle(0, None));
-        let now = Utc::now();
-        let (r, _) = store.create(new_request(None), now, |_| LogState::Failed);
-        let p = store
-            .poll(&r.id, now, &Countdown::new(0))
-            .unwrap_or_else(|| panic!("poll"));
-        assert_eq!(p.reported, LogState::Failed);
-        assert!(p.url.is_none());
-        let v = p.view("http://h", LogState::Failed);
-        assert!(v.presigned_url.is_none() && v.presigned_url_expiration_time.is_none());
-    }
-
-    #[test]
-    fn idempotency_tokens_map_to_one_request_for_a_day() {
-        let store = Store::new(lifecycle(2, None));
-        let now = Utc::now();
-        let (a, _) = store.create(new_request(Some("tok")), now, |_| LogState::Complete);
-        let mut calls = 0;
-        let (b, created) =
-            store.create(new_request(Some("tok")), now + Duration::hours(23), |_| {
-                calls += 1;
-                LogState::Complete
-            });
-        assert!(!created);
-        assert_eq!(calls, 0);
-        assert_eq!(a.id, b.id);
-        let (c, created) =
-            store.create(new_request(Some("tok")), now + Duration::hours(25), |_| {
-                LogState::Complete
-            });
-        assert!(created);
-        assert_ne!(a.id, c.id);
-        let (d, _) = store.create(new_request(None), now, |_| LogState::Complete);
-        assert_ne!(a.id, d.id);
-    }
-
-    #[test]
-    fn view_serializes_like_the_guide() {
-        let store = Store::new(lifecycle(2, None));
-        let now = match DateTime::parse_from_rfc3339("2099-07-11T21:53:47.398213Z") {
-            Ok(t) => t.with_timezone(&Utc),
-            Err(e) => panic!("{e}"),
-        };
-        let (r, _) = store.create(new_request(None), now, |_| LogState::Complete);
-        let json = serde_json::to_value(r.view("http://h", LogState::Pending)).unwrap_or_default();
-        assert_eq!(json["state"], "Pending");
-        assert_eq!(json["time_start"], S);
-        assert_eq!(json["time_end"], E);
-        assert_eq!(json["region_group"], "us-std");
-        assert_eq!(json["database"], "us-std/ECommerce");
-        assert_eq!(json["updated_at"], "2099-07-11T21:53:47.398213Z");
-        assert_eq!(json["version"], 0);
-        assert!(json.get("presigned_url").is_none());
-        assert_eq!(json["request_id"].as_str().map(str::len), Some(32));
     }
 }
