@@ -110,6 +110,9 @@ async fn a_backfill_exports_every_window_names_the_failed_one_and_resumes() {
     );
     assert_objects_match_the_source(&sim, &bucket).await;
     assert_eq!(log_requests(&sim).await, 6);
+    // --concurrency 4, observed at the simulator: the peak of log requests under way at once
+    // (created, their file not yet read to its end).
+    assert_eq!(sim.stats().await["max_active_requests"], 4);
 
     // Again: the five exported windows are skipped; only the failed one is requested.
     let again = backfill(&sim, &bucket, &args(&[]), &env).await;

@@ -243,6 +243,16 @@ async fn a_backfill_exports_every_window_and_names_the_one_that_failed() {
     let execution = first["executionArn"].as_str().expect("executionArn");
     let run = map_run(execution).await;
     assert_eq!(run["maxConcurrency"], 2, "{run}");
+    // Observed, not read back: the simulator's peak of log requests under way at once (created,
+    // and their file not yet read to its end) is the windows that ran at once.
+    let ran_at_once = sim.stats().await["max_active_requests"]
+        .as_u64()
+        .expect("max_active_requests");
+    assert!(
+        (1..=2).contains(&ran_at_once),
+        "{ran_at_once} windows ran at once, over the plan's max_concurrency of 2"
+    );
+    println!("the Map ran {ran_at_once} windows at once (max_concurrency 2)");
     assert_eq!(
         (
             run["itemCounts"]["total"].as_u64(),

@@ -60,7 +60,7 @@ const REQUEST_ATTEMPTS: u64 = DEFAULT_MAX_REQUEST_ATTEMPTS as u64;
 /// Attempts the AWS SDK makes per S3 call (its standard retry mode).
 const SDK_ATTEMPTS: u64 = 3;
 /// The rows of the whole matrix: a run that is not filtered checks it ran them all.
-const MATRIX_ROWS: usize = 29;
+const MATRIX_ROWS: usize = 34;
 /// A file of two multipart parts (8 MiB and about 3.6 MB).
 const TWO_PARTS: &str = "12000000";
 
@@ -384,6 +384,69 @@ fn rows() -> Vec<Row> {
         .downloads(2)
         .fired("range_downloads", 0)
         .stderr_has("ignored Range"),
+        // The download goes silent after 9 MB and stays open: the read timeout
+        // (DOWNLOAD_READ_TIMEOUT_SECONDS=3) ends it, and it resumes with Range at the next
+        // byte. Alone: on a loaded machine a healthy read must not look stalled.
+        Row::new(
+            "stall",
+            "download stalls mid-file (the connection stays open)",
+            &[
+                "--file-size",
+                TWO_PARTS,
+                "--stall-download-after",
+                "9000000",
+                "--stall-downloads",
+                "1",
+            ],
+        )
+        .env("DOWNLOAD_READ_TIMEOUT_SECONDS", "3")
+        .alone()
+        .downloads(2)
+        .fired("stalled_downloads", 1)
+        .fired("range_downloads", 1)
+        .stderr_has("download resumed with Range"),
+        // The download breaks off, and the Range request that resumes it is answered with a
+        // Content-Range from another byte: refused (BadRange, DownloadFailed, retryable), the
+        // upload aborted; the CLI runs the copy again, which reads the whole file.
+        Row::new(
+            "wrong-range",
+            "206 with the wrong Content-Range",
+            &[
+                "--file-size",
+                TWO_PARTS,
+                "--drop-download-after",
+                "9000000",
+                "--wrong-content-range",
+                "1",
+            ],
+        )
+        .step_retries(1)
+        .calls(CLEAN_CALLS + 1)
+        .downloads(3)
+        .fired("wrong_content_ranges", 1)
+        .stderr_has("answered a Range request"),
+        // The URL is expired, and its renewal stays `CreatingNewUrl` for two status reads, with
+        // no URL that works meanwhile: the copy renews, is refused once, waits the renewal out
+        // (two status reads say CreatingNewUrl, the third Complete), then downloads.
+        Row::new(
+            "renewal-held",
+            "a renewal stays CreatingNewUrl for two status reads",
+            &["--expired-urls", "1", "--creating-new-url-polls", "2"],
+        )
+        .calls(CLEAN_CALLS + 4)
+        .fired("url_renewals", 1)
+        .fired("renewals_completed", 1)
+        .stderr_has("waiting for the new presigned URL"),
+        // The request is `CreatingNewUrl` when the copy step starts (its first status read):
+        // the copy waits as a poll would, and copies once the request is Complete again.
+        Row::new(
+            "not-complete-at-copy",
+            "the request is CreatingNewUrl when the copy starts",
+            &["--state-at-poll", "4=CreatingNewUrl"],
+        )
+        .calls(CLEAN_CALLS + 2)
+        .fired("injected_states", 1)
+        .stderr_has("copy → poll"),
         // Found corrupt: downloaded CORRUPT_DOWNLOADS times, then CorruptLogFile (not retried).
         Row::new(
             "corrupt",
@@ -538,6 +601,26 @@ fn rows() -> Vec<Row> {
         )
         .expect(Expect::Failed("S3WriteRejected"))
         .stderr_has("NoSuchBucket"),
+        // A paused copy resumes, and ListParts lists a CRC32C for the stored part that the file's
+        // bytes do not have (as if the file changed between steps): the copy refuses to build on
+        // that part, aborts the upload and starts over (a corrupt read, counted in the job); the
+        // next step resumes the new upload, whose parts do match.
+        Row::new(
+            "part-changed",
+            "a stored part differs from the file when the copy resumes",
+            &["--file-size", TWO_PARTS],
+        )
+        .env("STEP_TIME_LIMIT_SECONDS", "0")
+        .s3(
+            json!({"list_parts": {"report_crc32c": "AAAAAA==", "count": 1}}),
+            "list_parts",
+            (1, 1),
+        )
+        // Three copy steps: one download, then two (the refused resume and the fresh start),
+        // then one.
+        .calls(REQUEST_CALLS + 3)
+        .downloads(4)
+        .stderr_has("the file changed"),
         // STEP_TIME_LIMIT_SECONDS=0: the copy pauses after every part and continues in the next
         // step, which reads the file again from byte 0. 30 MB is four 8 MiB parts, so four copy
         // steps: four downloads and four status reads.

@@ -4,7 +4,8 @@
 //!   `make test`, through `moto_server.py`, which fixes moto's ListParts answer), on a free
 //!   port, stopped when the test binary exits (its watchdog wrapper notices that our end of its
 //!   stdin pipe closed).
-//! - [`Sim`]: one Fauna simulator per test, with the faults the test asks for, stopped on drop.
+//! - [`Sim`]: one Fauna simulator per test, with the faults the test asks for, strict about
+//!   `regionGroup`, stopped on drop.
 //! - [`export`]: runs `fauna-logs-export run …` against both and captures everything it printed.
 //! - [`Watch`]: `cargo lambda watch`, the Lambda runtime emulator, running the function.
 
@@ -237,6 +238,9 @@ impl Sim {
         let mut child = Command::new(env!("CARGO_BIN_EXE_fauna-sim"))
             .args(["--addr", "127.0.0.1:0", "--account-key", ACCOUNT_KEY])
             .arg("--exit-on-stdin-eof")
+            // Fauna ignores `regionGroup`; the tests' simulator refuses a missing or wrong one,
+            // which proves the client sends the right one on every status and renewal call.
+            .arg("--strict-region-group")
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -58,8 +58,9 @@ takes:
                        options below is such an error.
     "corrupt": true    (put_object, upload_part) flip a byte of the body received, before the
                        checksum checks: corruption in transit.
-    "report_crc32c"    (head_object, get_object; base64) report this CRC32C instead of the true
-                       one; applies only to requests with checksum mode ENABLED.
+    "report_crc32c"    (head_object, get_object, list_parts; base64) report this CRC32C instead
+                       of the true one (list_parts: for every part); on head_object and
+                       get_object it applies only to requests with checksum mode ENABLED.
     "delay_ms": N      hold the request N ms before serving it.
     "hold": true       block the request until released (see above), the bucket's faults are
                        cleared, or "hold_timeout_ms" (default 120000) passes; then serve it.
@@ -687,7 +688,7 @@ SPEC_KEYS = {
 }
 MODIFIERS = {"corrupt", "report_crc32c", "delay_ms", "hold"}
 BODY_WRITES = ("put_object", "upload_part")
-CHECKSUM_READS = ("head_object", "get_object")
+CHECKSUM_READS = ("head_object", "get_object", "list_parts")
 
 
 def _non_negative_int(op, spec, name, default):
@@ -759,7 +760,7 @@ class Spec:
     def applies(self, request):
         if self.key_suffix and not request.key.endswith(self.key_suffix):
             return False
-        if self.report_crc32c is not None and not request.checksum_mode:
+        if self.report_crc32c is not None and not (request.checksum_mode or request.op == "list_parts"):
             return False
         return self.remaining is None or self.remaining > 0
 
@@ -1226,11 +1227,12 @@ class Front:
             self.ledger.upload_aborted(request.param("uploadId"))
         return answer
 
-    def serve_list_parts(self, request, received, _spec):
+    def serve_list_parts(self, request, received, spec):
         answer = self.forward(request, received)
         upload = self.ledger.upload(request.param("uploadId"))
         if answer.ok and upload is not None:
-            answer.body = list_parts_with_checksums(answer.body, upload)
+            lie = spec.report_crc32c if spec is not None else None
+            answer.body = list_parts_with_checksums(answer.body, upload, lie)
             answer.with_length()
         return answer
 
@@ -1255,9 +1257,9 @@ class Front:
         return answer
 
 
-def list_parts_with_checksums(body, upload):
-    """moto's ListPartsResult with each part's ChecksumCRC32C, and the upload's
-    ChecksumAlgorithm and ChecksumType, as S3 lists them."""
+def list_parts_with_checksums(body, upload, lie=None):
+    """moto's ListPartsResult with each part's ChecksumCRC32C (or `lie` for every part), and the
+    upload's ChecksumAlgorithm and ChecksumType, as S3 lists them."""
     root = ET.fromstring(body)
     namespace = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
     for element in root:
@@ -1265,7 +1267,8 @@ def list_parts_with_checksums(body, upload):
             continue
         part = upload.parts.get(int(child_text(element, "PartNumber")))
         if part is not None and (part.sent_crc32c or upload.lists_crc32c):
-            ET.SubElement(element, f"{namespace}ChecksumCRC32C").text = crc32c_base64(part.crc32c)
+            listed = lie or crc32c_base64(part.crc32c)
+            ET.SubElement(element, f"{namespace}ChecksumCRC32C").text = listed
     for name, value in (
         ("ChecksumAlgorithm", upload.algorithm),
         ("ChecksumType", upload.checksum_type),

@@ -607,6 +607,19 @@ class FaultTest(FrontTest):
         self.assertEqual(self.head_crc("k"), (b64crc(b"data"), "FULL_OBJECT"))
         self.assertEqual(faults(self.bucket)["head_object"]["hits"], 1)
 
+    def test_list_parts_can_lie_about_the_part_checksums(self):
+        upload_id = self.create_upload("m")
+        self.upload_part("m", upload_id, 1, b"one")
+        self.upload_part("m", upload_id, 2, b"two")
+        faults(self.bucket, {"list_parts": {"report_crc32c": "AAAAAA==", "count": 1}})
+        listed = lambda: [
+            p["ChecksumCRC32C"]
+            for p in self.s3.list_parts(Bucket=self.bucket, Key="m", UploadId=upload_id)["Parts"]
+        ]
+        self.assertEqual(listed(), ["AAAAAA==", "AAAAAA=="])
+        self.assertEqual(listed(), [b64crc(b"one"), b64crc(b"two")])
+        self.assertEqual(faults(self.bucket)["list_parts"]["hits"], 1)
+
     def test_delay_holds_a_request_that_long(self):
         self.put("k", b"data")
         faults(self.bucket, {"head_object": {"delay_ms": 300, "count": 1}})
