@@ -89,15 +89,18 @@ impl FaunaClient {
         loop {
             attempt += 1;
             let (last, delay) = match build().bearer_auth(self.key.expose()).send().await {
-                Ok(resp) if resp.status().is_success() => match resp.bytes().await {
-                    Ok(body) => {
-                        return serde_json::from_slice(&body).map_err(|e| FaunaError::Protocol {
-                            endpoint,
-                            detail: e.to_string(),
-                        });
+                Ok(resp) if resp.status().is_success() => {
+                    if resp
+                        .content_length()
+                        .is_some_and(|n| n > MAX_ANSWER_BYTES as u64)
+                    {
+                        return Err(too_large(endpoint));
                     }
-                    Err(e) => (transport_error(e), Some(self.retry.backoff(attempt))),
-                },
+                    match resp.bytes().await {
+                        Ok(body) => return parse_status(endpoint, &body),
+                        Err(e) => (transport_error(e), Some(self.retry.backoff(attempt))),
+                    }
+                }
                 Ok(resp) => {
                     let status = resp.status();
                     let headers = resp.headers().clone();
@@ -169,8 +172,76 @@ fn transport_error(e: reqwest::Error) -> String {
     text
 }
 
-/// `{code, reason}` (Account API v1) or `{error: {code, message}}` (v2), else the raw text.
+/// The most an answer of the logs API may take: a few hundred bytes of status and a URL.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+/// The most of a string from Fauna that is kept: an id, a state, a path, an error's reason.
+const MAX_FAUNA_STRING: usize = 1024;
+
+/// The most a presigned URL may take (S3's are under 2 KiB).
+const MAX_URL_BYTES: usize = 16 * 1024;
+
+fn too_large(endpoint: &'static str) -> FaunaError {
+    FaunaError::Protocol {
+        endpoint,
+        detail: format!("the answer is over {MAX_ANSWER_BYTES} bytes"),
+    }
+}
+
+/// A status answer, parsed and bounded: every string Fauna sends has a size limit, so nothing
+/// it says can grow a job, a message or a log line without bound.
+fn parse_status(endpoint: &'static str, body: &[u8]) -> Result<LogRequestStatus, FaunaError> {
+    let protocol = |detail: String| FaunaError::Protocol { endpoint, detail };
+    if body.len() > MAX_ANSWER_BYTES {
+        return Err(too_large(endpoint));
+    }
+    let status: LogRequestStatus = serde_json::from_slice(body)
+        .map_err(|e| protocol(crate::input::error::clip(&e.to_string(), 300)))?;
+    if status.request_id.is_empty() || status.request_id.len() > MAX_FAUNA_STRING {
+        return Err(protocol(format!(
+            "`request_id` is {} bytes: expected 1 to {MAX_FAUNA_STRING}",
+            status.request_id.len()
+        )));
+    }
+    let strings = [
+        ("state", Some(status.state.to_string().len())),
+        ("database", status.database.as_ref().map(String::len)),
+        (
+            "region_group",
+            status.region_group.as_ref().map(String::len),
+        ),
+    ];
+    for (field, len) in strings {
+        if let Some(len) = len.filter(|n| *n > MAX_FAUNA_STRING) {
+            return Err(protocol(format!(
+                "`{field}` is {len} bytes, over {MAX_FAUNA_STRING}"
+            )));
+        }
+    }
+    if let Some(len) = status
+        .presigned_url
+        .as_ref()
+        .map(|u| u.expose().as_str().len())
+        .filter(|n| *n > MAX_URL_BYTES)
+    {
+        return Err(protocol(format!(
+            "`presigned_url` is {len} bytes, over {MAX_URL_BYTES}"
+        )));
+    }
+    Ok(status)
+}
+
+/// `{code, reason}` (Account API v1) or `{error: {code, message}}` (v2), else the raw text; each
+/// clipped, as they go into messages.
 fn error_body(body: &[u8]) -> (String, String) {
+    let (code, reason) = parsed_error_body(body);
+    (
+        crate::input::error::clip(&code, 96),
+        crate::input::error::clip(&reason, 300),
+    )
+}
+
+fn parsed_error_body(body: &[u8]) -> (String, String) {
     #[derive(Deserialize)]
     struct V1 {
         code: Option<String>,

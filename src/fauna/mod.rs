@@ -77,6 +77,16 @@ impl fmt::Display for LogState {
 pub struct LogRequestStatus {
     pub request_id: String,
     pub state: LogState,
+    /// The window and scope the request is for, as Fauna reports them (`database` only for a
+    /// database's request; `region_group` sometimes for those too).
+    #[serde(default)]
+    pub time_start: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub time_end: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub database: Option<String>,
+    #[serde(default)]
+    pub region_group: Option<String>,
     #[serde(default)]
     pub version: Option<u64>,
     /// Present when `state` is `Complete` (and in a renewal's answer).

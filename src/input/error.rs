@@ -57,6 +57,14 @@ pub enum InvalidJob {
     #[error("`time_start` ({start}) must be before `time_end` ({end})")]
     EmptyWindow { start: String, end: String },
     #[error(
+        "`{field}` {value} has a fraction of a second: windows are whole seconds, as their object keys name them; use {whole}"
+    )]
+    SubSecondTime {
+        field: &'static str,
+        value: String,
+        whole: String,
+    },
+    #[error(
         "the window from `time_start` to `time_end` spans {span}, over Fauna's limit of {MAX_WINDOW_DAYS} days: split it into windows of at most {MAX_WINDOW_DAYS} days"
     )]
     WindowTooLong { span: String },
@@ -66,6 +74,18 @@ pub enum InvalidJob {
         "`{field}` is {bytes} bytes, over the limit of {MAX_FIELD_BYTES} bytes per field: no field of a job is that large. Send a manual request or a job this function returned"
     )]
     FieldTooLarge { field: String, bytes: usize },
+    #[error(
+        "`upload.{field}` {detail}: the `upload` block is the copy's progress as this function returned it; send the job back unchanged, or leave out `upload` to start the copy afresh"
+    )]
+    BadUpload { field: &'static str, detail: String },
+    #[error(
+        "`request_id` {request_id:?} is Fauna's request for {theirs}, not for this job's {ours}: send the job this function returned for this window, or leave out `step` and `request_id` to request the logs afresh"
+    )]
+    ForeignRequest {
+        request_id: String,
+        theirs: String,
+        ours: String,
+    },
     #[error("`{field}` of the schedule input: {detail}")]
     BadSchedule { field: &'static str, detail: String },
     #[error("`{field}` of the backfill plan: {detail}")]

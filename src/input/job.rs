@@ -5,14 +5,14 @@
 //! one validation of a scope and a window, which the schedule and backfill inputs and the command
 //! line use too.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::JobRules;
 use super::error::{InvalidJob, MAX_WINDOW_DAYS, SHOWN_BYTES, clip, deserialize};
 use crate::job::{Job, JobFailure, Step, UploadProgress};
-use crate::keys::{MAX_KEY_BYTES, manifest_key};
+use crate::keys::{MAX_KEY_BYTES, WHOLE_REGION_GROUP, manifest_key};
 use crate::scope::Scope;
 use crate::time::{parse_rfc3339, rfc3339};
 
@@ -62,6 +62,9 @@ pub(super) fn parse(value: Value, rules: &JobRules) -> Result<Job, InvalidJob> {
     let job = new_job(scope, start, end, rules)?;
     if matches!(step, Step::Poll | Step::Copy) && input.request_id.is_none() {
         return Err(InvalidJob::MISSING_REQUEST_ID);
+    }
+    if let Some(upload) = &input.upload {
+        check_upload(upload)?;
     }
     Ok(Job {
         step,
@@ -155,6 +158,11 @@ pub fn check_scope(scope: Scope, rules: &JobRules) -> Result<Scope, InvalidJob> 
     if path.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(bad("it contains whitespace or control characters"));
     }
+    if rest == [WHOLE_REGION_GROUP] {
+        return Err(bad(&format!(
+            "{WHOLE_REGION_GROUP} is the key's name for a whole region group's export, so this database's logs would land on it; set `region_group` for the whole region group"
+        )));
+    }
     Ok(scope)
 }
 
@@ -171,8 +179,62 @@ fn required_time(field: &'static str, value: Option<String>) -> Result<DateTime<
     time(field, &value)
 }
 
-/// Checks `start < end` and a span of at most 90 days.
+/// S3's limits on a multipart upload's parts: their size, and how many there may be.
+const MIN_PART_SIZE: u64 = 5 << 20;
+const MAX_PART_SIZE: u64 = 5 << 30;
+const MAX_PARTS: i32 = 10_000;
+
+/// A paused copy's progress, as the copy left it: a part size S3 allows, a part number within
+/// S3's 10,000, and the offset the stored parts end at.
+fn check_upload(upload: &UploadProgress) -> Result<(), InvalidJob> {
+    let bad = |field, detail: String| Err(InvalidJob::BadUpload { field, detail });
+    if upload.upload_id.is_empty() {
+        return bad("upload_id", "is empty".into());
+    }
+    if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&upload.part_size) {
+        return bad(
+            "part_size",
+            format!(
+                "is {}: S3's parts are {MIN_PART_SIZE} to {MAX_PART_SIZE} bytes",
+                upload.part_size
+            ),
+        );
+    }
+    if !(1..=MAX_PARTS + 1).contains(&upload.next_part) {
+        return bad(
+            "next_part",
+            format!(
+                "is {}: an upload has parts 1 to {MAX_PARTS}",
+                upload.next_part
+            ),
+        );
+    }
+    let stored = u64::from((upload.next_part - 1).unsigned_abs()) * upload.part_size;
+    if upload.offset != stored {
+        return bad(
+            "offset",
+            format!(
+                "is {}, but {} parts of {} bytes end at {stored}",
+                upload.offset,
+                upload.next_part - 1,
+                upload.part_size
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// Checks that both ends are whole seconds, `start < end` and a span of at most 90 days.
 pub fn check_window(start: DateTime<Utc>, end: DateTime<Utc>) -> Result<(), InvalidJob> {
+    for (field, time) in [("time_start", start), ("time_end", end)] {
+        if time.timestamp_subsec_nanos() != 0 {
+            return Err(InvalidJob::SubSecondTime {
+                field,
+                value: rfc3339(time),
+                whole: rfc3339(time.trunc_subsecs(0)),
+            });
+        }
+    }
     if start >= end {
         return Err(InvalidJob::EmptyWindow {
             start: rfc3339(start),

@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use super::log_file::LogFileSource;
-use super::{MAX_CORRUPT_DOWNLOADS, after_status, request_id, write_manifest};
+use super::{MAX_CORRUPT_DOWNLOADS, after_status, check_same_window, request_id, write_manifest};
 use crate::clients::Deps;
 use crate::copy::{CopyError, CopyOutcome, CopyPlan, copy_file};
 use crate::error::StepError;
@@ -21,6 +21,7 @@ pub(super) async fn copy<A: LogsApi, S: ObjectStore>(
 ) -> Result<Job, StepError> {
     let id = request_id(&job)?;
     let status = deps.api.status(&id, job.scope.region_group()).await?;
+    check_same_window(&job, &status)?;
     if status.state != LogState::Complete {
         // The request moved on (a renewal in progress, say): the common rules decide.
         return after_status(job, status, deps).await;
@@ -36,8 +37,10 @@ pub(super) async fn copy<A: LogsApi, S: ObjectStore>(
         };
         match copy_file(&mut source, &deps.store, &job.key, plan).await {
             // Counted in the job: a download again that pauses must not reset the count.
-            Err(CopyError::Corrupt(e)) if job.corrupt_reads + 1 < MAX_CORRUPT_DOWNLOADS => {
-                job.corrupt_reads += 1;
+            Err(CopyError::Corrupt(e))
+                if job.corrupt_reads.saturating_add(1) < MAX_CORRUPT_DOWNLOADS =>
+            {
+                job.corrupt_reads = job.corrupt_reads.saturating_add(1);
                 tracing::warn!(error = %e, "the log file is corrupt; downloading it again");
             }
             other => break other,

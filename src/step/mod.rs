@@ -25,10 +25,13 @@ use crate::clients::Deps;
 use crate::error::StepError;
 use crate::fauna::{LogRequestStatus, LogState, LogsApi};
 use crate::input::InvalidJob;
+use crate::input::error::{SHOWN_BYTES, clip};
 use crate::job::{Job, Step};
 use crate::keys::manifest_key;
 use crate::manifest::{self, Manifest};
+use crate::scope::Scope;
 use crate::store::ObjectStore;
+use crate::time::rfc3339;
 
 /// Renewals of the presigned URL in one copy step.
 pub const MAX_RENEWALS: u32 = 3;
@@ -142,3 +145,39 @@ pub(super) async fn after_status<A: LogsApi, S: ObjectStore>(
 
 #[cfg(test)]
 mod tests;
+
+/// Refuses a request whose window or scope, as Fauna reports them, are not the job's: a job
+/// whose `request_id` came from another export would otherwise copy that export's file to this
+/// window's key. (What Fauna leaves out is not compared; it always reports the window.)
+pub(super) fn check_same_window(job: &Job, status: &LogRequestStatus) -> Result<(), StepError> {
+    let window_differs = status.time_start.is_some_and(|t| t != job.time_start)
+        || status.time_end.is_some_and(|t| t != job.time_end);
+    let database_differs = match (&job.scope, &status.database) {
+        (Scope::Database(ours), Some(theirs)) => ours != theirs,
+        (Scope::RegionGroup(_), Some(_)) => true,
+        (_, None) => false,
+    };
+    let region_group_differs = status
+        .region_group
+        .as_deref()
+        .is_some_and(|rg| rg != job.scope.region_group());
+    if !(window_differs || database_differs || region_group_differs) {
+        return Ok(());
+    }
+    let show = |t: Option<chrono::DateTime<Utc>>| t.map(rfc3339).unwrap_or_else(|| "?".into());
+    let theirs_scope = match (&status.database, &status.region_group) {
+        (Some(db), _) => format!("database {}", clip(db, SHOWN_BYTES)),
+        (None, Some(rg)) => format!("region group {}", clip(rg, SHOWN_BYTES)),
+        (None, None) => "an unnamed scope".into(),
+    };
+    Err(InvalidJob::ForeignRequest {
+        request_id: clip(&status.request_id, SHOWN_BYTES),
+        theirs: format!(
+            "{theirs_scope} {}/{}",
+            show(status.time_start),
+            show(status.time_end)
+        ),
+        ours: job.window_name(),
+    }
+    .into())
+}

@@ -1,6 +1,6 @@
 //! The `poll` step: `GET /api/v1/logs/{id}`, then what the state means ([`super::after_status`]).
 
-use super::{after_status, request_id};
+use super::{after_status, check_same_window, request_id};
 use crate::clients::Deps;
 use crate::error::StepError;
 use crate::fauna::LogsApi;
@@ -13,6 +13,7 @@ pub(super) async fn poll<A: LogsApi, S: ObjectStore>(
 ) -> Result<Job, StepError> {
     let id = request_id(&job)?;
     let status = deps.api.status(&id, job.scope.region_group()).await?;
-    job.polls += 1;
+    check_same_window(&job, &status)?;
+    job.polls = job.polls.saturating_add(1);
     after_status(job, status, deps).await
 }

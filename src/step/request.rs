@@ -2,7 +2,7 @@
 
 use chrono::{TimeDelta, Utc};
 
-use super::after_status;
+use super::{after_status, check_same_window};
 use crate::clients::Deps;
 use crate::error::StepError;
 use crate::fauna::LogsApi;
@@ -17,7 +17,8 @@ pub(super) async fn request<A: LogsApi, S: ObjectStore>(
         .api
         .request_logs(&job.scope, job.time_start, job.time_end)
         .await?;
-    job.attempt += 1;
+    check_same_window(&job, &status)?;
+    job.attempt = job.attempt.saturating_add(1);
     job.polls = 0;
     job.request_id = Some(status.request_id.clone());
     if job.poll_deadline.is_none() {

@@ -82,10 +82,15 @@ impl LogsApi for FakeFauna {
     }
 }
 
+/// Fauna's answer for request `id` of the tests' window (us-std/ECommerce, 2026-11-24).
 fn status(id: &str, state: &str) -> Result<LogRequestStatus, FaunaError> {
     Ok(LogRequestStatus {
         request_id: id.into(),
         state: LogState::from(state.to_owned()),
+        time_start: crate::time::parse_rfc3339("2026-11-24T00:00:00Z").ok(),
+        time_end: crate::time::parse_rfc3339("2026-11-25T00:00:00Z").ok(),
+        database: Some("us-std/ECommerce".into()),
+        region_group: Some("us-std".into()),
         version: Some(0),
         presigned_url: None,
         presigned_url_expiration_time: None,
@@ -93,13 +98,11 @@ fn status(id: &str, state: &str) -> Result<LogRequestStatus, FaunaError> {
 }
 
 fn complete(id: &str, url: &str, expires_in: TimeDelta) -> Result<LogRequestStatus, FaunaError> {
-    Ok(LogRequestStatus {
-        request_id: id.into(),
-        state: LogState::Complete,
-        version: Some(2),
-        presigned_url: PresignedUrl::parse(url),
-        presigned_url_expiration_time: Some(Utc::now() + expires_in),
-    })
+    let mut complete = status(id, "Complete")?;
+    complete.version = Some(2);
+    complete.presigned_url = PresignedUrl::parse(url);
+    complete.presigned_url_expiration_time = Some(Utc::now() + expires_in);
+    Ok(complete)
 }
 
 fn deps(answers: Vec<Result<LogRequestStatus, FaunaError>>) -> Deps<FakeFauna, MemoryStore> {
@@ -395,4 +398,41 @@ async fn fauna_errors_pass_through_typed() {
     assert_eq!(err.error_type(), "FaunaAuthRejected");
     assert!(!err.is_retryable());
     assert!(err.to_string().contains("FAUNA_ACCOUNT_KEY"));
+}
+
+#[tokio::test]
+async fn a_request_of_another_window_is_refused_before_any_download() {
+    let mut other = complete("r9", "http://127.0.0.1:1/f?sig=1", TimeDelta::hours(1)).unwrap();
+    other.time_start = crate::time::parse_rfc3339("2026-11-23T00:00:00Z").ok();
+    other.time_end = crate::time::parse_rfc3339("2026-11-24T00:00:00Z").ok();
+    let mut other_database =
+        complete("r8", "http://127.0.0.1:1/f?sig=1", TimeDelta::hours(1)).unwrap();
+    other_database.database = Some("us-std/Inventory".into());
+    for answer in [other, other_database] {
+        let d = deps(vec![Ok(answer)]);
+        let mut job = copy_job(&d);
+        job.request_id = Some("r9".into());
+        let err = step(job, &d, None).await.unwrap_err();
+        assert_eq!(err.error_type(), "InvalidJob", "{err}");
+        assert!(err.to_string().contains("`request_id`"), "{err}");
+        let calls = d.api.calls.lock().unwrap().clone();
+        assert!(
+            !calls.iter().any(|c| c.starts_with("download")),
+            "{calls:?}"
+        );
+        assert!(d.store.state.lock().unwrap().objects.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn counters_saturate_instead_of_overflowing() {
+    let d = deps(vec![status("r1", "Pending"), status("r1", "Pending")]);
+    let mut job = new_job(&d);
+    job.attempt = u32::MAX - 1;
+    let job = step(job, &d, None).await.unwrap();
+    assert_eq!(job.attempt, u32::MAX);
+    let mut job = job;
+    job.polls = u32::MAX;
+    let job = step(job, &d, None).await.unwrap();
+    assert_eq!((job.step, job.polls), (Step::Poll, u32::MAX));
 }
