@@ -88,6 +88,7 @@ impl StepError {
                 FaunaError::Unavailable { .. } => "FaunaUnavailable",
                 FaunaError::Protocol { .. } => "FaunaProtocolError",
             },
+            StepError::Copy(CopyError::UrlNotReady { .. }) => "FaunaUnavailable",
             StepError::Copy(CopyError::Download(DownloadError::InsecureUrl { .. })) => {
                 "InsecureDownloadUrl"
             }
@@ -229,6 +230,9 @@ mod tests {
                 sent: "AAAAAA==".into(),
                 stored: "AAAAAQ==".into(),
             }),
+            StepError::Copy(CopyError::UrlNotReady {
+                request_id: "r".into(),
+            }),
             StepError::ExportFailed {
                 scope: crate::scope::Scope::RegionGroup("us-std".into()),
                 time_start: t,
@@ -268,10 +272,11 @@ mod tests {
             StepError::Copy(CopyError::ChecksumMismatch { .. }) => 16,
             StepError::ExportFailed { .. } => 17,
             StepError::PollDeadlineExceeded { .. } => 18,
+            StepError::Copy(CopyError::UrlNotReady { .. }) => 19,
         }
     }
 
-    const VARIANTS: usize = 19;
+    const VARIANTS: usize = 20;
 
     /// Every error a step can fail with has a name in `ERROR_TYPES`, with the retry flag that
     /// list gives, and every name listed is one a step can fail with.
@@ -290,6 +295,12 @@ mod tests {
                 .find(|(n, _)| *n == e.error_type())
                 .map(|(_, retry)| *retry);
             assert_eq!(Some(e.is_retryable()), flag, "{e:?}");
+        }
+        // What the copy keeps its parts for is what Step Functions would retry.
+        for e in &samples {
+            if let StepError::Copy(copy) = e {
+                assert_eq!(copy.is_transient(), e.is_retryable(), "{e:?}");
+            }
         }
         // The bucket's errors: a throttled write is retried, a refused one is not, a corrupted
         // one is a checksum mismatch (sent again).

@@ -117,6 +117,11 @@ pub struct Job {
     /// that holds across steps).
     #[serde(skip_serializing_if = "is_zero")]
     pub corrupt_reads: u32,
+    /// How often this window's copy stopped on a fault a later try may get past (a download that
+    /// kept breaking off, S3 unavailable): counted across steps, never reset, so a copy that
+    /// cannot finish ends.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub copy_failures: u32,
     /// Bytes stored, once done.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bytes: Option<u64>,
@@ -156,6 +161,7 @@ impl Job {
             wait_seconds: 0,
             upload: None,
             corrupt_reads: 0,
+            copy_failures: 0,
             bytes: None,
             records: None,
             error: None,

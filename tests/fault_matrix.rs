@@ -24,7 +24,8 @@ use fauna_logs_export::cli::STEP_RETRIES;
 use fauna_logs_export::config::DEFAULT_MAX_REQUEST_ATTEMPTS;
 use fauna_logs_export::keys::manifest_key;
 use fauna_logs_export::retry::RetryPolicy;
-use fauna_logs_export::step::{MAX_CORRUPT_DOWNLOADS, MAX_RENEWALS};
+use fauna_logs_export::copy::MAX_RECONNECTS;
+use fauna_logs_export::step::{MAX_COPY_FAILURES, MAX_CORRUPT_DOWNLOADS, MAX_RENEWALS};
 use serde_json::{Value, json};
 use support::{ACCOUNT_KEY, Sim, bucket, export, keys, object, open_uploads, s3, s3_faults};
 use tokio::sync::OnceCell;
@@ -55,12 +56,14 @@ const STEP_RUNS: u64 = 1 + STEP_RETRIES as u64;
 const RENEWALS: u64 = MAX_RENEWALS as u64;
 /// Downloads of a corrupt file in one copy step before it fails.
 const CORRUPT_DOWNLOADS: u64 = MAX_CORRUPT_DOWNLOADS as u64;
+/// Copy steps of a window that may stop on a transient fault before the export fails.
+const COPY_FAILURES: u64 = MAX_COPY_FAILURES as u64;
 /// Log requests per window when Fauna ends them Failed/TimedOut (`MAX_REQUEST_ATTEMPTS`).
 const REQUEST_ATTEMPTS: u64 = DEFAULT_MAX_REQUEST_ATTEMPTS as u64;
 /// Attempts the AWS SDK makes per S3 call (its standard retry mode).
 const SDK_ATTEMPTS: u64 = 3;
 /// The rows of the whole matrix: a run that is not filtered checks it ran them all.
-const MATRIX_ROWS: usize = 34;
+const MATRIX_ROWS: usize = 35;
 /// A file of two multipart parts (8 MiB and about 3.6 MB).
 const TWO_PARTS: &str = "12000000";
 
@@ -348,18 +351,18 @@ fn rows() -> Vec<Row> {
         .fired("range_downloads", 1),
         // Every URL is issued expired: each copy step spends its RENEWALS, each a renewal, a
         // download refused 403 while the renewal is `CreatingNewUrl`, a status read, and another
-        // refused download; then it fails DownloadFailed. The CLI runs it STEP_RUNS times.
+        // refused download; then it stops, counting a failure in the job. After COPY_FAILURES
+        // such steps the export fails DownloadFailed.
         Row::new(
             "expired-forever",
             "every presigned URL expired",
             &["--expired-urls", "1000000"],
         )
         .expect(Expect::Failed("DownloadFailed"))
-        .step_retries(STEP_RUNS - 1)
-        .calls(REQUEST_CALLS + STEP_RUNS * (1 + 2 * RENEWALS))
+        .calls(REQUEST_CALLS + COPY_FAILURES * (1 + 2 * RENEWALS))
         .downloads(0)
-        .fired("url_renewals", STEP_RUNS * RENEWALS)
-        .fired("expired_url_refusals", STEP_RUNS * 2 * RENEWALS),
+        .fired("url_renewals", COPY_FAILURES * RENEWALS)
+        .fired("expired_url_refusals", COPY_FAILURES * 2 * RENEWALS),
         // The download breaks off after 9 MB and resumes at the next byte.
         Row::new(
             "drop-range",
@@ -406,8 +409,8 @@ fn rows() -> Vec<Row> {
         .fired("range_downloads", 1)
         .stderr_has("download resumed with Range"),
         // The download breaks off, and the Range request that resumes it is answered with a
-        // Content-Range from another byte: refused (BadRange, DownloadFailed, retryable), the
-        // upload aborted; the CLI runs the copy again, which reads the whole file.
+        // Content-Range from another byte: refused (BadRange), the copy stops, keeping its first
+        // part, and the next copy step continues from it.
         Row::new(
             "wrong-range",
             "206 with the wrong Content-Range",
@@ -420,23 +423,24 @@ fn rows() -> Vec<Row> {
                 "1",
             ],
         )
-        .step_retries(1)
         .calls(CLEAN_CALLS + 1)
         .downloads(3)
         .fired("wrong_content_ranges", 1)
         .stderr_has("answered a Range request"),
         // The URL is expired, and its renewal stays `CreatingNewUrl` for two status reads, with
-        // no URL that works meanwhile: the copy renews, is refused once, waits the renewal out
-        // (two status reads say CreatingNewUrl, the third Complete), then downloads.
+        // no URL that works meanwhile: the copy renews, is refused once, reads the state
+        // (CreatingNewUrl) and becomes a poll; the next poll says CreatingNewUrl, the one after
+        // Complete, and the copy downloads: a renewal, three status reads and one more copy
+        // status read.
         Row::new(
             "renewal-held",
             "a renewal stays CreatingNewUrl for two status reads",
             &["--expired-urls", "1", "--creating-new-url-polls", "2"],
         )
-        .calls(CLEAN_CALLS + 4)
+        .calls(CLEAN_CALLS + 5)
         .fired("url_renewals", 1)
         .fired("renewals_completed", 1)
-        .stderr_has("waiting for the new presigned URL"),
+        .stderr_has("copy → poll"),
         // The request is `CreatingNewUrl` when the copy step starts (its first status read):
         // the copy waits as a poll would, and copies once the request is Complete again.
         Row::new(
@@ -475,10 +479,11 @@ fn rows() -> Vec<Row> {
             "upload_part",
             (2, 2),
         ),
-        // Every UploadPart fails: S3Unavailable after the SDK's attempts, the upload aborted; the
-        // CLI runs the copy STEP_RUNS times, one status read and one download each. Per run, the
-        // first part's SDK_ATTEMPTS fail, and the second part's too if it started before the copy
-        // saw the first fail.
+        // Every UploadPart fails: each copy step stops after the SDK's attempts, counting a
+        // failure in the job; after COPY_FAILURES steps, one status read and one download each,
+        // the export fails S3Unavailable, the upload aborted. Per step, the first part's
+        // SDK_ATTEMPTS fail, and the second part's too if it started before the copy saw the
+        // first fail.
         Row::new(
             "s3-part-forever",
             "S3 UploadPart 500 on every attempt",
@@ -487,12 +492,14 @@ fn rows() -> Vec<Row> {
         .s3(
             json!({"upload_part": {"status": 500}}),
             "upload_part",
-            (STEP_RUNS * SDK_ATTEMPTS, STEP_RUNS * SDK_ATTEMPTS * 2),
+            (
+                COPY_FAILURES * SDK_ATTEMPTS,
+                COPY_FAILURES * SDK_ATTEMPTS * 2,
+            ),
         )
         .expect(Expect::Failed("S3Unavailable"))
-        .step_retries(STEP_RUNS - 1)
-        .calls(REQUEST_CALLS + STEP_RUNS)
-        .downloads(STEP_RUNS),
+        .calls(REQUEST_CALLS + COPY_FAILURES)
+        .downloads(COPY_FAILURES),
         Row::new(
             "s3-complete-burst",
             "S3 CompleteMultipartUpload 503 twice",
@@ -508,12 +515,11 @@ fn rows() -> Vec<Row> {
             .s3(
                 json!({"put_object": {"status": 500}}),
                 "put_object",
-                (STEP_RUNS * SDK_ATTEMPTS, STEP_RUNS * SDK_ATTEMPTS),
+                (COPY_FAILURES * SDK_ATTEMPTS, COPY_FAILURES * SDK_ATTEMPTS),
             )
             .expect(Expect::Failed("S3Unavailable"))
-            .step_retries(STEP_RUNS - 1)
-            .calls(REQUEST_CALLS + STEP_RUNS)
-            .downloads(STEP_RUNS),
+            .calls(REQUEST_CALLS + COPY_FAILURES)
+            .downloads(COPY_FAILURES),
         // Only the manifest's PutObject fails: the object is stored, the step fails after it.
         Row::new(
             "s3-manifest-forever",
@@ -530,8 +536,8 @@ fn rows() -> Vec<Row> {
         .calls(REQUEST_CALLS + STEP_RUNS)
         .downloads(STEP_RUNS),
         // HeadObject reports a CRC32C other than the one S3 computed, once (the S3 front lies):
-        // the copy deletes what it stored and fails ChecksumMismatch, retryable; the CLI runs the
-        // copy again, which stores the file.
+        // the copy deletes what it stored and stops (ChecksumMismatch, counted in the job); the
+        // next copy step stores the file.
         Row::new(
             "s3-checksum-lie-once",
             "S3 HeadObject reports another CRC32C once",
@@ -542,11 +548,11 @@ fn rows() -> Vec<Row> {
             "head_object",
             (1, 1),
         )
-        .step_retries(1)
         .calls(CLEAN_CALLS + 1)
         .downloads(2)
         .stderr_has("ChecksumMismatch"),
-        // ... on every copy: the object is deleted each time, ChecksumMismatch after STEP_RUNS.
+        // ... on every copy: the object is deleted each time, ChecksumMismatch after
+        // COPY_FAILURES copy steps.
         Row::new(
             "s3-checksum-lie-forever",
             "S3 HeadObject reports another CRC32C every time",
@@ -555,15 +561,14 @@ fn rows() -> Vec<Row> {
         .s3(
             json!({"head_object": {"report_crc32c": "AAAAAA=="}}),
             "head_object",
-            (STEP_RUNS, STEP_RUNS),
+            (COPY_FAILURES, COPY_FAILURES),
         )
         .expect(Expect::Failed("ChecksumMismatch"))
-        .step_retries(STEP_RUNS - 1)
-        .calls(REQUEST_CALLS + STEP_RUNS)
-        .downloads(STEP_RUNS),
+        .calls(REQUEST_CALLS + COPY_FAILURES)
+        .downloads(COPY_FAILURES),
         // A part's bytes change on the way (the S3 front flips one): S3 refuses it BadDigest, a
-        // 400 the SDK does not retry; the copy aborts the upload and fails ChecksumMismatch,
-        // retryable, and the next copy stores the file.
+        // 400 the SDK does not retry; the copy stops (ChecksumMismatch, counted in the job) and
+        // the next copy step stores the file.
         Row::new(
             "s3-corrupt-part",
             "S3 UploadPart body corrupted in transit once",
@@ -574,7 +579,6 @@ fn rows() -> Vec<Row> {
             "upload_part",
             (1, 1),
         )
-        .step_retries(1)
         .calls(CLEAN_CALLS + 1)
         .downloads(2)
         .stderr_has("BadDigest"),
@@ -621,6 +625,21 @@ fn rows() -> Vec<Row> {
         .calls(REQUEST_CALLS + 3)
         .downloads(4)
         .stderr_has("the file changed"),
+        // Every download is cut at 60 % of the file, from byte 0 on, with or without Range, and
+        // the copy pauses after every part: the first two parts (16 MiB of 30 MB) are stored, one
+        // a step; then no step can get further, each stopping after MAX_RECONNECTS reopenings,
+        // counted in the job. After MAX_COPY_FAILURES of them the export fails, the upload
+        // aborted: 2 + 6 copy steps, their status reads, and 1 + 1 + 6 × 6 downloads.
+        Row::new(
+            "cut-60",
+            "every download cut at 60 % of the file, the copy pausing after every part",
+            &["--file-size", "30000000", "--cut-every-download-at-percent", "60"],
+        )
+        .env("STEP_TIME_LIMIT_SECONDS", "0")
+        .expect(Expect::Failed("DownloadFailed"))
+        .calls(REQUEST_CALLS + 2 + COPY_FAILURES)
+        .downloads(2 + COPY_FAILURES * (1 + u64::from(MAX_RECONNECTS)))
+        .stderr_has("the copy failed too often"),
         // STEP_TIME_LIMIT_SECONDS=0: the copy pauses after every part and continues in the next
         // step, which reads the file again from byte 0. 30 MB is four 8 MiB parts, so four copy
         // steps: four downloads and four status reads.

@@ -68,8 +68,15 @@ pub struct Stored {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CopyOutcome {
     Stored(Stored),
-    /// Stopped at a part boundary to continue in a later invocation.
+    /// Stopped at a part boundary to continue in a later invocation: its time was up.
     Paused(UploadProgress),
+    /// Stopped by something a later try may get past (a download that kept breaking off, S3
+    /// unavailable, a presigned URL still being made): the parts stored so far are kept for it
+    /// (`None`: none were).
+    Interrupted {
+        progress: Option<UploadProgress>,
+        cause: CopyError,
+    },
 }
 
 /// A copy that failed; the bucket holds nothing new at the key.
@@ -93,6 +100,22 @@ pub enum CopyError {
         sent: String,
         stored: String,
     },
+    /// The request is `CreatingNewUrl`: its new presigned URL does not work yet.
+    #[error("the presigned URL of request {request_id} is being renewed (CreatingNewUrl)")]
+    UrlNotReady { request_id: String },
+}
+
+impl CopyError {
+    /// Whether a later try may get past it, so that the copy keeps the parts it stored.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            CopyError::Fauna(e) => matches!(e, FaunaError::Unavailable { .. }),
+            CopyError::Download(e) => !matches!(e, DownloadError::InsecureUrl { .. }),
+            CopyError::Store(e) => e.is_retryable(),
+            CopyError::Corrupt(_) => false,
+            CopyError::ChecksumMismatch { .. } | CopyError::UrlNotReady { .. } => true,
+        }
+    }
 }
 
 /// Streams the file `source` serves into `store` at `key`.
@@ -121,11 +144,19 @@ pub async fn copy_file<F: FileSource, S: ObjectStore>(
         Err(e) => Err(e),
     };
     match outcome {
-        Ok(CopyOutcome::Stored(stored)) => {
-            confirm_checksum(store, key, stored.crc32c).await?;
-            Ok(CopyOutcome::Stored(stored))
-        }
+        Ok(CopyOutcome::Stored(stored)) => match confirm_checksum(store, key, stored.crc32c).await {
+            Ok(()) => Ok(CopyOutcome::Stored(stored)),
+            Err(cause) if cause.is_transient() => Ok(CopyOutcome::Interrupted {
+                progress: None,
+                cause,
+            }),
+            Err(e) => Err(e),
+        },
         Ok(paused) => Ok(paused),
+        Err(cause) if cause.is_transient() => {
+            let progress = writer.keep().await;
+            Ok(CopyOutcome::Interrupted { progress, cause })
+        }
         Err(e) => {
             writer.abort().await;
             Err(e)
@@ -435,6 +466,7 @@ mod tests {
                     resume = Some(p);
                 }
                 CopyOutcome::Stored(s) => break s,
+                other => panic!("unexpected {other:?}"),
             }
         };
         assert!(pauses >= 2, "{pauses}");
@@ -512,40 +544,61 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_failed_part_aborts() {
+    async fn a_failed_part_keeps_the_parts_before_it_for_the_next_try() {
+        let bytes = log_file(1000);
         let store = MemoryStore::default();
         store.state.lock().unwrap().fail_part = Some(2);
-        let err = copy(
-            &mut MemoryFile::new(log_file(1000)),
-            &store,
-            plan(None, false),
-        )
-        .await
-        .unwrap_err();
+        let outcome = copy(&mut MemoryFile::new(bytes.clone()), &store, plan(None, false))
+            .await
+            .unwrap();
+        let CopyOutcome::Interrupted {
+            progress: Some(progress),
+            cause,
+        } = outcome
+        else {
+            panic!("expected an interruption with parts kept, got {outcome:?}")
+        };
         assert!(matches!(
-            err,
+            cause,
             CopyError::Store(StoreError {
                 operation: "UploadPart",
                 ..
             })
         ));
+        assert_eq!((progress.next_part, progress.offset), (2, 4000));
+        {
+            let mut st = store.state.lock().unwrap();
+            assert!(st.objects.is_empty());
+            assert_eq!((st.uploads.len(), st.aborted), (1, 0), "the upload is kept");
+            st.fail_part = None;
+        }
+        // The next try continues after part 1 and stores the file.
+        stored(
+            copy(&mut MemoryFile::new(bytes.clone()), &store, plan(Some(progress), false))
+                .await
+                .unwrap(),
+        );
         let st = store.state.lock().unwrap();
-        assert!(st.objects.is_empty() && st.uploads.is_empty());
-        assert_eq!(st.aborted, 1);
+        assert_eq!(st.objects["k"], bytes);
+        assert!(st.uploads.is_empty());
     }
 
     #[tokio::test]
-    async fn too_many_breaks_fail_the_copy() {
+    async fn too_many_breaks_stop_the_copy_with_nothing_kept() {
         let store = MemoryStore::default();
         let mut file = MemoryFile::new(log_file(1000));
         file.cuts = vec![Some(100); 10];
-        let err = copy(&mut file, &store, plan(None, false))
-            .await
-            .unwrap_err();
-        assert!(matches!(
-            err,
-            CopyError::Download(DownloadError::Interrupted { .. })
-        ));
+        let outcome = copy(&mut file, &store, plan(None, false)).await.unwrap();
+        assert!(
+            matches!(
+                outcome,
+                CopyOutcome::Interrupted {
+                    progress: None,
+                    cause: CopyError::Download(DownloadError::Interrupted { .. })
+                }
+            ),
+            "{outcome:?}"
+        );
         assert_eq!(file.opens.len() as u32, MAX_RECONNECTS + 1);
         assert!(store.state.lock().unwrap().uploads.is_empty());
     }

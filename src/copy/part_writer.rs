@@ -59,16 +59,19 @@ impl<S: ObjectStore> PartWriter<S> {
             }
             Err(e) => return Err(e.into()),
         };
+        // Parts 1 to next_part - 1 must be there, whole; parts past them (stored while an
+        // interrupted step was giving up) are left to be uploaded again, which replaces them.
         let expected = progress.next_part - 1;
-        let consistent = parts.len() as i32 == expected
-            && parts
+        let kept: Vec<UploadedPart> = parts.into_iter().filter(|p| p.number <= expected).collect();
+        let consistent = kept.len() as i32 == expected
+            && kept
                 .iter()
                 .zip(1..)
                 .all(|(p, n)| p.number == n && p.size == progress.part_size)
             && u64::from(expected.unsigned_abs()) * progress.part_size == progress.offset;
         if !consistent {
             tracing::warn!(
-                listed = parts.len(),
+                listed = kept.len(),
                 expected,
                 "the stored parts do not match the job; aborting that upload and starting over"
             );
@@ -86,7 +89,7 @@ impl<S: ObjectStore> PartWriter<S> {
         writer.part_size = progress.part_size;
         writer.upload_id = Some(progress.upload_id.clone());
         writer.next_part = progress.next_part;
-        writer.uploaded = parts.into_iter().map(|p| (p.number, p)).collect();
+        writer.uploaded = kept.into_iter().map(|p| (p.number, p)).collect();
         Ok(writer)
     }
 
@@ -239,6 +242,32 @@ impl<S: ObjectStore> PartWriter<S> {
             upload_id,
             next_part: self.next_part,
             offset: self.mark(),
+            part_size: self.part_size,
+        })
+    }
+
+    /// After a failure a later try may get past: waits for the parts in flight (whatever they
+    /// come to) and says where the next try continues, the parts stored in a row from the
+    /// first; `None` (the upload aborted) if there are none.
+    pub(super) async fn keep(&mut self) -> Option<UploadProgress> {
+        while self.in_flight.len() > 0 {
+            if let Err(e) = self.join_one().await {
+                tracing::warn!(error = %e, "a part in flight failed too; it is uploaded again next time");
+            }
+        }
+        let upload_id = self.upload_id.clone()?;
+        let stored = (1..self.next_part)
+            .take_while(|n| self.uploaded.contains_key(n))
+            .count();
+        if stored == 0 {
+            self.abort().await;
+            return None;
+        }
+        let next_part = i32::try_from(stored).unwrap_or(i32::MAX).saturating_add(1);
+        Some(UploadProgress {
+            upload_id,
+            next_part,
+            offset: stored as u64 * self.part_size,
             part_size: self.part_size,
         })
     }

@@ -40,6 +40,8 @@ struct JobInput {
     upload: Option<UploadProgress>,
     #[serde(default)]
     corrupt_reads: u32,
+    #[serde(default)]
+    copy_failures: u32,
     bytes: Option<u64>,
     records: Option<u64>,
     error: Option<JobFailure>,
@@ -75,6 +77,7 @@ pub(super) fn parse(value: Value, rules: &JobRules) -> Result<Job, InvalidJob> {
         wait_seconds: input.wait_seconds,
         upload: input.upload,
         corrupt_reads: input.corrupt_reads,
+        copy_failures: input.copy_failures,
         bytes: input.bytes,
         records: input.records,
         error: input.error,

@@ -1,11 +1,20 @@
 //! The `copy` step: the file behind the presigned URL into the bucket ([`crate::copy`]), then the
-//! manifest beside it. A copy past its time pauses at a part boundary and returns a `copy` job
-//! that carries the upload's progress.
+//! manifest beside it.
+//!
+//! A copy past its time pauses at a part boundary and returns a `copy` job that carries the
+//! upload's progress. A copy stopped by a fault a later try may get past keeps its parts too: it
+//! counts the failure in the job (`copy_failures`, never reset) and tries again after the poll
+//! interval, up to MAX_COPY_FAILURES, then the export fails with that fault and the upload is
+//! aborted. A renewed URL that is not ready yet turns the job into a `poll`, parts kept, which
+//! waits as long as Fauna takes, up to the poll deadline.
 
 use std::time::Instant;
 
 use super::log_file::LogFileSource;
-use super::{MAX_CORRUPT_DOWNLOADS, after_status, check_same_window, request_id, write_manifest};
+use super::{
+    MAX_COPY_FAILURES, MAX_CORRUPT_DOWNLOADS, abandon_upload, after_status, check_same_window,
+    request_id, write_manifest,
+};
 use crate::clients::Deps;
 use crate::copy::{CopyError, CopyOutcome, CopyPlan, copy_file};
 use crate::error::StepError;
@@ -47,6 +56,34 @@ pub(super) async fn copy<A: LogsApi, S: ObjectStore>(
         }
     };
     match outcome? {
+        CopyOutcome::Interrupted {
+            progress,
+            cause: CopyError::UrlNotReady { .. },
+        } => {
+            job.upload = progress;
+            job.step = Step::Poll;
+            job.wait_seconds = deps.config.poll.interval(job.polls).as_secs();
+            Ok(job)
+        }
+        CopyOutcome::Interrupted { progress, cause } => {
+            job.upload = progress;
+            job.copy_failures = job.copy_failures.saturating_add(1);
+            let error = StepError::from(cause);
+            if job.copy_failures >= MAX_COPY_FAILURES {
+                tracing::error!(error_type = error.error_type(), error = %error, failures = job.copy_failures, "the copy failed too often; the export ends");
+                abandon_upload(&mut job, deps).await;
+                return Ok(job.fail(error.failure()));
+            }
+            job.wait_seconds = deps.config.poll.interval(job.copy_failures - 1).as_secs();
+            tracing::warn!(
+                error_type = error.error_type(),
+                error = %error,
+                failures = job.copy_failures,
+                next_in = job.wait_seconds,
+                "the copy stopped; it continues from its stored parts in the next step"
+            );
+            Ok(job)
+        }
         CopyOutcome::Paused(progress) => {
             tracing::info!(
                 offset = progress.offset,

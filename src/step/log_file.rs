@@ -1,8 +1,6 @@
 //! [`LogFileSource`]: the log file behind a Complete request's presigned URL, as the copy engine
-//! reads it ([`FileSource`]): renewing the URL when it is stale or refused, and waiting out a
-//! renewal that is still `CreatingNewUrl`.
-
-use std::time::Duration;
+//! reads it ([`FileSource`]): renewing the URL when it is stale or refused. A renewal whose URL
+//! is not ready yet (`CreatingNewUrl`) stops the copy, which keeps its parts while the job waits.
 
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -18,7 +16,7 @@ use crate::job::Job;
 const URL_EXPIRY_MARGIN: TimeDelta = TimeDelta::seconds(60);
 
 /// The log file behind a Complete request's presigned URL, renewing the URL when it is stale
-/// or refused, and waiting out a renewal that is still `CreatingNewUrl`.
+/// or refused; a renewal still `CreatingNewUrl` stops the copy ([`CopyError::UrlNotReady`]).
 pub(super) struct LogFileSource<'a, A> {
     api: &'a A,
     request_id: String,
@@ -61,33 +59,27 @@ impl<'a, A: LogsApi> LogFileSource<'a, A> {
         if status.presigned_url.is_some() {
             self.take_url(&status)
         } else {
-            self.wait_for_new_url().await
+            self.new_url().await
         }
     }
 
-    /// Polls the request until it is `Complete` again with a URL.
-    async fn wait_for_new_url(&mut self) -> Result<(), CopyError> {
-        let mut wait = Duration::from_secs(1);
-        for _ in 0..10 {
-            let status = self
-                .api
-                .status(&self.request_id, &self.region_group)
-                .await?;
-            if status.state == LogState::Complete && status.presigned_url.is_some() {
-                self.renewal_pending = false;
-                return self.take_url(&status);
-            }
-            tracing::info!(state = %status.state, "waiting for the new presigned URL");
-            tokio::time::sleep(wait).await;
-            wait = (wait * 2).min(Duration::from_secs(10));
+    /// Reads the request's state once after a renewal whose URL was refused: `Complete` with
+    /// a URL gives the new URL; anything else means it is not ready, and the copy stops, keeping
+    /// its parts, for the job to wait as a poll does (however long Fauna takes, up to the poll
+    /// deadline).
+    async fn new_url(&mut self) -> Result<(), CopyError> {
+        let status = self
+            .api
+            .status(&self.request_id, &self.region_group)
+            .await?;
+        if status.state == LogState::Complete && status.presigned_url.is_some() {
+            self.renewal_pending = false;
+            return self.take_url(&status);
         }
-        Err(CopyError::Fauna(FaunaError::Protocol {
-            endpoint: "GET /api/v1/logs/{id}",
-            detail: format!(
-                "request {} did not return to Complete after a URL renewal",
-                self.request_id
-            ),
-        }))
+        tracing::info!(state = %status.state, "the new presigned URL is not ready yet");
+        Err(CopyError::UrlNotReady {
+            request_id: self.request_id.clone(),
+        })
     }
 
     fn take_url(&mut self, status: &LogRequestStatus) -> Result<(), CopyError> {
@@ -106,7 +98,7 @@ impl<A: LogsApi> FileSource for LogFileSource<'_, A> {
         loop {
             match self.api.download(&self.url, from).await {
                 Err(DownloadError::Refused { status: 403, .. }) if self.renewal_pending => {
-                    self.wait_for_new_url().await?;
+                    self.new_url().await?;
                 }
                 Err(DownloadError::Refused { status: 403, .. }) if self.renewals < MAX_RENEWALS => {
                     tracing::info!("the file host refused the presigned URL");

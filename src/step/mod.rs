@@ -23,7 +23,7 @@ use chrono::Utc;
 
 use crate::clients::Deps;
 use crate::error::StepError;
-use crate::fauna::{LogRequestStatus, LogState, LogsApi};
+use crate::fauna::{FaunaError, LogRequestStatus, LogState, LogsApi};
 use crate::input::InvalidJob;
 use crate::input::error::{SHOWN_BYTES, clip};
 use crate::job::{Job, Step};
@@ -36,6 +36,10 @@ use crate::time::rfc3339;
 /// Renewals of the presigned URL in one copy step.
 pub const MAX_RENEWALS: u32 = 3;
 
+/// Copy steps of a window that may stop on a transient fault (counted across steps, never reset)
+/// before the export fails with it.
+pub const MAX_COPY_FAILURES: u32 = 6;
+
 /// Downloads of a window's file found corrupt before the copy fails, counted across steps
 /// (`Job::corrupt_reads`).
 pub const MAX_CORRUPT_DOWNLOADS: u32 = 2;
@@ -47,7 +51,8 @@ pub async fn step<A: LogsApi, S: ObjectStore>(
     deps: &Deps<A, S>,
     deadline: Option<Instant>,
 ) -> Result<Job, StepError> {
-    match job.step {
+    let mut held = job.clone();
+    let result = match job.step {
         Step::Request => request::request(job, deps).await,
         Step::Poll => poll::poll(job, deps).await,
         Step::Copy => {
@@ -59,7 +64,15 @@ pub async fn step<A: LogsApi, S: ObjectStore>(
             copy::copy(job, deps, pause_after).await
         }
         Step::Done | Step::Failed => Ok(job),
+    };
+    // A failure that ends the export (a retryable one leaves the job to run again, upload and
+    // all) lets go of the upload the job held.
+    if let Err(e) = &result
+        && !e.is_retryable()
+    {
+        abandon_upload(&mut held, deps).await;
     }
+    result
 }
 
 pub(super) async fn write_manifest<S: ObjectStore>(
@@ -80,6 +93,49 @@ pub(super) fn request_id(job: &Job) -> Result<String, StepError> {
         .ok_or(StepError::InvalidJob(InvalidJob::MISSING_REQUEST_ID))
 }
 
+/// Fauna gave up on the request (`Failed`, `TimedOut`, or a `Complete` one's logs are gone):
+/// request the window again, after the poll interval, unless it was requested
+/// MAX_REQUEST_ATTEMPTS times already. Either way the upload the job held is aborted.
+async fn request_again<A: LogsApi, S: ObjectStore>(
+    mut job: Job,
+    status: &LogRequestStatus,
+    deps: &Deps<A, S>,
+) -> Result<Job, StepError> {
+    abandon_upload(&mut job, deps).await;
+    if job.attempt >= deps.config.max_request_attempts {
+        return Err(StepError::ExportFailed {
+            scope: job.scope.clone(),
+            time_start: job.time_start,
+            time_end: job.time_end,
+            state: status.state.to_string(),
+            attempts: job.attempt,
+        });
+    }
+    tracing::warn!(state = %status.state, attempt = job.attempt, "Fauna gave up on the request; requesting again");
+    job.step = Step::Request;
+    job.request_id = None;
+    job.polls = 0;
+    job.wait_seconds = deps.config.poll.initial.as_secs();
+    Ok(job)
+}
+
+/// Aborts the multipart upload the job holds, if it holds one: every way out of a copy that
+/// does not complete it goes through here, so no upload is left behind. A failure to abort is
+/// logged; the bucket's lifecycle rule removes what is left.
+pub(super) async fn abandon_upload<A, S: ObjectStore>(job: &mut Job, deps: &Deps<A, S>) {
+    let Some(upload) = job.upload.take() else {
+        return;
+    };
+    match deps.store.abort_multipart(&job.key, &upload.upload_id).await {
+        Ok(()) => tracing::info!(key = %job.key, "multipart upload aborted"),
+        Err(e) if e.is_no_such_upload() => {}
+        Err(e) => tracing::error!(
+            error = %e,
+            "could not abort the multipart upload; the bucket's AbortIncompleteMultipartUpload lifecycle rule will remove it"
+        ),
+    }
+}
+
 /// What a reported state means for the job: the one place the state rules live.
 pub(super) async fn after_status<A: LogsApi, S: ObjectStore>(
     mut job: Job,
@@ -93,32 +149,42 @@ pub(super) async fn after_status<A: LogsApi, S: ObjectStore>(
             job.step = Step::Copy;
             job.wait_seconds = 0;
         }
+        LogState::DoesNotExist if job.step == Step::Copy || job.upload.is_some() => {
+            // The request was Complete, and now its logs are gone: not an empty window. Request
+            // them again, as after Failed (bounded by MAX_REQUEST_ATTEMPTS).
+            tracing::warn!(request_id = %status.request_id, "a Complete request now says DoesNotExist");
+            return request_again(job, &status, deps).await;
+        }
         LogState::DoesNotExist => {
-            // No logs in the window: no object, but a manifest that says so.
+            // No logs in the window: no object, but a manifest that says so. Never over an
+            // export already in the bucket, nor over a manifest already there.
+            if deps.store.exists(&job.key).await? {
+                return Err(FaunaError::Protocol {
+                    endpoint: "GET /api/v1/logs/{id}",
+                    detail: format!(
+                        "request {} says the window has no logs (DoesNotExist), but s3://{}/{} holds an export of it from an earlier run; it is left as it is. If it is wrong, delete it and its manifest and export the window again",
+                        clip(&status.request_id, SHOWN_BYTES),
+                        deps.store.bucket(),
+                        job.key
+                    ),
+                }
+                .into());
+            }
             let manifest = Manifest::empty(&job, status.request_id, deps.store.bucket());
-            write_manifest(&deps.store, &job.key, &manifest).await?;
+            let key = manifest_key(&job.key);
+            let written = deps
+                .store
+                .put_object_if_absent(&key, manifest.to_json().into(), manifest::CONTENT_TYPE)
+                .await?;
+            if !written {
+                tracing::info!(%key, "a manifest of this window is already there; left as it is");
+            }
             job.step = Step::Done;
             job.bytes = Some(0);
             job.records = Some(0);
             job.wait_seconds = 0;
         }
-        LogState::Failed | LogState::TimedOut => {
-            if job.attempt >= config.max_request_attempts {
-                return Err(StepError::ExportFailed {
-                    scope: job.scope.clone(),
-                    time_start: job.time_start,
-                    time_end: job.time_end,
-                    state: status.state.to_string(),
-                    attempts: job.attempt,
-                });
-            }
-            tracing::warn!(state = %status.state, attempt = job.attempt, "Fauna gave up on the request; requesting again");
-            job.step = Step::Request;
-            job.request_id = None;
-            job.polls = 0;
-            job.upload = None;
-            job.wait_seconds = config.poll.initial.as_secs();
-        }
+        LogState::Failed | LogState::TimedOut => return request_again(job, &status, deps).await,
         LogState::Requested
         | LogState::Pending
         | LogState::CreatingNewUrl
@@ -129,6 +195,7 @@ pub(super) async fn after_status<A: LogsApi, S: ObjectStore>(
             let now = Utc::now();
             let deadline = job.poll_deadline.unwrap_or(now);
             if now >= deadline {
+                abandon_upload(&mut job, deps).await;
                 return Err(StepError::PollDeadlineExceeded {
                     request_id: status.request_id,
                     state: status.state.to_string(),

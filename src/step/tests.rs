@@ -265,25 +265,32 @@ async fn a_stale_url_is_renewed_before_downloading() {
 
 #[tokio::test]
 async fn a_refused_download_renews_a_bounded_number_of_times_then_fails() {
-    let d = deps(vec![
-        complete("r1", "http://127.0.0.1:1/f?sig=1", TimeDelta::hours(1)),
-        complete("r1", "http://127.0.0.1:1/f?sig=2", TimeDelta::hours(1)),
-        complete("r1", "http://127.0.0.1:1/f?sig=3", TimeDelta::hours(1)),
-        complete("r1", "http://127.0.0.1:1/f?sig=4", TimeDelta::hours(1)),
-    ]);
-    *d.api.refuse_downloads.lock().unwrap() = 100;
-    let job = copy_job(&d);
-    let err = step(job, &d, None).await.unwrap_err();
-    assert_eq!(err.error_type(), "DownloadFailed");
-    assert!(err.is_retryable());
-    assert!(!err.to_string().contains("sig="), "{err}");
+    // Each copy step: a status read and 3 renewals, each answered Complete with a new URL, and 4
+    // downloads all refused; the step stops, counting a failure in the job. After
+    // MAX_COPY_FAILURES of them the export fails, typed, with nothing stored.
+    let per_step = 1 + MAX_RENEWALS as usize;
+    let d = deps(
+        (0..per_step * MAX_COPY_FAILURES as usize)
+            .map(|i| complete("r1", &format!("http://127.0.0.1:1/f?sig={i}"), TimeDelta::hours(1)))
+            .collect(),
+    );
+    *d.api.refuse_downloads.lock().unwrap() = 1000;
+    let mut job = copy_job(&d);
+    for failures in 1..MAX_COPY_FAILURES {
+        job = step(job, &d, None).await.unwrap();
+        assert_eq!((job.step, job.copy_failures), (Step::Copy, failures));
+        assert!(job.wait_seconds > 0, "it waits before trying again");
+    }
+    let job = step(job, &d, None).await.unwrap();
+    assert_eq!(job.step, Step::Failed);
+    let error = job.error.expect("why it failed");
+    assert_eq!(error.error_type, "DownloadFailed");
+    assert!(!error.message.contains("sig="), "{}", error.message);
     assert!(d.store.state.lock().unwrap().objects.is_empty());
     let calls = d.api.calls.lock().unwrap().clone();
-    assert_eq!(calls.iter().filter(|c| c.starts_with("renew")).count(), 3);
-    assert_eq!(
-        calls.iter().filter(|c| c.starts_with("download")).count(),
-        4
-    );
+    let count = |what: &str| calls.iter().filter(|c| c.starts_with(what)).count();
+    assert_eq!(count("renew"), MAX_COPY_FAILURES as usize * MAX_RENEWALS as usize);
+    assert_eq!(count("download"), MAX_COPY_FAILURES as usize * per_step);
 }
 
 #[tokio::test]
@@ -435,4 +442,108 @@ async fn counters_saturate_instead_of_overflowing() {
     job.polls = u32::MAX;
     let job = step(job, &d, None).await.unwrap();
     assert_eq!((job.step, job.polls), (Step::Poll, u32::MAX));
+}
+
+#[tokio::test]
+async fn a_renewal_not_ready_turns_the_copy_into_a_wait_that_keeps_its_parts() {
+    let mut creating = status("r1", "CreatingNewUrl").unwrap();
+    creating.presigned_url = None;
+    let d = deps(vec![
+        complete("r1", "http://127.0.0.1:1/f?sig=1", TimeDelta::hours(1)),
+        Ok(creating.clone()),
+        Ok(creating.clone()),
+        Ok(creating),
+        complete("r1", "http://127.0.0.1:1/f?sig=2", TimeDelta::hours(1)),
+        complete("r1", "http://127.0.0.1:1/f?sig=2", TimeDelta::hours(1)),
+    ]);
+    // sig=1 is refused: the copy renews, the renewal has no URL yet, one status read says it is
+    // still being made.
+    *d.api.refuse_downloads.lock().unwrap() = 1;
+    let mut job = copy_job(&d);
+    job.poll_deadline = Some(Utc::now() + TimeDelta::hours(1));
+    let job = step(job, &d, None).await.unwrap();
+    assert_eq!((job.step, job.copy_failures), (Step::Poll, 0), "a wait, not a failure");
+    assert_eq!(job.wait_seconds, 10);
+    // Polls see CreatingNewUrl, then Complete, and the copy runs.
+    let job = step(job, &d, None).await.unwrap();
+    assert_eq!(job.step, Step::Poll);
+    let job = step(job, &d, None).await.unwrap();
+    assert_eq!(job.step, Step::Copy);
+    let job = step(job, &d, None).await.unwrap();
+    assert_eq!(job.step, Step::Done);
+    assert_eq!(d.store.state.lock().unwrap().objects[&job.key], d.api.file);
+}
+
+#[tokio::test]
+async fn every_way_out_of_a_copy_aborts_its_upload() {
+    let upload = |d: &Deps<FakeFauna, MemoryStore>| {
+        let mut st = d.store.state.lock().unwrap();
+        st.uploads.insert("u-held".into(), Default::default());
+        crate::job::UploadProgress {
+            upload_id: "u-held".into(),
+            next_part: 2,
+            offset: 8 << 20,
+            part_size: 8 << 20,
+        }
+    };
+    let rejected = Err(FaunaError::AuthRejected {
+        endpoint: "GET /api/v1/logs/{id}",
+        status: 401,
+        code: "unauthorized".into(),
+        reason: "revoked".into(),
+    });
+    for (case, answer) in [
+        ("Failed", status("r1", "Failed")),
+        ("DoesNotExist after Complete", status("r1", "DoesNotExist")),
+        ("auth rejected", rejected),
+    ] {
+        let d = deps(vec![answer]);
+        let mut job = copy_job(&d);
+        job.upload = Some(upload(&d));
+        let _ = step(job, &d, None).await;
+        let st = d.store.state.lock().unwrap();
+        assert!(st.uploads.is_empty(), "{case}: the upload is left open");
+        assert_eq!(st.aborted, 1, "{case}");
+    }
+    // The poll deadline reached while a copy waits for its URL.
+    let d = deps(vec![status("r1", "CreatingNewUrl")]);
+    let mut job = copy_job(&d);
+    job.step = Step::Poll;
+    job.upload = Some(upload(&d));
+    job.poll_deadline = Some(Utc::now() - TimeDelta::seconds(1));
+    let err = step(job, &d, None).await.unwrap_err();
+    assert_eq!(err.error_type(), "PollDeadlineExceeded");
+    assert!(d.store.state.lock().unwrap().uploads.is_empty());
+}
+
+#[tokio::test]
+async fn does_not_exist_never_replaces_an_export() {
+    // After Complete: the logs are gone, so the window is requested again.
+    let d = deps(vec![status("r1", "DoesNotExist")]);
+    let job = step(copy_job(&d), &d, None).await.unwrap();
+    assert_eq!((job.step, job.request_id.as_deref()), (Step::Request, None));
+    // A first answer of DoesNotExist over an object already stored: refused, left as it is.
+    let d = deps(vec![status("r1", "DoesNotExist")]);
+    let job = new_job(&d);
+    d.store
+        .state
+        .lock()
+        .unwrap()
+        .objects
+        .insert(job.key.clone(), b"an earlier export".to_vec());
+    let err = step(job.clone(), &d, None).await.unwrap_err();
+    assert_eq!(err.error_type(), "FaunaProtocolError");
+    assert!(err.to_string().contains("left as it is"), "{err}");
+    assert!(!d.store.state.lock().unwrap().objects.contains_key(&manifest_key(&job.key)));
+    // Over a manifest already there (an earlier empty window): done, the manifest unchanged.
+    let d = deps(vec![status("r1", "DoesNotExist")]);
+    d.store
+        .state
+        .lock()
+        .unwrap()
+        .objects
+        .insert(manifest_key(&job.key), b"{}".to_vec());
+    let done = step(job.clone(), &d, None).await.unwrap();
+    assert_eq!(done.step, Step::Done);
+    assert_eq!(d.store.state.lock().unwrap().objects[&manifest_key(&job.key)], b"{}");
 }

@@ -55,6 +55,19 @@ impl ObjectStore for MemoryStore {
             .insert(key.into(), body.to_vec());
         Ok(())
     }
+    async fn put_object_if_absent(
+        &self,
+        key: &str,
+        body: Bytes,
+        _ct: &'static str,
+    ) -> Result<bool, StoreError> {
+        let mut s = self.state.lock().unwrap();
+        if s.objects.contains_key(key) {
+            return Ok(false);
+        }
+        s.objects.insert(key.into(), body.to_vec());
+        Ok(true)
+    }
     async fn create_multipart(&self, _key: &str) -> Result<String, StoreError> {
         let mut s = self.state.lock().unwrap();
         s.next_id += 1;

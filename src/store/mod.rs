@@ -75,6 +75,11 @@ impl StoreError {
         self.code.as_deref() == Some("BadDigest")
     }
 
+    /// A conditional request's condition did not hold (HTTP 412).
+    pub fn is_precondition_failed(&self) -> bool {
+        self.status == Some(412) || self.code.as_deref() == Some("PreconditionFailed")
+    }
+
     /// The multipart upload is gone (aborted, completed, or expired by a lifecycle rule).
     pub fn is_no_such_upload(&self) -> bool {
         self.code.as_deref() == Some("NoSuchUpload")
@@ -93,6 +98,15 @@ pub trait ObjectStore: Clone + Send + Sync + 'static {
         body: Bytes,
         content_type: &'static str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Stores a whole object only if nothing is stored at `key` (S3's `If-None-Match: *`);
+    /// `false` when something is.
+    fn put_object_if_absent(
+        &self,
+        key: &str,
+        body: Bytes,
+        content_type: &'static str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Starts a multipart upload with a full-object CRC32C.
     fn create_multipart(

@@ -49,6 +49,26 @@ impl S3Store {
     }
 }
 
+impl S3Store {
+    /// A PutObject of `body` with its CRC32C, for S3 to verify.
+    fn put(
+        &self,
+        key: &str,
+        body: Bytes,
+        content_type: &'static str,
+    ) -> aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder {
+        let crc = crc32c::crc32c(&body);
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .checksum_algorithm(ChecksumAlgorithm::Crc32C)
+            .checksum_crc32_c(crc32c_base64(crc))
+            .body(ByteStream::from(body))
+    }
+}
+
 impl ObjectStore for S3Store {
     fn bucket(&self) -> &str {
         &self.bucket
@@ -60,19 +80,30 @@ impl ObjectStore for S3Store {
         body: Bytes,
         content_type: &'static str,
     ) -> Result<(), StoreError> {
-        let crc = crc32c::crc32c(&body);
-        self.client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type(content_type)
-            .checksum_algorithm(ChecksumAlgorithm::Crc32C)
-            .checksum_crc32_c(crc32c_base64(crc))
-            .body(ByteStream::from(body))
+        self.put(key, body, content_type)
             .send()
             .await
             .map_err(|e| self.error("PutObject", key, e))?;
         Ok(())
+    }
+
+    async fn put_object_if_absent(
+        &self,
+        key: &str,
+        body: Bytes,
+        content_type: &'static str,
+    ) -> Result<bool, StoreError> {
+        match self.put(key, body, content_type).if_none_match("*").send().await {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let e = self.error("PutObject", key, e);
+                if e.is_precondition_failed() {
+                    Ok(false)
+                } else {
+                    Err(e)
+                }
+            }
+        }
     }
 
     async fn create_multipart(&self, key: &str) -> Result<String, StoreError> {
