@@ -1,0 +1,400 @@
+"""Offline checks of infra/: the SAM template, as written and as CloudFormation after the SAM
+transform, and the two state machine definitions, read and run in moto's Step Functions engine.
+
+Run from the repository root, on a venv with tests/infra/requirements.txt:
+
+    .venv/bin/python -m unittest discover -s tests/infra
+
+Nothing here reaches the network: the SAM transform runs in-process (aws-sam-translator, with a
+fixed region and no credentials), cfn-lint uses its bundled schemas, and moto runs the
+definitions in-process. FAUNA_LOGS_EXPORT_ROOT points the checks at another checkout (a
+directory with infra/ and docs/), e.g. the tree before a fix, to see them fail there.
+
+Each class pins one finding of the infra review (docs/runbook.md and docs/backfill.md say why).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import logging
+import os
+import re
+import time
+import unittest
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = Path(os.environ.get("FAUNA_LOGS_EXPORT_ROOT", HERE.parents[1])).resolve()
+INFRA = ROOT / "infra"
+DOCS = ROOT / "docs"
+TEMPLATE = INFRA / "template.yaml"
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:not-deployed"
+REGION_GROUPS = ["us-std", "eu-std", "classic"]  # the function's default FAUNA_REGION_GROUPS
+MAX_CONCURRENCY = 64  # the CLI's --concurrency cap (docs/backfill.md)
+
+# Every top-level property named "...Name" is either a physical name (two stacks in one account
+# and region collide on it unless it is stack-unique) or known not to be one.
+PHYSICAL_NAMES = {
+    "Name", "FunctionName", "StateMachineName", "TopicName", "AlarmName", "LogGroupName",
+    "RoleName", "QueueName", "BucketName", "ManagedPolicyName", "AliasName", "TableName",
+    "ScheduleName", "RuleName", "EventBusName", "SecretName", "KeyName",
+}
+NOT_PHYSICAL_NAMES = {"MetricName", "DisplayName"}
+
+
+# ---------------------------------------------------------------------------------------------
+# The template: as written, transformed, and evaluated for a set of parameter values
+# ---------------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def policy() -> dict:
+    """The retry decision, as data: tests/infra/retry_policy.json."""
+    return json.loads((HERE / "retry_policy.json").read_text())
+
+
+@functools.lru_cache(maxsize=None)
+def sam_template() -> dict:
+    from samtranslator.yaml_helper import yaml_parse
+
+    return yaml_parse(TEMPLATE.read_text())
+
+
+@functools.lru_cache(maxsize=None)
+def cfn_template() -> dict:
+    """infra/template.yaml after the SAM transform, as CloudFormation would get it from `sam
+    deploy`: the code and definitions are local paths there, so they are given as `sam package`
+    would (code at an S3 URI; the definitions inline, as read from infra/)."""
+    import boto3
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
+
+    template = copy.deepcopy(sam_template())
+    for resource in template["Resources"].values():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::Serverless::Function":
+            props["CodeUri"] = "s3://deployment-bucket/fauna-logs-export.zip"
+        if resource["Type"] == "AWS::Serverless::StateMachine" and "DefinitionUri" in props:
+            props["Definition"] = json.loads((INFRA / props.pop("DefinitionUri")).read_text())
+    # A session with a region and nothing else: the translator reads the region and partition.
+    session = boto3.session.Session(region_name=REGION)
+    return Translator({}, Parser(), boto_session=session).translate(template, {})
+
+
+NO_VALUE = object()
+
+
+class Stack:
+    """The transformed template evaluated for one set of parameter values and one stack name:
+    conditions, intrinsic functions, Rules, parameter constraints. A resource's physical ID is
+    "<LogicalId>", an attribute "<LogicalId.Attr>"."""
+
+    def __init__(self, params: dict | None = None, stack_name: str = "fauna-logs-export"):
+        self.cfn = cfn_template()
+        declared = self.cfn.get("Parameters", {})
+        unknown = set(params or {}) - set(declared)
+        if unknown:
+            raise AssertionError(f"the template has no parameters {sorted(unknown)}")
+        self.params = {n: str(p.get("Default", "")) for n, p in declared.items()}
+        self.params.update({k: str(v) for k, v in (params or {}).items()})
+        self.pseudo = {
+            "AWS::AccountId": ACCOUNT,
+            "AWS::Region": REGION,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": stack_name,
+            "AWS::NoValue": NO_VALUE,
+        }
+        self._conditions: dict[str, bool] = {}
+
+    # -- intrinsic functions --------------------------------------------------------------
+
+    def condition(self, name: str) -> bool:
+        if name not in self._conditions:
+            self._conditions[name] = bool(self.resolve(self.cfn["Conditions"][name]))
+        return self._conditions[name]
+
+    def ref(self, name: str):
+        if name in self.params:
+            return self.params[name]
+        if name in self.pseudo:
+            return self.pseudo[name]
+        if name in self.cfn["Resources"]:
+            return f"<{name}>"
+        raise KeyError(f"Ref to unknown {name}")
+
+    def sub(self, text: str, variables: dict):
+        def one(match):
+            name = match.group(1)
+            if name.startswith("!"):
+                return "${" + name[1:] + "}"
+            if name in variables:
+                return str(variables[name])
+            if "." in name and name.split(".")[0] in self.cfn["Resources"]:
+                return f"<{name}>"
+            return str(self.ref(name))
+
+        return re.sub(r"\$\{([^}]+)\}", one, text)
+
+    def resolve(self, node):
+        if isinstance(node, list):
+            return [v for v in (self.resolve(x) for x in node) if v is not NO_VALUE]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            (fn, arg), = node.items()
+            if fn == "Ref":
+                return self.ref(arg)
+            if fn == "Condition":
+                return self.condition(arg)
+            if fn == "Fn::If":
+                name, yes, no = arg
+                return self.resolve(yes if self.condition(name) else no)
+            if fn == "Fn::Sub":
+                if isinstance(arg, str):
+                    return self.sub(arg, {})
+                text, variables = arg
+                return self.sub(text, {k: self.resolve(v) for k, v in variables.items()})
+            if fn == "Fn::GetAtt":
+                logical, attr = arg if isinstance(arg, list) else arg.split(".", 1)
+                return f"<{logical}.{attr}>"
+            if fn == "Fn::Join":
+                sep, items = arg
+                return sep.join(str(x) for x in self.resolve(items))
+            if fn == "Fn::Split":
+                sep, text = arg
+                return str(self.resolve(text)).split(sep)
+            if fn == "Fn::Select":
+                index, items = arg
+                return self.resolve(items)[int(self.resolve(index))]
+            if fn == "Fn::Equals":
+                a, b = (self.resolve(x) for x in arg)
+                return str(a) == str(b)
+            if fn == "Fn::Not":
+                return not self.resolve(arg[0])
+            if fn == "Fn::And":
+                return all(self.resolve(x) for x in arg)
+            if fn == "Fn::Or":
+                return any(self.resolve(x) for x in arg)
+            if fn == "Fn::Contains":
+                values, value = arg
+                return str(self.resolve(value)) in [str(v) for v in self.resolve(values)]
+            if fn.startswith("Fn::"):
+                raise NotImplementedError(fn)
+        out = {}
+        for key, value in node.items():
+            value = self.resolve(value)
+            if value is not NO_VALUE:
+                out[key] = value
+        return out
+
+    # -- resources ------------------------------------------------------------------------
+
+    def resources(self, type_: str | None = None) -> dict:
+        """The resources the stack creates (their Condition holds), properties resolved."""
+        out = {}
+        for name, resource in self.cfn["Resources"].items():
+            if type_ and resource["Type"] != type_:
+                continue
+            if "Condition" in resource and not self.condition(resource["Condition"]):
+                continue
+            out[name] = self.resolve(resource.get("Properties", {}))
+        return out
+
+    def resource(self, name: str) -> dict | None:
+        return self.resources().get(name)
+
+    def role_statements(self, role: str) -> list[dict]:
+        statements = []
+        for policy in self.resource(role).get("Policies", []):
+            statements.extend(policy["PolicyDocument"]["Statement"])
+        return statements
+
+    # -- what CloudFormation refuses ------------------------------------------------------
+
+    def parameter_errors(self) -> list[str]:
+        errors = []
+        for name, spec in self.cfn.get("Parameters", {}).items():
+            errors += [f"{name}={self.params[name]!r}: {e}" for e in parameter_errors(spec, self.params[name])]
+        return errors
+
+    def rule_errors(self) -> list[str]:
+        errors = []
+        for name, rule in self.cfn.get("Rules", {}).items():
+            if "RuleCondition" in rule and not self.resolve(rule["RuleCondition"]):
+                continue
+            for assertion in rule["Assertions"]:
+                if not self.resolve(assertion["Assert"]):
+                    errors.append(f"{name}: {assertion.get('AssertDescription', '')}")
+        return errors
+
+    def refused(self) -> list[str]:
+        return self.parameter_errors() + self.rule_errors()
+
+
+def parameter_errors(spec: dict, value: str) -> list[str]:
+    """What CloudFormation checks of one parameter value: AllowedValues, AllowedPattern (a full
+    match), MinLength/MaxLength, MinValue/MaxValue."""
+    errors = []
+    if "AllowedValues" in spec and value not in [str(v) for v in spec["AllowedValues"]]:
+        errors.append("not in AllowedValues")
+    if "AllowedPattern" in spec and re.fullmatch(spec["AllowedPattern"], value) is None:
+        errors.append(f"does not match {spec['AllowedPattern']}")
+    if "MinLength" in spec and len(value) < int(spec["MinLength"]):
+        errors.append("shorter than MinLength")
+    if "MaxLength" in spec and len(value) > int(spec["MaxLength"]):
+        errors.append("longer than MaxLength")
+    if spec.get("Type") == "Number":
+        try:
+            number = float(value)
+        except ValueError:
+            return errors + ["not a number"]
+        if "MinValue" in spec and number < float(spec["MinValue"]):
+            errors.append("below MinValue")
+        if "MaxValue" in spec and number > float(spec["MaxValue"]):
+            errors.append("above MaxValue")
+    return errors
+
+
+def refs(node) -> set[str]:
+    """Logical IDs a node names with Ref or GetAtt."""
+    found = set()
+    if isinstance(node, dict):
+        if set(node) == {"Ref"}:
+            found.add(node["Ref"])
+        elif set(node) == {"Fn::GetAtt"}:
+            arg = node["Fn::GetAtt"]
+            found.add(arg[0] if isinstance(arg, list) else arg.split(".")[0])
+        else:
+            for value in node.values():
+                found |= refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            found |= refs(value)
+    return found
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+# ---------------------------------------------------------------------------------------------
+# The state machines
+# ---------------------------------------------------------------------------------------------
+
+
+def definition(file: str) -> dict:
+    """infra/<file> with the function's ARN substituted, as the stack deploys it."""
+    return json.loads((INFRA / file).read_text().replace("${ExportFunctionArn}", FUNCTION_ARN))
+
+
+def lambda_tasks(states: dict, prefix: str = ""):
+    """(name, state) of every lambda:invoke Task, item processors included."""
+    for name, state in states.items():
+        if state.get("Type") == "Task" and state.get("Resource") == "arn:aws:states:::lambda:invoke":
+            yield prefix + name, state
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        if processor:
+            yield from lambda_tasks(processor["States"], f"{prefix}{name}/")
+
+
+class StepFunctionsEngine:
+    """moto's Step Functions engine (it vendors LocalStack's ASL interpreter, as the Rust tests'
+    moto server does), in-process. Its Lambda has no functions: a task that invokes one fails
+    with Lambda.ResourceNotFoundException, which exercises Retry and Catch."""
+
+    def __enter__(self):
+        from moto import mock_aws
+
+        logging.getLogger("moto").setLevel(logging.CRITICAL)
+        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+        self._mock.start()
+        import boto3
+
+        self.sfn = boto3.client("stepfunctions", region_name=REGION)
+        self._count = 0
+        return self
+
+    def __exit__(self, *exc):
+        self._mock.stop()
+
+    def run(self, asl: dict, execution_input: dict, start_at: str | None = None) -> tuple[dict, list[dict]]:
+        """Runs `asl` (from `start_at`, if given) to its end: the execution's description and
+        history."""
+        asl = dict(asl)
+        if start_at:
+            asl["StartAt"] = start_at
+        self._count += 1
+        machine = self.sfn.create_state_machine(
+            name=f"machine-{self._count}",
+            definition=json.dumps(asl),
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/test",
+        )["stateMachineArn"]
+        execution = self.sfn.start_execution(
+            stateMachineArn=machine, name="run", input=json.dumps(execution_input)
+        )["executionArn"]
+        deadline = time.monotonic() + 60
+        while True:
+            described = self.sfn.describe_execution(executionArn=execution)
+            if described["status"] != "RUNNING":
+                break
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the execution did not end: {described}")
+            time.sleep(0.05)
+        events = self.sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
+        return described, events
+
+
+def item_processor(backfill: dict) -> dict:
+    processor = backfill["States"]["ExportEach"]["ItemProcessor"]
+    return {"StartAt": processor["StartAt"], "States": processor["States"]}
+
+
+FAILED_JOB = {
+    "step": "failed",
+    "database": "us-std/ECommerce",
+    "time_start": "2026-11-24T00:00:00Z",
+    "time_end": "2026-11-25T00:00:00Z",
+    "key": "fauna-logs/region_group=us-std/database=ECommerce/date=2026-11-24/20261124T000000Z_20261125T000000Z.jsonl.gz",
+    "attempt": 3,
+    "polls": 2,
+    "wait_seconds": 0,
+    "error": {"error_type": "ExportFailed", "message": "Fauna could not produce the logs"},
+}
+
+
+def object_key_prefix(prefix: str) -> str:
+    """What the function puts before `region_group=` in every object key: src/job.rs object_key
+    trims '/' from LOGS_PREFIX and joins it with '/'; an empty prefix adds nothing."""
+    trimmed = prefix.strip("/")
+    return f"{trimmed}/" if trimmed else ""
+
+
+# =============================================================================================
+# The checks
+# =============================================================================================
+
+
+class TemplateIsValid(unittest.TestCase):
+    def test_sam_transform_runs_offline(self):
+        cfn = cfn_template()
+        self.assertNotIn("Transform", cfn)
+        types = {r["Type"] for r in cfn["Resources"].values()}
+        self.assertFalse([t for t in types if t.startswith("AWS::Serverless::")], types)
+
+    def test_cfn_lint_is_clean(self):
+        from cfnlint.api import lint_file
+
+        matches = lint_file(TEMPLATE)
+        self.assertEqual([], [str(m) for m in matches])
+
+    def test_deploys_with_the_defaults(self):
+        self.assertEqual([], Stack().refused())
+
+if __name__ == "__main__":
+    unittest.main()
