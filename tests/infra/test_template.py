@@ -396,5 +396,48 @@ class TemplateIsValid(unittest.TestCase):
     def test_deploys_with_the_defaults(self):
         self.assertEqual([], Stack().refused())
 
+
+class Item1AlarmTopics(unittest.TestCase):
+    """CloudWatch alarms cannot publish to a topic under the AWS managed key alias/aws/sns (its
+    key policy cannot grant cloudwatch.amazonaws.com)."""
+
+    def alarm_topics(self, stack: Stack) -> set[str]:
+        topics = set()
+        for alarm in stack.resources("AWS::CloudWatch::Alarm").values():
+            for field in ("AlarmActions", "OKActions", "InsufficientDataActions"):
+                for action in alarm.get(field, []):
+                    name = str(action).strip("<>")
+                    if stack.cfn["Resources"].get(name, {}).get("Type") == "AWS::SNS::Topic":
+                        topics.add(name)
+        return topics
+
+    def test_no_alarm_topic_is_under_the_aws_managed_key(self):
+        for params in ({}, {"AlarmEmail": "ops@example.com"}):
+            stack = Stack(params)
+            topics = self.alarm_topics(stack)
+            self.assertTrue(topics, "the alarms publish to a topic")
+            for topic in topics:
+                raw = stack.cfn["Resources"][topic]["Properties"].get("KmsMasterKeyId")
+                if raw is None:
+                    continue  # unencrypted: nothing stops CloudWatch
+                self.assertNotIn("alias/aws/", json.dumps(raw), f"{topic} is under an AWS managed key")
+                keys = refs(raw)
+                self.assertEqual(1, len(keys), f"{topic}'s key must be one of this template, so its policy is known: {raw}")
+                key = keys.pop()
+                self.assertEqual("AWS::KMS::Key", stack.cfn["Resources"][key]["Type"])
+                props = stack.resource(key)
+                self.assertTrue(props.get("EnableKeyRotation"), f"{key} rotates")
+                grants = [
+                    s for s in props["KeyPolicy"]["Statement"]
+                    if s["Effect"] == "Allow"
+                    and "cloudwatch.amazonaws.com" in as_list(s.get("Principal", {}).get("Service", []))
+                ]
+                self.assertTrue(grants, f"{key}'s policy grants cloudwatch.amazonaws.com")
+                actions = {a for s in grants for a in as_list(s["Action"])}
+                self.assertIn("kms:Decrypt", actions)
+                self.assertTrue({"kms:GenerateDataKey*", "kms:GenerateDataKey"} & actions, actions)
+                denies = [s for s in props["KeyPolicy"]["Statement"] if s["Effect"] == "Deny"]
+                self.assertEqual([], denies)
+
 if __name__ == "__main__":
     unittest.main()
