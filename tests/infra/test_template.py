@@ -439,5 +439,31 @@ class Item1AlarmTopics(unittest.TestCase):
                 denies = [s for s in props["KeyPolicy"]["Statement"] if s["Effect"] == "Deny"]
                 self.assertEqual([], denies)
 
+
+class Item2PhysicalNames(unittest.TestCase):
+    """Two stacks from this template in one account and region: every physical name is
+    stack-unique or left to CloudFormation."""
+
+    def test_every_physical_name_is_stack_unique_or_absent(self):
+        params = {"AlarmEmail": "ops@example.com", "LogsKmsKeyArn": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab", "ReservedConcurrency": "66"}
+        params = {k: v for k, v in params.items() if k in cfn_template()["Parameters"]}
+        a = Stack(params, stack_name="logs-a")
+        b = Stack(params, stack_name="logs-b")
+        checked = 0
+        for name, resource in cfn_template()["Resources"].items():
+            for prop in resource.get("Properties", {}):
+                if not prop.endswith("Name") or prop in NOT_PHYSICAL_NAMES:
+                    continue
+                self.assertIn(prop, PHYSICAL_NAMES, f"{name}.{prop}: is it a physical name? classify it")
+                in_a, in_b = a.resource(name)[prop], b.resource(name)[prop]
+                self.assertNotEqual(in_a, in_b, f"{name}.{prop} is {in_a!r} in every stack")
+                self.assertIn("logs-a", in_a, f"{name}.{prop} carries the stack name")
+                checked += 1
+        self.assertGreater(checked, 0)
+
+    def test_the_schedule_is_named_by_cloudformation(self):
+        for name, schedule in Stack().resources("AWS::Scheduler::Schedule").items():
+            self.assertNotIn("Name", schedule, f"{name}: SAM named it after the event")
+
 if __name__ == "__main__":
     unittest.main()
