@@ -465,5 +465,44 @@ class Item2PhysicalNames(unittest.TestCase):
         for name, schedule in Stack().resources("AWS::Scheduler::Schedule").items():
             self.assertNotIn("Name", schedule, f"{name}: SAM named it after the event")
 
+
+class Item4ScheduleDeadLetters(unittest.TestCase):
+    """A scheduled run that EventBridge Scheduler cannot start lands in an encrypted dead-letter
+    queue the schedule may send to, and an alarm on that queue tells someone."""
+
+    def test_every_schedule_has_an_encrypted_dead_letter_queue_and_an_alarm(self):
+        stack = Stack()
+        schedules = stack.resources("AWS::Scheduler::Schedule")
+        self.assertTrue(schedules)
+        for name, schedule in schedules.items():
+            target = schedule["Target"]
+            self.assertIn("DeadLetterConfig", target, f"{name} has no dead-letter queue")
+            queue = target["DeadLetterConfig"]["Arn"].strip("<>").split(".")[0]
+            self.assertEqual("AWS::SQS::Queue", stack.cfn["Resources"][queue]["Type"])
+            props = stack.resource(queue)
+            self.assertFalse(props.get("FifoQueue"), "Scheduler takes standard queues only")
+            self.assertTrue(props.get("SqsManagedSseEnabled") or props.get("KmsMasterKeyId"), f"{queue} is encrypted")
+            self.assertNotIn("alias/aws/", json.dumps(props.get("KmsMasterKeyId", "")))
+            # The schedule's role may send to that queue, and to nothing else.
+            role = target["RoleArn"].strip("<>").split(".")[0]
+            sends = [s for s in stack.role_statements(role) if "sqs:SendMessage" in as_list(s["Action"])]
+            self.assertEqual(1, len(sends), sends)
+            self.assertEqual([f"<{queue}.Arn>"], as_list(sends[0]["Resource"]))
+            self.assertEqual(["sqs:SendMessage"], as_list(sends[0]["Action"]))
+            # Someone hears of a message there.
+            alarms = [
+                a for a in stack.resources("AWS::CloudWatch::Alarm").values()
+                if a.get("Namespace") == "AWS/SQS"
+                and a.get("MetricName") == "ApproximateNumberOfMessagesVisible"
+                and {"Name": "QueueName", "Value": f"<{queue}.QueueName>"} in a.get("Dimensions", [])
+            ]
+            self.assertEqual(1, len(alarms), f"an alarm on {queue}")
+            alarm = alarms[0]
+            self.assertEqual((0, "GreaterThanThreshold"), (alarm["Threshold"], alarm["ComparisonOperator"]))
+            self.assertEqual("notBreaching", alarm["TreatMissingData"])
+            topics = [a for a in alarm["AlarmActions"] if stack.cfn["Resources"].get(str(a).strip("<>"), {}).get("Type") == "AWS::SNS::Topic"]
+            self.assertTrue(topics, "the alarm publishes to the alarm topic")
+            self.assertGreaterEqual(props.get("MessageRetentionPeriod", 345600), 7 * 24 * 3600, "dead letters wait a week at least")
+
 if __name__ == "__main__":
     unittest.main()
