@@ -504,5 +504,56 @@ class Item4ScheduleDeadLetters(unittest.TestCase):
             self.assertTrue(topics, "the alarm publishes to the alarm topic")
             self.assertGreaterEqual(props.get("MessageRetentionPeriod", 345600), 7 * 24 * 3600, "dead letters wait a week at least")
 
+
+class Item5Retries(unittest.TestCase):
+    """Every lambda:invoke task retries exactly as tests/infra/retry_policy.json says (AWS's
+    best-practice list for Lambda service exceptions included), and its timeout leaves the
+    function's own timeout room to surface as Lambda.Unknown."""
+
+    def test_every_lambda_task_retries_as_the_policy_says(self):
+        for file, tasks in policy()["tasks"].items():
+            found = dict(lambda_tasks(definition(file)["States"]))
+            self.assertEqual(set(tasks), set(found), f"{file}: its lambda:invoke tasks")
+            for name, retriers in tasks.items():
+                expected = [policy()["retriers"][r] for r in retriers]
+                self.assertEqual(expected, found[name].get("Retry"), f"{file} {name}")
+
+    def test_aws_best_practice_lambda_errors_are_retried(self):
+        best_practice = {
+            "Lambda.ClientExecutionTimeoutException",
+            "Lambda.ServiceException",
+            "Lambda.AWSLambdaException",
+            "Lambda.SdkClientException",
+        }
+        for file in policy()["tasks"]:
+            for name, task in lambda_tasks(definition(file)["States"]):
+                retried = {e for r in task.get("Retry", []) for e in r["ErrorEquals"]}
+                self.assertLessEqual(best_practice, retried, f"{file} {name}")
+                self.assertIn("Lambda.Unknown", retried, f"{file} {name}: a function timeout or OOM")
+
+    def test_exactly_the_retryable_function_errors_are_retried(self):
+        retryable = {n for n, r in policy()["function_error_types"].items() if r}
+        for file in policy()["tasks"]:
+            for name, task in lambda_tasks(definition(file)["States"]):
+                retried = {e for r in task.get("Retry", []) for e in r["ErrorEquals"]}
+                self.assertFalse(retried & {"States.ALL", "States.TaskFailed"}, f"{file} {name}: retries everything")
+                self.assertFalse(retried & (set(policy()["function_error_types"]) - retryable), f"{file} {name}")
+                if name.endswith("RunStep"):
+                    self.assertEqual(retryable, retried & set(policy()["function_error_types"]), f"{file} {name}")
+
+    def test_task_timeout_leaves_the_function_timeout_room(self):
+        function_timeout = sam_template()["Resources"]["ExportFunction"]["Properties"]["Timeout"]
+        self.assertEqual(policy()["function_timeout_seconds"], function_timeout)
+        for file in policy()["tasks"]:
+            for name, task in lambda_tasks(definition(file)["States"]):
+                self.assertEqual(policy()["task_timeout_seconds"], task.get("TimeoutSeconds"), f"{file} {name}")
+                self.assertGreaterEqual(task["TimeoutSeconds"], function_timeout + 60, f"{file} {name}")
+
+    def test_the_runbook_writes_the_decision_down(self):
+        runbook = (DOCS / "runbook.md").read_text()
+        for retrier in policy()["retriers"].values():
+            for error in retrier["ErrorEquals"]:
+                self.assertTrue(f"`{error}`" in runbook, f"docs/runbook.md does not say how {error} is retried")
+
 if __name__ == "__main__":
     unittest.main()
