@@ -555,5 +555,69 @@ class Item5Retries(unittest.TestCase):
             for error in retrier["ErrorEquals"]:
                 self.assertTrue(f"`{error}`" in runbook, f"docs/runbook.md does not say how {error} is retried")
 
+
+class Item6FailurePaths(unittest.TestCase):
+    """A failed job (error {error_type, message}, from the function) and a caught error
+    ({Error, Cause}, from the Catch) end the same way: the Fail's Error is the errorType, its
+    Cause the message; a backfill window's outcome keeps its key. Run in moto's engine."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.engine = StepFunctionsEngine().__enter__()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.engine.__exit__(None, None, None)
+
+    def test_export_of_a_failed_job_fails_with_its_error_type_and_message(self):
+        described, _ = self.engine.run(definition("state-machine.asl.json"), FAILED_JOB, start_at="WhatNext")
+        self.assertEqual("FAILED", described["status"])
+        self.assertEqual(FAILED_JOB["error"]["error_type"], described.get("error"), described.get("cause"))
+        self.assertEqual(FAILED_JOB["error"]["message"], described.get("cause"))
+
+    def test_export_of_a_caught_error_fails_with_its_error_and_cause(self):
+        window = {k: FAILED_JOB[k] for k in ("database", "time_start", "time_end", "key")}
+        described, events = self.engine.run(definition("state-machine.asl.json"), window)
+        self.assertEqual("FAILED", described["status"])
+        self.assertEqual("Lambda.ResourceNotFoundException", described.get("error"))
+        self.assertIn("not-deployed", described.get("cause", ""))
+        self.assertIn("FailStateEntered", [e["type"] for e in events])
+
+    def test_a_backfill_window_keeps_its_key_and_outcome_both_ways(self):
+        item = item_processor(definition("backfill.asl.json"))
+        described, _ = self.engine.run(item, FAILED_JOB, start_at="WhatNext")
+        self.assertEqual(
+            "SUCCEEDED", described["status"],
+            f"a failed window is an outcome, not a failed child: {described.get('error')}: {described.get('cause')}",
+        )
+        self.assertEqual(
+            {"outcome": "failed", "key": FAILED_JOB["key"], "error_type": "ExportFailed"},
+            json.loads(described["output"]),
+        )
+        window = {k: FAILED_JOB[k] for k in ("database", "time_start", "time_end", "key")}
+        described, _ = self.engine.run(item, window)
+        self.assertEqual("SUCCEEDED", described["status"])
+        self.assertEqual(
+            {"outcome": "failed", "key": FAILED_JOB["key"], "error_type": "Lambda.ResourceNotFoundException"},
+            json.loads(described["output"]),
+        )
+
+    def test_a_done_window_keeps_its_outcome(self):
+        item = item_processor(definition("backfill.asl.json"))
+        done = dict(FAILED_JOB, step="done", bytes=10, records=2)
+        del done["error"]
+        described, _ = self.engine.run(item, done, start_at="WhatNext")
+        self.assertEqual(
+            {"outcome": "done", "key": done["key"], "bytes": 10, "records": 2},
+            json.loads(described["output"]),
+        )
+
+    def test_both_loops_stay_identical(self):
+        export = definition("state-machine.asl.json")["States"]
+        item = item_processor(definition("backfill.asl.json"))["States"]
+        for name, state in export.items():
+            if state["Type"] not in ("Succeed", "Fail"):
+                self.assertEqual(state, item.get(name), name)
+
 if __name__ == "__main__":
     unittest.main()
