@@ -619,5 +619,51 @@ class Item6FailurePaths(unittest.TestCase):
             if state["Type"] not in ("Succeed", "Fail"):
                 self.assertEqual(state, item.get(name), name)
 
+
+class Item7BoundedFanOut(unittest.TestCase):
+    """The backfill runs at most 64 exports at once (0 would be no limit to a Distributed Map),
+    the function may have reserved concurrency, and docs/backfill.md says what that costs."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.engine = StepFunctionsEngine().__enter__()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.engine.__exit__(None, None, None)
+
+    def after_plan(self, max_concurrency) -> tuple[dict, list[str]]:
+        backfill = definition("backfill.asl.json")
+        planned = {"windows": [], "planned": 0, "skipped": 0, "max_concurrency": max_concurrency}
+        described, events = self.engine.run(backfill, planned, start_at=backfill["States"]["Plan"]["Next"])
+        return described, [e["type"] for e in events]
+
+    def test_more_than_the_cap_or_none_is_refused(self):
+        for value in (MAX_CONCURRENCY + 1, 1000, 0):
+            described, types = self.after_plan(value)
+            self.assertEqual(("FAILED", "InvalidJob"), (described["status"], described.get("error")), value)
+            self.assertIn("max_concurrency", described.get("cause", ""))
+            self.assertNotIn("MapStateEntered", types, value)
+
+    def test_up_to_the_cap_the_map_runs(self):
+        for value in (1, 4, MAX_CONCURRENCY):
+            _, types = self.after_plan(value)
+            self.assertIn("MapStateEntered", types, value)
+
+    def test_the_map_takes_its_concurrency_from_the_plan(self):
+        each = definition("backfill.asl.json")["States"]["ExportEach"]
+        self.assertEqual("$.max_concurrency", each.get("MaxConcurrencyPath"))
+        self.assertNotIn("MaxConcurrency", each)
+
+    def test_reserved_concurrency_is_a_parameter(self):
+        self.assertNotIn("ReservedConcurrentExecutions", Stack().resource("ExportFunction"), "none by default")
+        reserved = Stack({"ReservedConcurrency": str(MAX_CONCURRENCY + 2)}).resource("ExportFunction")
+        self.assertEqual(str(MAX_CONCURRENCY + 2), str(reserved["ReservedConcurrentExecutions"]))
+
+    def test_docs_give_the_cap_reservation_and_request_rate(self):
+        backfill = (DOCS / "backfill.md").read_text()
+        for needle in ("ReservedConcurrency", "at most 64", "POLL_INTERVAL_SECONDS", "requests per second"):
+            self.assertTrue(needle in backfill, f"docs/backfill.md does not mention {needle!r}")
+
 if __name__ == "__main__":
     unittest.main()
