@@ -665,5 +665,86 @@ class Item7BoundedFanOut(unittest.TestCase):
         for needle in ("ReservedConcurrency", "at most 64", "POLL_INTERVAL_SECONDS", "requests per second"):
             self.assertTrue(needle in backfill, f"docs/backfill.md does not mention {needle!r}")
 
+
+class Item8DocsAndEncryption(unittest.TestCase):
+    """Docs that match AWS (execution names), and an optional KMS key and bucket owner for the
+    logs bucket, with least privilege."""
+
+    KEY = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+    def test_docs_never_reuse_an_execution_name(self):
+        """A Standard workflow's execution name cannot be used again for 90 days: a retried
+        backfill needs a new one."""
+        for doc in ("backfill.md", "runbook.md"):
+            text = (DOCS / doc).read_text()
+            for command in re.findall(r"start-execution[^`]*", text):
+                for name in re.findall(r"--name[ =](\S+)", command):
+                    self.assertIn("$", name, f"docs/{doc}: --name {name} is the same on every attempt")
+        backfill = (DOCS / "backfill.md").read_text()
+        self.assertTrue("90 days" in backfill, "docs/backfill.md: execution names are kept 90 days")
+
+    def kms_statements(self, stack: Stack) -> list[dict]:
+        return [
+            s for s in stack.role_statements("ExportFunctionRole")
+            if any(str(a).startswith("kms:") for a in as_list(s["Action"]))
+        ]
+
+    def test_no_key_no_kms(self):
+        stack = Stack()
+        self.assertEqual([], self.kms_statements(stack))
+        env = stack.resource("ExportFunction")["Environment"]["Variables"]
+        self.assertNotIn("LOGS_KMS_KEY_ARN", env)
+        rule = stack.resource("LogsBucket")["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        self.assertEqual([{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}], rule)
+
+    def test_a_created_bucket_encrypts_with_the_key_and_a_bucket_key(self):
+        stack = Stack({"LogsKmsKeyArn": self.KEY})
+        rule = stack.resource("LogsBucket")["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        self.assertEqual(
+            [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": self.KEY}, "BucketKeyEnabled": True}],
+            rule,
+        )
+        self.check_function_may_use_only_the_key(stack, "<LogsBucket>", "fauna-logs")
+
+    def test_an_existing_bucket_gets_a_grant_on_its_key_only(self):
+        stack = Stack({"ExistingBucketName": "team-logs", "LogsKmsKeyArn": self.KEY, "LogsPrefix": "exports/fauna"})
+        self.assertIsNone(stack.resource("LogsBucket"))
+        self.check_function_may_use_only_the_key(stack, "team-logs", "exports/fauna")
+
+    def check_function_may_use_only_the_key(self, stack: Stack, bucket: str, prefix: str):
+        statements = self.kms_statements(stack)
+        self.assertEqual(1, len(statements), statements)
+        grant = statements[0]
+        self.assertEqual("Allow", grant["Effect"])
+        self.assertEqual({"kms:GenerateDataKey", "kms:Decrypt"}, set(as_list(grant["Action"])))
+        self.assertEqual([self.KEY], as_list(grant["Resource"]))
+        like = grant["Condition"]["StringLike"]
+        self.assertEqual("s3.*.amazonaws.com", like["kms:ViaService"])
+        self.assertEqual(
+            {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/{prefix}/*"},
+            set(as_list(like["kms:EncryptionContext:aws:s3:arn"])),
+        )
+        env = stack.resource("ExportFunction")["Environment"]["Variables"]
+        self.assertEqual(self.KEY, env["LOGS_KMS_KEY_ARN"])
+
+    def test_the_bucket_owner_is_known_when_it_can_be(self):
+        cases = [
+            ({}, ACCOUNT),
+            ({"LogsKmsKeyArn": self.KEY}, ACCOUNT),
+            ({"ExistingBucketName": "team-logs", "ExistingBucketOwner": "111122223333"}, "111122223333"),
+            ({"ExistingBucketName": "team-logs"}, None),
+        ]
+        for params, owner in cases:
+            env = Stack(params).resource("ExportFunction")["Environment"]["Variables"]
+            self.assertEqual(owner, env.get("LOGS_BUCKET_OWNER"), params)
+
+    def test_the_function_role_names_what_it_may_touch(self):
+        for params in ({}, {"LogsKmsKeyArn": self.KEY}, {"ExistingBucketName": "team-logs", "LogsKmsKeyArn": self.KEY}):
+            for statement in Stack(params).role_statements("ExportFunctionRole"):
+                self.assertNotIn("*", as_list(statement["Resource"]), statement)
+                for action in as_list(statement["Action"]):
+                    self.assertFalse(action == "*" or action.endswith(":*"), statement)
+
+
 if __name__ == "__main__":
     unittest.main()
