@@ -466,6 +466,243 @@ class Item2PhysicalNames(unittest.TestCase):
             self.assertNotIn("Name", schedule, f"{name}: SAM named it after the event")
 
 
+class Item3Parameters(unittest.TestCase):
+    """Parameters that cannot break the stack: tight patterns (full-match, in the regex subset
+    Java and Python read alike), and Rules for combinations that make no sense."""
+
+    maxDiff = None
+
+    # (parameter, value, accepted)
+    TABLE = [
+        ("LogsPrefix", "fauna-logs", True),
+        ("LogsPrefix", "exports/fauna", True),
+        ("LogsPrefix", "a", True),
+        ("LogsPrefix", "A_b-c.d", True),
+        ("LogsPrefix", "a/b/c", True),
+        ("LogsPrefix", "logs.v2/2026", True),
+        ("LogsPrefix", "x" * 200, True),
+        ("LogsPrefix", "", False),
+        ("LogsPrefix", "/", False),
+        ("LogsPrefix", "/fauna-logs", False),
+        ("LogsPrefix", "fauna-logs/", False),
+        ("LogsPrefix", "/fauna-logs/", False),
+        ("LogsPrefix", "a//b", False),
+        ("LogsPrefix", ".", False),
+        ("LogsPrefix", "..", False),
+        ("LogsPrefix", "a/../b", False),
+        ("LogsPrefix", "a/./b", False),
+        ("LogsPrefix", ".hidden", False),
+        ("LogsPrefix", "a b", False),
+        ("LogsPrefix", "fauna-logs\n", False),
+        ("LogsPrefix", "a*", False),
+        ("LogsPrefix", "env=prod", False),
+        ("LogsPrefix", "exporté", False),
+        ("LogsPrefix", "x" * 201, False),
+        ("ScopeValue", "us-std/ECommerce", True),
+        ("ScopeValue", "us-std", True),
+        ("ScopeValue", "eu-std", True),
+        ("ScopeValue", "classic", True),
+        ("ScopeValue", "us-std/production/customers_2-b", True),
+        ("ScopeValue", "", False),
+        ("ScopeValue", "us-std/", False),
+        ("ScopeValue", "/us-std/ECommerce", False),
+        ("ScopeValue", "us-std//ECommerce", False),
+        ("ScopeValue", "xx-std/ECommerce", False),
+        ("ScopeValue", 'us-std/Ship"ments', False),
+        ("ScopeValue", "us-std/Ship ments", False),
+        ("ScopeValue", "US-STD/ECommerce", False),
+        ("ScopeValue", "us-std/ECommerce\n", False),
+        ("ScheduleExpression", "cron(0 1 * * ? *)", True),
+        ("ScheduleExpression", "cron(59 23 * * ? *)", True),
+        ("ScheduleExpression", "cron(0 * * * ? *)", True),
+        ("ScheduleExpression", "cron(30 * * * ? *)", True),
+        ("ScheduleExpression", "rate(1 hour)", True),
+        ("ScheduleExpression", "rate(1 day)", True),
+        ("ScheduleExpression", "", False),
+        ("ScheduleExpression", "cron(60 1 * * ? *)", False),
+        ("ScheduleExpression", "cron(0 24 * * ? *)", False),
+        ("ScheduleExpression", "cron(00 1 * * ? *)", False),
+        ("ScheduleExpression", "cron(0 1 ? * MON-FRI *)", False),
+        ("ScheduleExpression", "cron(0 */2 * * ? *)", False),
+        ("ScheduleExpression", "rate(5 minutes)", False),
+        ("ScheduleExpression", "rate(2 hours)", False),
+        ("ScheduleExpression", "at(2026-11-25T01:00:00)", False),
+        ("LagMinutes", "15", True),
+        ("LagMinutes", "60", True),
+        ("LagMinutes", "10080", True),
+        ("LagMinutes", "0", False),
+        ("LagMinutes", "14", False),
+        ("LagMinutes", "10081", False),
+        ("ExistingBucketName", "", True),
+        ("ExistingBucketName", "my-logs", True),
+        ("ExistingBucketName", "logs.example-1", True),
+        ("ExistingBucketName", "b" * 63, True),
+        ("ExistingBucketName", "ab", False),
+        ("ExistingBucketName", "My-Logs", False),
+        ("ExistingBucketName", "-logs", False),
+        ("ExistingBucketName", "logs-", False),
+        ("ExistingBucketName", "b" * 64, False),
+        ("ExistingBucketName", "logs/fauna", False),
+        ("ExistingBucketOwner", "", True),
+        ("ExistingBucketOwner", "111122223333", True),
+        ("ExistingBucketOwner", "11112222333", False),
+        ("ExistingBucketOwner", "11112222333a", False),
+        ("LogsKmsKeyArn", "", True),
+        ("LogsKmsKeyArn", "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab", True),
+        ("LogsKmsKeyArn", "arn:aws-us-gov:kms:us-gov-west-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab", True),
+        ("LogsKmsKeyArn", "alias/aws/s3", False),
+        ("LogsKmsKeyArn", "arn:aws:kms:us-east-1:111122223333:alias/logs", False),
+        ("LogsKmsKeyArn", "1234abcd-12ab-34cd-56ef-1234567890ab", False),
+        ("ReservedConcurrency", "", True),
+        ("ReservedConcurrency", "1", True),
+        ("ReservedConcurrency", "66", True),
+        ("ReservedConcurrency", "9999", True),
+        ("ReservedConcurrency", "0", False),
+        ("ReservedConcurrency", "-1", False),
+        ("ReservedConcurrency", "066", False),
+        ("ReservedConcurrency", "10000", False),
+        ("FaunaAccountUrl", "https://account.fauna.com", True),
+        ("FaunaAccountUrl", "https://localhost:8443/api", True),
+        ("FaunaAccountUrl", "http://account.fauna.com", False),
+        ("FaunaAccountUrl", "https://account.fauna.com/\"", False),
+        ("AlarmEmail", "", True),
+        ("AlarmEmail", "ops@example.com", True),
+        ("AlarmEmail", "ops", False),
+        ("AlarmEmail", "o ps@example.com", False),
+    ]
+
+    # Whole stacks: (parameters besides the defaults, deployable)
+    COMBINATIONS = [
+        ({}, True),
+        ({"Granularity": "hour"}, False),  # the daily default schedule: 1 hour in 24
+        ({"Granularity": "hour", "ScheduleExpression": "cron(5 * * * ? *)"}, True),
+        ({"Granularity": "hour", "ScheduleExpression": "rate(1 hour)"}, True),
+        ({"Granularity": "day", "ScheduleExpression": "cron(0 * * * ? *)"}, False),
+        ({"Granularity": "day", "ScheduleExpression": "rate(1 hour)"}, False),
+        ({"Granularity": "day", "ScheduleExpression": "rate(1 day)"}, True),
+        ({"Granularity": "day", "ScheduleExpression": "cron(30 2 * * ? *)"}, True),
+        ({"ScopeField": "region_group"}, False),  # the default ScopeValue is a database path
+        ({"ScopeField": "region_group", "ScopeValue": "us-std"}, True),
+        ({"ScopeField": "region_group", "ScopeValue": "eu-std/Orders"}, False),
+        ({"ScopeField": "database", "ScopeValue": "us-std"}, False),
+        ({"ScopeField": "database", "ScopeValue": "classic/Legacy"}, True),
+        ({"LagMinutes": "0"}, False),
+        ({"LogsPrefix": "/fauna-logs"}, False),
+        ({"ExistingBucketOwner": "111122223333"}, False),  # the stack's own bucket
+        ({"ExistingBucketName": "team-logs", "ExistingBucketOwner": "111122223333"}, True),
+        ({"ExistingBucketName": "team-logs"}, True),
+    ]
+
+    JAVA_PYTHON_DIFFERENCES = [
+        r"\d", r"\w", r"\s", r"\b", r"\B", r"\A", r"\Z", r"\z", r"\G", r"\p", r"\P", r"\h", r"\R",
+        r"\Q", r"\E", r"\x", r"\u", "(?", "[[", "&&", "*+", "++", "?+", "}+", "[:",
+    ]
+
+    def parameters(self) -> dict:
+        return cfn_template()["Parameters"]
+
+    def test_patterns_accept_and_refuse_as_the_table_says(self):
+        wrong = []
+        for name, value, accepted in self.TABLE:
+            spec = self.parameters().get(name)
+            if spec is None:
+                wrong.append(f"{name}: no such parameter")
+                continue
+            errors = parameter_errors(spec, value)
+            if (not errors) != accepted:
+                wrong.append(f"{name}={value!r}: {'refused' if errors else 'accepted'}, should be {'accepted' if accepted else 'refused'}")
+        self.assertEqual([], wrong)
+
+    def test_every_free_text_parameter_has_a_pattern(self):
+        for name, spec in self.parameters().items():
+            if spec["Type"] == "String" and "AllowedValues" not in spec and not spec.get("NoEcho"):
+                self.assertIn("AllowedPattern", spec, name)
+
+    def test_patterns_use_only_what_java_and_python_read_alike(self):
+        for name, spec in self.parameters().items():
+            pattern = spec.get("AllowedPattern")
+            if pattern is None:
+                continue
+            re.compile(pattern)
+            for construct in self.JAVA_PYTHON_DIFFERENCES:
+                self.assertNotIn(construct, pattern, f"{name}: {construct} differs between Java and Python")
+            self.assertTrue(pattern.startswith("^") and pattern.endswith("$"), name)
+
+    def test_rules_refuse_the_combinations_that_make_no_sense(self):
+        wrong = []
+        for params, deployable in self.COMBINATIONS:
+            try:
+                refused = Stack(params).refused()
+            except AssertionError as missing:
+                wrong.append(f"{params}: {missing}")
+                continue
+            if (not refused) != deployable:
+                wrong.append(f"{params}: {'refused ' + str(refused) if refused else 'accepted'}")
+        self.assertEqual([], wrong)
+
+    def test_hourly_rules_list_every_hourly_expression(self):
+        """The Rules' list of hourly expressions is every one the pattern lets through."""
+        self.assertIn("AllowedPattern", self.parameters()["ScheduleExpression"])
+        pattern = self.parameters()["ScheduleExpression"]["AllowedPattern"]
+        hourly = ["rate(1 hour)"] + [f"cron({m} * * * ? *)" for m in range(60)]
+        for expression in hourly:
+            self.assertIsNotNone(re.fullmatch(pattern, expression), expression)
+            self.assertEqual([], Stack({"Granularity": "hour", "ScheduleExpression": expression}).refused())
+            self.assertTrue(Stack({"Granularity": "day", "ScheduleExpression": expression}).rule_errors())
+        for hour in range(24):
+            daily = f"cron(0 {hour} * * ? *)"
+            self.assertEqual([], Stack({"ScheduleExpression": daily}).refused())
+            self.assertTrue(Stack({"Granularity": "hour", "ScheduleExpression": daily}).rule_errors())
+
+    def test_the_s3_grant_names_the_prefix_the_function_writes_under(self):
+        """For every prefix the template accepts, the role's object grant is exactly
+        bucket/<the prefix the function's object keys start with>*."""
+        accepted = [v for n, v, ok in self.TABLE if n == "LogsPrefix" and not parameter_errors(self.parameters()["LogsPrefix"], v)]
+        # and whatever else the old pattern let through
+        accepted += [v for v in ("/fauna-logs", "fauna-logs/", "a//b", "/") if not parameter_errors(self.parameters()["LogsPrefix"], v)]
+        self.assertIn("fauna-logs", accepted)
+        for prefix in accepted:
+            stack = Stack({"LogsPrefix": prefix})
+            grants = [
+                s for s in stack.role_statements("ExportFunctionRole")
+                if "s3:PutObject" in as_list(s["Action"])
+            ]
+            self.assertEqual(1, len(grants))
+            self.assertEqual(
+                [f"arn:aws:s3:::<LogsBucket>/{object_key_prefix(prefix)}*"],
+                as_list(grants[0]["Resource"]),
+                f"LogsPrefix={prefix!r}",
+            )
+            env = stack.resource("ExportFunction")["Environment"]["Variables"]
+            self.assertEqual(prefix, env["LOGS_PREFIX"])
+
+    def test_the_schedule_input_is_json_for_every_accepted_scope(self):
+        """ScopeValue goes into the schedule's JSON input as written: whatever the stack accepts
+        must keep it JSON, with the scope as given."""
+        for params in [{"ScopeValue": v} for n, v, ok in self.TABLE if n == "ScopeValue"] + [
+            {"ScopeField": "region_group", "ScopeValue": g} for g in REGION_GROUPS
+        ]:
+            stack = Stack(params)
+            if stack.refused():
+                continue
+            for schedule in stack.resources("AWS::Scheduler::Schedule").values():
+                try:
+                    scheduled = json.loads(schedule["Target"]["Input"])
+                except json.JSONDecodeError as e:
+                    self.fail(f"{params}: the schedule input is not JSON ({e}): {schedule['Target']['Input']}")
+                field = stack.params["ScopeField"]
+                self.assertEqual(stack.params["ScopeValue"], scheduled[field], params)
+
+    def test_scope_rules_and_pattern_know_the_same_region_groups(self):
+        self.assertIn("AllowedPattern", self.parameters()["ScopeValue"])
+        pattern = self.parameters()["ScopeValue"]["AllowedPattern"]
+        for group in REGION_GROUPS:
+            self.assertIsNotNone(re.fullmatch(pattern, group))
+            self.assertIsNotNone(re.fullmatch(pattern, f"{group}/Db"))
+            self.assertEqual([], Stack({"ScopeField": "region_group", "ScopeValue": group}).refused())
+            self.assertTrue(Stack({"ScopeField": "database", "ScopeValue": group}).refused())
+
+
 class Item4ScheduleDeadLetters(unittest.TestCase):
     """A scheduled run that EventBridge Scheduler cannot start lands in an encrypted dead-letter
     queue the schedule may send to, and an alarm on that queue tells someone."""
