@@ -6,7 +6,8 @@ SHELL        := /bin/bash
 PYTHON       ?= python3
 VENV         := .venv
 # Python-side tools, pinned: moto 5.2.1 returns a CompleteMultipartUpload body aws-sdk-s3 cannot parse.
-PY_TOOLS     := moto[server,s3crc32c]==5.2.5 cargo-lambda==1.9.2 cfn-lint==1.58.0
+PY_TOOLS     := moto[server,s3crc32c,stepfunctions]==5.2.5 cargo-lambda==1.9.2 cfn-lint==1.58.0 \
+                aws-sam-translator==1.115.0
 # The venv is made for these exact pins: its stamp is named after them, so changing a pin
 # rebuilds it from scratch.
 VENV_READY   := $(VENV)/.ready-$(shell echo '$(PY_TOOLS)' | sha1sum | cut -c1-12)
@@ -17,7 +18,8 @@ export PATH  := $(CURDIR)/$(VENV)/bin:$(PATH)
 # Settings that would make `make test` check less than all of it; it runs without them.
 SHRINKING_KNOBS := FAULT_MATRIX_ROWS PROPTEST_CASES FUZZ_SECONDS FUZZ_FLAGS
 
-## test: every check (format, lints, the SAM template, the strict S3 front's own tests, unit and
+## test: every check (format, lints, the SAM template and its transformed form, the strict S3
+## front's own tests, unit and
 ## end-to-end tests, the state machine run in moto against the real function, 30 s of fuzzing the
 ## job parser); installs what it needs. It ignores FAULT_MATRIX_ROWS, PROPTEST_CASES, FUZZ_SECONDS
 ## and FUZZ_FLAGS (and says so when they are set): a pass means the whole suite ran.
@@ -28,6 +30,7 @@ test: tools
 	cargo fmt --check
 	cargo clippy --all-targets --all-features -- -D warnings
 	cfn-lint infra/template.yaml
+	$(VENV)/bin/python -m unittest discover -s tests/infra
 	$(VENV)/bin/python -m unittest tests/support/test_s3_front.py
 	env -u FAULT_MATRIX_ROWS -u PROPTEST_CASES cargo test --all-features
 	env -u FUZZ_SECONDS -u FUZZ_FLAGS $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS) FUZZ_FLAGS='$(TEST_FUZZ_FLAGS)' 

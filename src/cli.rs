@@ -16,7 +16,7 @@ use crate::backfill::{self, Summary};
 use crate::clients::Deps;
 use crate::config::{Config, ENVIRONMENT_HELP};
 use crate::fauna::LogsApi;
-use crate::input::backfill::{DEFAULT_MAX_CONCURRENCY, PlanRequest};
+use crate::input::backfill::{DEFAULT_MAX_CONCURRENCY, MAX_CONCURRENCY, PlanRequest};
 use crate::input::job::{new_job, scope, time};
 use crate::input::{InvalidJob, JobRules, Plan};
 use crate::job::{Job, Outcome, Step};
@@ -76,7 +76,7 @@ struct BackfillArgs {
     window: String,
     /// Exports running at once
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONCURRENCY,
-          value_parser = clap::value_parser!(u32).range(1..=64))]
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_CONCURRENCY)))]
     concurrency: u32,
     /// Export windows again even if their manifest is already in the bucket
     #[arg(long)]

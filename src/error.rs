@@ -363,6 +363,27 @@ mod tests {
         }
     }
 
+    /// The state machines' retry decision, as data (`tests/infra/retry_policy.json`, which the
+    /// infra tests check the definitions against), names the same error types with the same
+    /// flags.
+    #[test]
+    fn the_retry_policy_of_infra_lists_the_same_error_types() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/infra/retry_policy.json");
+        let policy: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let listed: BTreeSet<(String, bool)> = policy["function_error_types"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(name, retry)| (name.clone(), retry.as_bool().unwrap()))
+            .collect();
+        let ours: BTreeSet<(String, bool)> = ERROR_TYPES
+            .iter()
+            .map(|(name, retry)| ((*name).to_owned(), *retry))
+            .collect();
+        assert_eq!(listed, ours);
+    }
+
     #[test]
     fn diagnostics_carry_the_stable_name() {
         let d: Diagnostic = StepError::InvalidJob(InvalidJob::BothScopes).into();

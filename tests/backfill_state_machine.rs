@@ -59,9 +59,14 @@ fn the_backfill_runs_the_export_loop_unchanged() {
     let each = &backfill["States"]["ExportEach"];
     let processor = &each["ItemProcessor"];
 
-    // The loop: the same start and the same three states, Retry and Catch included.
+    // The loop: the same start and the same four states, Retry and Catch included.
     assert_eq!(processor["StartAt"], export["StartAt"]);
-    for state in ["RunStep", "WhatNext", "WaitBeforeNextStep"] {
+    for state in [
+        "RunStep",
+        "WhatNext",
+        "WaitBeforeNextStep",
+        "FailedJobError",
+    ] {
         assert!(processor["States"][state].is_object(), "no {state}");
         assert_eq!(
             processor["States"][state], export["States"][state],
@@ -80,6 +85,7 @@ fn the_backfill_runs_the_export_loop_unchanged() {
         "RunStep",
         "WhatNext",
         "WaitBeforeNextStep",
+        "FailedJobError",
         "ExportDone",
         "ExportFailed",
     ]

@@ -22,9 +22,9 @@ use std::time::Instant;
 
 use fauna_logs_export::cli::STEP_RETRIES;
 use fauna_logs_export::config::DEFAULT_MAX_REQUEST_ATTEMPTS;
+use fauna_logs_export::copy::MAX_RECONNECTS;
 use fauna_logs_export::keys::manifest_key;
 use fauna_logs_export::retry::RetryPolicy;
-use fauna_logs_export::copy::MAX_RECONNECTS;
 use fauna_logs_export::step::{MAX_COPY_FAILURES, MAX_CORRUPT_DOWNLOADS, MAX_RENEWALS};
 use serde_json::{Value, json};
 use support::{ACCOUNT_KEY, Sim, bucket, export, keys, object, open_uploads, s3, s3_faults};
@@ -633,7 +633,12 @@ fn rows() -> Vec<Row> {
         Row::new(
             "cut-60",
             "every download cut at 60 % of the file, the copy pausing after every part",
-            &["--file-size", "30000000", "--cut-every-download-at-percent", "60"],
+            &[
+                "--file-size",
+                "30000000",
+                "--cut-every-download-at-percent",
+                "60",
+            ],
         )
         .env("STEP_TIME_LIMIT_SECONDS", "0")
         .expect(Expect::Failed("DownloadFailed"))

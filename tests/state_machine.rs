@@ -82,8 +82,10 @@ async fn the_state_machine_runs_an_export_and_its_retry_and_catch_work() {
     assert_eq!(shim.invocations().await, 6, "one invocation per step");
     drop((shim, watch, sim));
 
-    // Every copy attempt meets expired URLs (DownloadFailed, retryable): Retry runs it five more
-    // times, then Catch ends the execution in ExportFailed with the function's errorType.
+    // Every copy attempt meets expired URLs (DownloadFailed, transient): each copy step stops and
+    // counts the failure in the job, which waits and tries again; after MAX_COPY_FAILURES the
+    // function returns the job `failed`, and FailedJobError → ExportFailed ends the execution
+    // with the job's errorType and message.
     let sim = Sim::start(&["--polls-to-complete", "0", "--expired-urls", "1000"]);
     let failing_bucket = bucket(&s3().await, "state-machine-fails").await;
     let watch = Watch::start(&export_env(&sim, &failing_bucket));
@@ -99,8 +101,20 @@ async fn the_state_machine_runs_an_export_and_its_retry_and_catch_work() {
         !failed.to_string().contains("X-Amz-Signature"),
         "no presigned URL in the cause"
     );
-    // request, poll, then the copy: once and five retries.
-    assert_eq!(shim.invocations().await, 2 + 6);
+    // request, poll, then MAX_COPY_FAILURES copy steps.
+    assert_eq!(
+        shim.invocations().await,
+        2 + u64::from(fauna_logs_export::step::MAX_COPY_FAILURES)
+    );
+    let events = step_functions::history(failed["executionArn"].as_str().expect("arn")).await;
+    let passed_failed_job = events.iter().any(|e| {
+        e["type"] == "PassStateEntered" && e["stateEnteredEventDetails"]["name"] == "FailedJobError"
+    });
+    assert!(
+        passed_failed_job,
+        "{:?}",
+        step_functions::event_types(&events)
+    );
     let s3 = s3().await;
     assert_eq!(open_uploads(&s3, &failing_bucket).await, 0);
     drop((shim, watch, sim));

@@ -144,14 +144,16 @@ pub async fn copy_file<F: FileSource, S: ObjectStore>(
         Err(e) => Err(e),
     };
     match outcome {
-        Ok(CopyOutcome::Stored(stored)) => match confirm_checksum(store, key, stored.crc32c).await {
-            Ok(()) => Ok(CopyOutcome::Stored(stored)),
-            Err(cause) if cause.is_transient() => Ok(CopyOutcome::Interrupted {
-                progress: None,
-                cause,
-            }),
-            Err(e) => Err(e),
-        },
+        Ok(CopyOutcome::Stored(stored)) => {
+            match confirm_checksum(store, key, stored.crc32c).await {
+                Ok(()) => Ok(CopyOutcome::Stored(stored)),
+                Err(cause) if cause.is_transient() => Ok(CopyOutcome::Interrupted {
+                    progress: None,
+                    cause,
+                }),
+                Err(e) => Err(e),
+            }
+        }
         Ok(paused) => Ok(paused),
         Err(cause) if cause.is_transient() => {
             let progress = writer.keep().await;
@@ -548,9 +550,13 @@ mod tests {
         let bytes = log_file(1000);
         let store = MemoryStore::default();
         store.state.lock().unwrap().fail_part = Some(2);
-        let outcome = copy(&mut MemoryFile::new(bytes.clone()), &store, plan(None, false))
-            .await
-            .unwrap();
+        let outcome = copy(
+            &mut MemoryFile::new(bytes.clone()),
+            &store,
+            plan(None, false),
+        )
+        .await
+        .unwrap();
         let CopyOutcome::Interrupted {
             progress: Some(progress),
             cause,
@@ -574,9 +580,13 @@ mod tests {
         }
         // The next try continues after part 1 and stores the file.
         stored(
-            copy(&mut MemoryFile::new(bytes.clone()), &store, plan(Some(progress), false))
-                .await
-                .unwrap(),
+            copy(
+                &mut MemoryFile::new(bytes.clone()),
+                &store,
+                plan(Some(progress), false),
+            )
+            .await
+            .unwrap(),
         );
         let st = store.state.lock().unwrap();
         assert_eq!(st.objects["k"], bytes);

@@ -250,7 +250,7 @@ impl<S: ObjectStore> PartWriter<S> {
     /// come to) and says where the next try continues, the parts stored in a row from the
     /// first; `None` (the upload aborted) if there are none.
     pub(super) async fn keep(&mut self) -> Option<UploadProgress> {
-        while self.in_flight.len() > 0 {
+        while !self.in_flight.is_empty() {
             if let Err(e) = self.join_one().await {
                 tracing::warn!(error = %e, "a part in flight failed too; it is uploaded again next time");
             }

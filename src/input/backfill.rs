@@ -27,6 +27,11 @@ const MAX_PLAN_BYTES: usize = 64 * 1024;
 /// Exports running at once when the plan does not say.
 pub const DEFAULT_MAX_CONCURRENCY: u32 = 4;
 
+/// The most exports one backfill runs at once (the command line's `--concurrency` and a plan's
+/// `max_concurrency` alike): each polls Fauna, and 64 of them make at most about 6 requests a
+/// second at the shortest poll interval (docs/backfill.md).
+pub const MAX_CONCURRENCY: u32 = 64;
+
 /// A backfill as asked for, before validation: typed, from a plan entry or the command line.
 #[derive(Debug, Clone)]
 pub struct PlanRequest {
@@ -98,6 +103,14 @@ impl Plan {
         let max_concurrency = max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY);
         if max_concurrency == 0 {
             return Err(bad("max_concurrency", "0 runs nothing: use 1 or more"));
+        }
+        if max_concurrency > MAX_CONCURRENCY {
+            return Err(bad(
+                "max_concurrency",
+                format!(
+                    "{max_concurrency} is over the limit of {MAX_CONCURRENCY} exports at once: use at most {MAX_CONCURRENCY}"
+                ),
+            ));
         }
         let periods = (to - from).num_seconds() / period.num_seconds();
         let count = usize::try_from(periods)

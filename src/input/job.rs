@@ -65,6 +65,12 @@ pub(super) fn parse(value: Value, rules: &JobRules) -> Result<Job, InvalidJob> {
     if matches!(step, Step::Poll | Step::Copy) && input.request_id.is_none() {
         return Err(InvalidJob::MISSING_REQUEST_ID);
     }
+    if step == Step::Failed && input.error.is_none() {
+        return Err(InvalidJob::MissingField {
+            field: "error",
+            hint: "a `failed` job carries why it failed, {\"error_type\", \"message\"}: send the job this function returned",
+        });
+    }
     if let Some(upload) = &input.upload {
         check_upload(upload)?;
     }

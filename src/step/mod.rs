@@ -126,7 +126,11 @@ pub(super) async fn abandon_upload<A, S: ObjectStore>(job: &mut Job, deps: &Deps
     let Some(upload) = job.upload.take() else {
         return;
     };
-    match deps.store.abort_multipart(&job.key, &upload.upload_id).await {
+    match deps
+        .store
+        .abort_multipart(&job.key, &upload.upload_id)
+        .await
+    {
         Ok(()) => tracing::info!(key = %job.key, "multipart upload aborted"),
         Err(e) if e.is_no_such_upload() => {}
         Err(e) => tracing::error!(

@@ -271,7 +271,13 @@ async fn a_refused_download_renews_a_bounded_number_of_times_then_fails() {
     let per_step = 1 + MAX_RENEWALS as usize;
     let d = deps(
         (0..per_step * MAX_COPY_FAILURES as usize)
-            .map(|i| complete("r1", &format!("http://127.0.0.1:1/f?sig={i}"), TimeDelta::hours(1)))
+            .map(|i| {
+                complete(
+                    "r1",
+                    &format!("http://127.0.0.1:1/f?sig={i}"),
+                    TimeDelta::hours(1),
+                )
+            })
             .collect(),
     );
     *d.api.refuse_downloads.lock().unwrap() = 1000;
@@ -289,7 +295,10 @@ async fn a_refused_download_renews_a_bounded_number_of_times_then_fails() {
     assert!(d.store.state.lock().unwrap().objects.is_empty());
     let calls = d.api.calls.lock().unwrap().clone();
     let count = |what: &str| calls.iter().filter(|c| c.starts_with(what)).count();
-    assert_eq!(count("renew"), MAX_COPY_FAILURES as usize * MAX_RENEWALS as usize);
+    assert_eq!(
+        count("renew"),
+        MAX_COPY_FAILURES as usize * MAX_RENEWALS as usize
+    );
     assert_eq!(count("download"), MAX_COPY_FAILURES as usize * per_step);
 }
 
@@ -462,7 +471,11 @@ async fn a_renewal_not_ready_turns_the_copy_into_a_wait_that_keeps_its_parts() {
     let mut job = copy_job(&d);
     job.poll_deadline = Some(Utc::now() + TimeDelta::hours(1));
     let job = step(job, &d, None).await.unwrap();
-    assert_eq!((job.step, job.copy_failures), (Step::Poll, 0), "a wait, not a failure");
+    assert_eq!(
+        (job.step, job.copy_failures),
+        (Step::Poll, 0),
+        "a wait, not a failure"
+    );
     assert_eq!(job.wait_seconds, 10);
     // Polls see CreatingNewUrl, then Complete, and the copy runs.
     let job = step(job, &d, None).await.unwrap();
@@ -534,7 +547,14 @@ async fn does_not_exist_never_replaces_an_export() {
     let err = step(job.clone(), &d, None).await.unwrap_err();
     assert_eq!(err.error_type(), "FaunaProtocolError");
     assert!(err.to_string().contains("left as it is"), "{err}");
-    assert!(!d.store.state.lock().unwrap().objects.contains_key(&manifest_key(&job.key)));
+    assert!(
+        !d.store
+            .state
+            .lock()
+            .unwrap()
+            .objects
+            .contains_key(&manifest_key(&job.key))
+    );
     // Over a manifest already there (an earlier empty window): done, the manifest unchanged.
     let d = deps(vec![status("r1", "DoesNotExist")]);
     d.store
@@ -545,5 +565,8 @@ async fn does_not_exist_never_replaces_an_export() {
         .insert(manifest_key(&job.key), b"{}".to_vec());
     let done = step(job.clone(), &d, None).await.unwrap();
     assert_eq!(done.step, Step::Done);
-    assert_eq!(d.store.state.lock().unwrap().objects[&manifest_key(&job.key)], b"{}");
+    assert_eq!(
+        d.store.state.lock().unwrap().objects[&manifest_key(&job.key)],
+        b"{}"
+    );
 }

@@ -93,7 +93,12 @@ impl ObjectStore for S3Store {
         body: Bytes,
         content_type: &'static str,
     ) -> Result<bool, StoreError> {
-        match self.put(key, body, content_type).if_none_match("*").send().await {
+        match self
+            .put(key, body, content_type)
+            .if_none_match("*")
+            .send()
+            .await
+        {
             Ok(_) => Ok(true),
             Err(e) => {
                 let e = self.error("PutObject", key, e);
