@@ -90,6 +90,12 @@ pub async fn plan_answer<S: ObjectStore>(plan: Plan, store: &S) -> Result<Value,
     Ok(answer)
 }
 
+/// Failed windows a summary lists by name; the rest are counted, and the full list is in the
+/// report object (see [`summarize`]). 20 names keep every answer, and the state machine's `Fail`
+/// cause, far under Step Functions' limits (256 KiB a state, 32 KiB a cause) whatever the
+/// number of windows.
+pub const MAX_LISTED_FAILURES: usize = 20;
+
 /// A failed window, for the summary.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Failure {
@@ -104,15 +110,21 @@ pub struct Summary {
     pub done: usize,
     pub failed: usize,
     pub skipped: usize,
+    /// The first MAX_LISTED_FAILURES failed windows.
     pub failures: Vec<Failure>,
+    /// Failed windows not in `failures`.
+    pub failures_not_listed: usize,
+    /// Where the report of every window is (`s3://bucket/key`), when one was written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<String>,
     /// One line for people (and the state machine's `Fail` cause).
     pub summary: String,
 }
 
 impl Summary {
-    /// Counts `(key, outcome)` pairs.
+    /// Counts `(key, outcome)` pairs, listing the first failures.
     pub fn of<'a>(outcomes: impl IntoIterator<Item = (&'a str, &'a Outcome)>) -> Summary {
-        let (mut done, mut skipped) = (0, 0);
+        let (mut done, mut skipped, mut failed) = (0, 0, 0);
         let mut failures = Vec::new();
         for (key, outcome) in outcomes {
             match outcome {
@@ -121,34 +133,126 @@ impl Summary {
                 Outcome::Failed {
                     error_type,
                     message,
-                } => failures.push(Failure {
-                    key: key.to_owned(),
-                    error_type: error_type.clone(),
-                    message: message.clone(),
-                }),
+                } => {
+                    failed += 1;
+                    if failures.len() < MAX_LISTED_FAILURES {
+                        failures.push(Failure {
+                            key: key.to_owned(),
+                            error_type: error_type.clone(),
+                            message: message.clone(),
+                        });
+                    }
+                }
             }
         }
-        let failed = failures.len();
-        let mut summary = format!(
-            "{} windows: {done} done, {failed} failed, {skipped} skipped (already exported)",
-            done + failed + skipped
-        );
-        if failed > 0 {
-            let named: Vec<String> = failures
-                .iter()
-                .map(|f| format!("{} ({})", f.key, f.error_type))
-                .collect();
-            summary.push_str("; failed: ");
-            summary.push_str(&named.join(", "));
-        }
-        Summary {
+        let mut summary = Summary {
             done,
             failed,
             skipped,
+            failures_not_listed: failed - failures.len(),
             failures,
-            summary,
-        }
+            report: None,
+            summary: String::new(),
+        };
+        summary.summary = summary.line();
+        summary
     }
+
+    fn line(&self) -> String {
+        let mut line = format!(
+            "{} windows: {} done, {} failed, {} skipped (already exported)",
+            self.done + self.failed + self.skipped,
+            self.done,
+            self.failed,
+            self.skipped
+        );
+        if self.failed > 0 {
+            let named: Vec<String> = self
+                .failures
+                .iter()
+                .map(|f| format!("{} ({})", f.key, f.error_type))
+                .collect();
+            line.push_str("; failed: ");
+            line.push_str(&named.join(", "));
+            if self.failures_not_listed > 0 {
+                line.push_str(&format!(" and {} more", self.failures_not_listed));
+            }
+        }
+        if let Some(report) = &self.report {
+            line.push_str(&format!(" (every window: {report})"));
+        }
+        line
+    }
+}
+
+/// The report of a backfill, every window: what [`summarize`] writes to the bucket.
+#[derive(Serialize)]
+struct Report<'a> {
+    done: usize,
+    failed: usize,
+    skipped: usize,
+    windows: Vec<ReportRow<'a>>,
+}
+
+#[derive(Serialize)]
+struct ReportRow<'a> {
+    key: &'a str,
+    outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_type: Option<&'a str>,
+}
+
+/// What the backfill state machine's summary task answers: the counts and the first failures,
+/// and, when any window failed, the report of every window written to the bucket under the
+/// prefix (`_reports/backfill-<time>-<n>.json`; the underscore keeps it out of Athena's reach)
+/// and named in the answer.
+pub async fn summarize<S: ObjectStore>(
+    outcomes: &[(String, Outcome)],
+    store: &S,
+    prefix: &str,
+) -> Result<Summary, StepError> {
+    let mut summary = Summary::of(outcomes.iter().map(|(k, o)| (k.as_str(), o)));
+    if summary.failed == 0 {
+        return Ok(summary);
+    }
+    let windows = outcomes
+        .iter()
+        .filter(|(key, _)| !key.is_empty())
+        .map(|(key, outcome)| ReportRow {
+            key,
+            outcome: match outcome {
+                Outcome::Done => "done",
+                Outcome::Skipped => "skipped",
+                Outcome::Failed { .. } => "failed",
+            },
+            error_type: match outcome {
+                Outcome::Failed { error_type, .. } => Some(error_type),
+                _ => None,
+            },
+        })
+        .collect();
+    let report = Report {
+        done: summary.done,
+        failed: summary.failed,
+        skipped: summary.skipped,
+        windows,
+    };
+    let body = serde_json::to_vec_pretty(&report).unwrap_or_default();
+    let name = format!(
+        "_reports/backfill-{}-{:08x}.json",
+        chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
+        fastrand::u32(..)
+    );
+    let key = match prefix.trim_matches('/') {
+        "" => name,
+        prefix => format!("{prefix}/{name}"),
+    };
+    store
+        .put_object(&key, body.into(), "application/json")
+        .await?;
+    summary.report = Some(format!("s3://{}/{key}", store.bucket()));
+    summary.summary = summary.line();
+    Ok(summary)
 }
 
 #[cfg(test)]
@@ -273,5 +377,51 @@ mod tests {
             summary.summary,
             "5 windows: 1 done, 2 failed, 2 skipped (already exported); failed: b (DownloadFailed), (a window whose item failed) (ItemFailed)"
         );
+    }
+
+    #[tokio::test]
+    async fn a_summary_of_a_thousand_failures_fits_and_the_report_holds_them_all() {
+        let outcomes: Vec<(String, Outcome)> = (0..1000)
+            .map(|i| {
+                (
+                    format!(
+                        "fauna-logs/region_group=us-std/database=A/date=2026-01-01/{i:04}.jsonl.gz"
+                    ),
+                    Outcome::Failed {
+                        error_type: "DownloadFailed".into(),
+                        message: CAUSE_IN_MAP_RUN.into(),
+                    },
+                )
+            })
+            .chain([("k".to_owned(), Outcome::Done)])
+            .collect();
+        let store = MemoryStore::default();
+        let summary = summarize(&outcomes, &store, "fauna-logs").await.unwrap();
+        assert_eq!((summary.failed, summary.done), (1000, 1));
+        assert_eq!(summary.failures.len(), MAX_LISTED_FAILURES);
+        assert_eq!(summary.failures_not_listed, 1000 - MAX_LISTED_FAILURES);
+        let answer = serde_json::to_string(&summary).unwrap();
+        assert!(answer.len() < 32 * 1024, "{} bytes", answer.len());
+        assert!(
+            summary
+                .summary
+                .contains(" and 980 more (every window: s3://memory/fauna-logs/_reports/backfill-"),
+            "{}",
+            summary.summary
+        );
+        let key = summary
+            .report
+            .unwrap()
+            .trim_start_matches("s3://memory/")
+            .to_owned();
+        let report: Value =
+            serde_json::from_slice(&store.state.lock().unwrap().objects[&key]).unwrap();
+        assert_eq!(report["windows"].as_array().unwrap().len(), 1001);
+        assert_eq!(report["failed"], 1000);
+        // No failure, no report.
+        let clean = summarize(&[("k".to_owned(), Outcome::Done)], &store, "fauna-logs")
+            .await
+            .unwrap();
+        assert!(clean.report.is_none());
     }
 }

@@ -96,7 +96,8 @@ pub async fn handle<A: LogsApi, S: ObjectStore>(
             answer.map(Answer::Plan)
         }
         Event::Outcomes(outcomes) => {
-            let summary = Summary::of(outcomes.iter().map(|(k, o)| (k.as_str(), o)));
+            let summary =
+                backfill::summarize(&outcomes, &deps.store, &deps.config.rules.prefix).await?;
             tracing::info!(summary = %summary.summary, "backfill summarized");
             Ok(Answer::Summary(summary))
         }

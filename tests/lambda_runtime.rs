@@ -339,3 +339,53 @@ async fn a_failed_cold_start_is_reported_on_each_invocation_then_recovers() {
     assert_no_secret("the function's output", &output, None);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A backfill whose 1,000 windows all failed: the summary task's answer, through the Lambda
+/// runtime, stays far under Step Functions' 256 KiB state limit; it lists the first failures,
+/// counts the rest, and names the report object in the bucket that holds every window.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_thousand_failed_windows_answer_in_a_few_kilobytes_with_the_full_report_in_the_bucket() {
+    let sim = Sim::start(&[]);
+    let bucket = bucket(&s3().await, "report").await;
+    let env = debug_env(&sim, &bucket);
+    let dir = scratch("report");
+    let watch = Watch::start(&env);
+    let outcomes: Vec<serde_json::Value> = (0..1000)
+        .map(|i| {
+            json!({
+                "outcome": "failed",
+                "key": format!("fauna-logs/region_group=us-std/database=ECommerce/date=2026-01-01/{i:04}_window.jsonl.gz"),
+                "error_type": "DownloadFailed",
+            })
+        })
+        .collect();
+    let payload = dir.join("outcomes.json");
+    std::fs::write(
+        &payload,
+        json!({"summarize": {"outcomes": outcomes, "skipped": 0}}).to_string(),
+    )
+    .expect("write payload");
+    let answer = watch.invoke(&payload).expect("the summary");
+    let text = answer.to_string();
+    assert!(text.len() < 16 * 1024, "a {}-byte answer", text.len());
+    assert_eq!(answer["failed"], 1000);
+    assert_eq!(
+        answer["failures"].as_array().map(Vec::len),
+        Some(fauna_logs_export::backfill::MAX_LISTED_FAILURES)
+    );
+    assert_eq!(
+        answer["failures_not_listed"].as_u64(),
+        Some(1000 - fauna_logs_export::backfill::MAX_LISTED_FAILURES as u64)
+    );
+    let report = answer["report"].as_str().expect("the report is named");
+    let key = report
+        .strip_prefix(&format!("s3://{bucket}/"))
+        .expect("in the logs bucket");
+    let stored = object(&s3().await, &bucket, key)
+        .await
+        .expect("the report object");
+    let stored: serde_json::Value = serde_json::from_slice(&stored).expect("report JSON");
+    assert_eq!(stored["windows"].as_array().map(Vec::len), Some(1000));
+    assert!(stored.to_string().contains("0999_window"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
