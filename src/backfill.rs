@@ -36,7 +36,10 @@ pub async fn pending<S: ObjectStore>(
         return Ok((plan.windows, Vec::new()));
     }
     let exported: Vec<bool> = stream::iter(plan.windows.iter())
-        .map(|job| async move { store.exists(&manifest_key(&job.key)).await })
+        .map(|job| async move {
+            let head = store.head(&manifest_key(&job.key)).await?;
+            Ok::<bool, StoreError>(head.is_some())
+        })
         .buffered(LOOKUPS_IN_FLIGHT)
         .try_collect()
         .await?;

@@ -61,6 +61,8 @@ pub struct Stored {
     /// 0 for a single PutObject.
     pub parts: u32,
     pub crc32c: u32,
+    /// The object's ETag: what tells this copy's object from another run's at the same key.
+    pub etag: String,
     pub summary: LogSummary,
 }
 
@@ -70,6 +72,9 @@ pub enum CopyOutcome {
     Stored(Stored),
     /// Stopped at a part boundary to continue in a later invocation: its time was up.
     Paused(UploadProgress),
+    /// Stored and verified, but another run of the same window stored its object at the key
+    /// since: that one stands, and this copy's is gone.
+    Superseded(Stored),
     /// Stopped by something a later try may get past (a download that kept breaking off, S3
     /// unavailable, a presigned URL still being made): the parts stored so far are kept for it
     /// (`None`: none were).
@@ -133,27 +138,27 @@ pub async fn copy_file<F: FileSource, S: ObjectStore>(
             bytes,
             crc32c,
             summary,
-        }) => writer.finish(crc32c).await.map(|parts| {
+        }) => writer.finish(crc32c).await.map(|(parts, etag)| {
             CopyOutcome::Stored(Stored {
                 bytes,
                 parts,
                 crc32c,
+                etag,
                 summary,
             })
         }),
         Err(e) => Err(e),
     };
     match outcome {
-        Ok(CopyOutcome::Stored(stored)) => {
-            match confirm_checksum(store, key, stored.crc32c).await {
-                Ok(()) => Ok(CopyOutcome::Stored(stored)),
-                Err(cause) if cause.is_transient() => Ok(CopyOutcome::Interrupted {
-                    progress: None,
-                    cause,
-                }),
-                Err(e) => Err(e),
-            }
-        }
+        Ok(CopyOutcome::Stored(stored)) => match confirm_checksum(store, key, &stored).await {
+            Ok(true) => Ok(CopyOutcome::Stored(stored)),
+            Ok(false) => Ok(CopyOutcome::Superseded(stored)),
+            Err(cause) if cause.is_transient() => Ok(CopyOutcome::Interrupted {
+                progress: None,
+                cause,
+            }),
+            Err(e) => Err(e),
+        },
         Ok(paused) => Ok(paused),
         Err(cause) if cause.is_transient() => {
             let progress = writer.keep().await;
@@ -252,21 +257,29 @@ async fn pump<F: FileSource, S: ObjectStore>(
     })
 }
 
-/// Checks the checksum S3 reports for the stored object; deletes the object on a mismatch.
+/// Checks the checksum S3 reports for the object this copy stored. `false` when another object
+/// (another run's) is at the key now: that one stands. On a mismatch this copy's object is
+/// deleted, only if it is still the one at the key (`If-Match` its ETag).
 async fn confirm_checksum<S: ObjectStore>(
     store: &S,
     key: &str,
-    sent: u32,
-) -> Result<(), CopyError> {
-    match store.stored_crc32c(key).await? {
-        Some(stored) if stored == sent => Ok(()),
-        Some(stored) => {
-            store.delete_object(key).await?;
+    stored: &Stored,
+) -> Result<bool, CopyError> {
+    let head = match store.head(key).await? {
+        Some(head) if head.etag == stored.etag => head,
+        _ => return Ok(false),
+    };
+    match head.crc32c {
+        Some(crc) if crc == stored.crc32c => Ok(true),
+        Some(crc) => {
+            if !store.delete_object_if_match(key, &stored.etag).await? {
+                return Ok(false);
+            }
             Err(CopyError::ChecksumMismatch {
                 bucket: store.bucket().to_owned(),
                 key: key.to_owned(),
-                sent: crc32c_base64(sent),
-                stored: crc32c_base64(stored),
+                sent: crc32c_base64(stored.crc32c),
+                stored: crc32c_base64(crc),
             })
         }
         None => {
@@ -274,7 +287,7 @@ async fn confirm_checksum<S: ObjectStore>(
                 key,
                 "the store reports no CRC32C for the object; it verified the upload's checksum, but it cannot be confirmed"
             );
-            Ok(())
+            Ok(true)
         }
     }
 }

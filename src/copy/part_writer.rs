@@ -272,12 +272,13 @@ impl<S: ObjectStore> PartWriter<S> {
         })
     }
 
-    /// Uploads what is left and makes the object appear at the key. Returns the part count.
-    pub(super) async fn finish(&mut self, crc32c: u32) -> Result<u32, CopyError> {
+    /// Uploads what is left and makes the object appear at the key. Returns the part count (0
+    /// for a single PutObject) and the object's ETag.
+    pub(super) async fn finish(&mut self, crc32c: u32) -> Result<(u32, String), CopyError> {
         let Some(upload_id) = self.upload_id.clone() else {
             let body = self.buffer.split().freeze();
-            self.store.put_object(&self.key, body, CONTENT_TYPE).await?;
-            return Ok(0);
+            let etag = self.store.put_object(&self.key, body, CONTENT_TYPE).await?;
+            return Ok((0, etag));
         };
         if !self.buffer.is_empty() {
             self.send_part().await?;
@@ -285,11 +286,12 @@ impl<S: ObjectStore> PartWriter<S> {
         self.join_all().await?;
         let parts: Vec<UploadedPart> = std::mem::take(&mut self.uploaded).into_values().collect();
         let count = parts.len() as u32;
-        self.store
+        let etag = self
+            .store
             .complete_multipart(&self.key, &upload_id, parts, crc32c)
             .await?;
         self.upload_id = None;
-        Ok(count)
+        Ok((count, etag))
     }
 
     /// Stops the parts still uploading and aborts the multipart upload, if one was started.

@@ -13,10 +13,10 @@ use std::time::Instant;
 use super::log_file::LogFileSource;
 use super::{
     MAX_COPY_FAILURES, MAX_CORRUPT_DOWNLOADS, abandon_upload, after_status, check_same_window,
-    request_id, write_manifest,
+    publish_manifest, request_id,
 };
 use crate::clients::Deps;
-use crate::copy::{CopyError, CopyOutcome, CopyPlan, copy_file};
+use crate::copy::{CopyError, CopyOutcome, CopyPlan, Stored, copy_file};
 use crate::error::StepError;
 use crate::fauna::{LogState, LogsApi};
 use crate::job::{Job, Step};
@@ -94,6 +94,13 @@ pub(super) async fn copy<A: LogsApi, S: ObjectStore>(
             job.wait_seconds = 0;
             Ok(job)
         }
+        CopyOutcome::Superseded(stored) => {
+            tracing::warn!(
+                key = %job.key,
+                "another run of this window stored its object at the key after this one did; that one stands, with its manifest"
+            );
+            Ok(done(job, &stored))
+        }
         CopyOutcome::Stored(stored) => {
             tracing::info!(
                 bucket = deps.store.bucket(),
@@ -107,17 +114,24 @@ pub(super) async fn copy<A: LogsApi, S: ObjectStore>(
                 key: Some(job.key.clone()),
                 bytes: stored.bytes,
                 records: stored.summary.records,
-                first_ts: stored.summary.first_ts,
-                last_ts: stored.summary.last_ts,
+                first_ts: stored.summary.first_ts.clone(),
+                last_ts: stored.summary.last_ts.clone(),
                 checksum_crc32c: Some(crc32c_base64(stored.crc32c)),
                 ..Manifest::empty(&job, id, deps.store.bucket())
             };
-            write_manifest(&deps.store, &job.key, &manifest).await?;
-            job.step = Step::Done;
-            job.bytes = Some(stored.bytes);
-            job.records = Some(stored.summary.records);
-            job.wait_seconds = 0;
-            Ok(job)
+            if !publish_manifest(&deps.store, &job.key, &stored.etag, &manifest).await? {
+                tracing::warn!(key = %job.key, "another run of this window stored its object at the key meanwhile; its manifest is that run's to write");
+            }
+            Ok(done(job, &stored))
         }
     }
+}
+
+/// The job once its file is stored.
+fn done(mut job: Job, stored: &Stored) -> Job {
+    job.step = Step::Done;
+    job.bytes = Some(stored.bytes);
+    job.records = Some(stored.summary.records);
+    job.wait_seconds = 0;
+    job
 }

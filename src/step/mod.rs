@@ -30,7 +30,7 @@ use crate::job::{Job, Step};
 use crate::keys::manifest_key;
 use crate::manifest::{self, Manifest};
 use crate::scope::Scope;
-use crate::store::ObjectStore;
+use crate::store::{ObjectStore, Precondition, StoreError};
 use crate::time::rfc3339;
 
 /// Renewals of the presigned URL in one copy step.
@@ -75,16 +75,45 @@ pub async fn step<A: LogsApi, S: ObjectStore>(
     result
 }
 
-pub(super) async fn write_manifest<S: ObjectStore>(
+/// Tries at writing the manifest while other runs of the window write theirs.
+const MANIFEST_TRIES: u32 = 5;
+
+/// Writes the manifest of the object this run stored (ETag `etag`), so that whatever other runs
+/// of the window do meanwhile, the manifest at the end describes the object at the key: it is
+/// written only while this run's object is the one at the key, and only over the manifest read
+/// just before (`If-Match`, or `If-None-Match` when there is none), so that a run that stored its
+/// object later, and wrote its manifest first, is not overwritten. `false` when another run's
+/// object is at the key now: its manifest is that run's to write.
+pub(super) async fn publish_manifest<S: ObjectStore>(
     store: &S,
     object_key: &str,
+    etag: &str,
     manifest: &Manifest,
-) -> Result<(), StepError> {
+) -> Result<bool, StepError> {
     let key = manifest_key(object_key);
-    store
-        .put_object(&key, manifest.to_json().into(), manifest::CONTENT_TYPE)
-        .await
-        .map_err(StepError::Store)
+    let body: bytes::Bytes = manifest.to_json().into();
+    for _ in 0..MANIFEST_TRIES {
+        let current = store.head(&key).await?.map(|h| h.etag);
+        match store.head(object_key).await? {
+            Some(head) if head.etag == etag => {}
+            _ => return Ok(false),
+        }
+        let condition = current.map_or(Precondition::IfAbsent, Precondition::IfMatch);
+        if store
+            .put_object_if(&key, body.clone(), manifest::CONTENT_TYPE, condition)
+            .await?
+            .is_some()
+        {
+            return Ok(true);
+        }
+    }
+    Err(StoreError::new(
+        "PutObject",
+        store.bucket(),
+        &key,
+        format!("the manifest changed under this run {MANIFEST_TRIES} times (other runs of the window are writing theirs)"),
+    )
+    .into())
 }
 
 pub(super) fn request_id(job: &Job) -> Result<String, StepError> {
@@ -162,7 +191,7 @@ pub(super) async fn after_status<A: LogsApi, S: ObjectStore>(
         LogState::DoesNotExist => {
             // No logs in the window: no object, but a manifest that says so. Never over an
             // export already in the bucket, nor over a manifest already there.
-            if deps.store.exists(&job.key).await? {
+            if deps.store.head(&job.key).await?.is_some() {
                 return Err(FaunaError::Protocol {
                     endpoint: "GET /api/v1/logs/{id}",
                     detail: format!(
@@ -178,9 +207,14 @@ pub(super) async fn after_status<A: LogsApi, S: ObjectStore>(
             let key = manifest_key(&job.key);
             let written = deps
                 .store
-                .put_object_if_absent(&key, manifest.to_json().into(), manifest::CONTENT_TYPE)
+                .put_object_if(
+                    &key,
+                    manifest.to_json().into(),
+                    manifest::CONTENT_TYPE,
+                    Precondition::IfAbsent,
+                )
                 .await?;
-            if !written {
+            if written.is_none() {
                 tracing::info!(%key, "a manifest of this window is already there; left as it is");
             }
             job.step = Step::Done;

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
-use super::{ObjectStore, StoreError, UploadedPart};
+use super::{ObjectHead, ObjectStore, Precondition, StoreError, UploadedPart};
 
 /// An in-memory bucket that records what happened, for unit tests.
 #[derive(Clone, Default)]
@@ -25,6 +25,11 @@ pub struct MemoryState {
     pub max_part_len: usize,
     pub fail_part: Option<i32>,
     pub next_id: u32,
+}
+
+/// An ETag of the bytes, as S3's depends on the bytes alone.
+fn etag(body: &[u8]) -> String {
+    format!("\"{:08x}-{}\"", crc32c::crc32c(body), body.len())
 }
 
 fn fail(operation: &'static str, key: &str, code: &str) -> StoreError {
@@ -47,26 +52,29 @@ impl ObjectStore for MemoryStore {
         key: &str,
         body: Bytes,
         _ct: &'static str,
-    ) -> Result<(), StoreError> {
-        self.state
-            .lock()
-            .unwrap()
-            .objects
-            .insert(key.into(), body.to_vec());
-        Ok(())
+    ) -> Result<String, StoreError> {
+        let mut s = self.state.lock().unwrap();
+        s.objects.insert(key.into(), body.to_vec());
+        Ok(etag(&body))
     }
-    async fn put_object_if_absent(
+    async fn put_object_if(
         &self,
         key: &str,
         body: Bytes,
         _ct: &'static str,
-    ) -> Result<bool, StoreError> {
+        condition: Precondition,
+    ) -> Result<Option<String>, StoreError> {
         let mut s = self.state.lock().unwrap();
-        if s.objects.contains_key(key) {
-            return Ok(false);
+        let holds = match (&condition, s.objects.get(key)) {
+            (Precondition::IfAbsent, found) => found.is_none(),
+            (Precondition::IfMatch(want), Some(found)) => etag(found) == *want,
+            (Precondition::IfMatch(_), None) => false,
+        };
+        if !holds {
+            return Ok(None);
         }
         s.objects.insert(key.into(), body.to_vec());
-        Ok(true)
+        Ok(Some(etag(&body)))
     }
     async fn create_multipart(&self, _key: &str) -> Result<String, StoreError> {
         let mut s = self.state.lock().unwrap();
@@ -128,7 +136,7 @@ impl ObjectStore for MemoryStore {
         upload_id: &str,
         parts: Vec<UploadedPart>,
         crc: u32,
-    ) -> Result<(), StoreError> {
+    ) -> Result<String, StoreError> {
         let mut s = self.state.lock().unwrap();
         let stored = s
             .uploads
@@ -144,8 +152,9 @@ impl ObjectStore for MemoryStore {
         if crc32c::crc32c(&body) != crc {
             return Err(fail("CompleteMultipartUpload", key, "BadDigest"));
         }
+        let tag = etag(&body);
         s.objects.insert(key.into(), body);
-        Ok(())
+        Ok(tag)
     }
     async fn abort_multipart(&self, _key: &str, upload_id: &str) -> Result<(), StoreError> {
         let mut s = self.state.lock().unwrap();
@@ -153,21 +162,26 @@ impl ObjectStore for MemoryStore {
         s.aborted += 1;
         Ok(())
     }
-    async fn delete_object(&self, key: &str) -> Result<(), StoreError> {
-        self.state.lock().unwrap().objects.remove(key);
-        Ok(())
+    async fn delete_object_if_match(&self, key: &str, want: &str) -> Result<bool, StoreError> {
+        let mut s = self.state.lock().unwrap();
+        match s.objects.get(key) {
+            Some(found) if etag(found) == want => {
+                s.objects.remove(key);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
-    async fn stored_crc32c(&self, key: &str) -> Result<Option<u32>, StoreError> {
+    async fn head(&self, key: &str) -> Result<Option<ObjectHead>, StoreError> {
         Ok(self
             .state
             .lock()
             .unwrap()
             .objects
             .get(key)
-            .map(|b| crc32c::crc32c(b)))
-    }
-
-    async fn exists(&self, key: &str) -> Result<bool, StoreError> {
-        Ok(self.state.lock().unwrap().objects.contains_key(key))
+            .map(|b| ObjectHead {
+                etag: etag(b),
+                crc32c: Some(crc32c::crc32c(b)),
+            }))
     }
 }

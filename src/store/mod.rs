@@ -86,27 +86,45 @@ impl StoreError {
     }
 }
 
+/// A write's condition on what the key holds (S3's conditional requests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Precondition {
+    /// Only if nothing is stored at the key (`If-None-Match: *`).
+    IfAbsent,
+    /// Only if the object at the key has this ETag (`If-Match`).
+    IfMatch(String),
+}
+
+/// What the bucket says of a stored object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectHead {
+    pub etag: String,
+    /// The full-object CRC32C, when the store reports one.
+    pub crc32c: Option<u32>,
+}
+
 /// What a copy needs from a bucket. `Clone` is cheap (a handle), so parts can upload in tasks.
+/// There is no unconditional delete: an object is only ever deleted by the run that wrote it.
 pub trait ObjectStore: Clone + Send + Sync + 'static {
     /// Where objects go, for messages.
     fn bucket(&self) -> &str;
 
-    /// Stores a whole object, with the CRC32C of `body` for S3 to verify.
+    /// Stores a whole object, with the CRC32C of `body` for S3 to verify; returns its ETag.
     fn put_object(
         &self,
         key: &str,
         body: Bytes,
         content_type: &'static str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<String, StoreError>> + Send;
 
-    /// Stores a whole object only if nothing is stored at `key` (S3's `If-None-Match: *`);
-    /// `false` when something is.
-    fn put_object_if_absent(
+    /// [`ObjectStore::put_object`] only if `condition` holds: `None` when it does not.
+    fn put_object_if(
         &self,
         key: &str,
         body: Bytes,
         content_type: &'static str,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+        condition: Precondition,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
 
     /// Starts a multipart upload with a full-object CRC32C.
     fn create_multipart(
@@ -130,14 +148,15 @@ pub trait ObjectStore: Clone + Send + Sync + 'static {
         upload_id: &str,
     ) -> impl Future<Output = Result<Vec<UploadedPart>, StoreError>> + Send;
 
-    /// Completes the upload; S3 checks `crc32c` against the parts' checksums.
+    /// Completes the upload; S3 checks `crc32c` against the parts' checksums. Returns the
+    /// object's ETag.
     fn complete_multipart(
         &self,
         key: &str,
         upload_id: &str,
         parts: Vec<UploadedPart>,
         crc32c: u32,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<String, StoreError>> + Send;
 
     fn abort_multipart(
         &self,
@@ -145,16 +164,19 @@ pub trait ObjectStore: Clone + Send + Sync + 'static {
         upload_id: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    fn delete_object(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// The full-object CRC32C S3 reports for a stored object, if it reports one.
-    fn stored_crc32c(
+    /// Deletes the object at `key` only if it is still the one with this ETag (`If-Match`);
+    /// `false` when another object is there now.
+    fn delete_object_if_match(
         &self,
         key: &str,
-    ) -> impl Future<Output = Result<Option<u32>, StoreError>> + Send;
+        etag: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Whether an object is stored at `key`.
-    fn exists(&self, key: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// The object at `key`, if there is one: its ETag and checksum.
+    fn head(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<ObjectHead>, StoreError>> + Send;
 }
 
 /// Content type of the stored file: Fauna's gzip JSON Lines, unchanged.

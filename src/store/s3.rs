@@ -8,7 +8,8 @@ use aws_sdk_s3::types::{
 use bytes::Bytes;
 
 use super::{
-    CONTENT_TYPE, ObjectStore, StoreError, UploadedPart, crc32c_base64, parse_crc32c_base64,
+    CONTENT_TYPE, ObjectHead, ObjectStore, Precondition, StoreError, UploadedPart, crc32c_base64,
+    parse_crc32c_base64,
 };
 
 /// An S3 bucket through aws-sdk-s3.
@@ -79,31 +80,33 @@ impl ObjectStore for S3Store {
         key: &str,
         body: Bytes,
         content_type: &'static str,
-    ) -> Result<(), StoreError> {
-        self.put(key, body, content_type)
+    ) -> Result<String, StoreError> {
+        let out = self
+            .put(key, body, content_type)
             .send()
             .await
             .map_err(|e| self.error("PutObject", key, e))?;
-        Ok(())
+        Ok(out.e_tag.unwrap_or_default())
     }
 
-    async fn put_object_if_absent(
+    async fn put_object_if(
         &self,
         key: &str,
         body: Bytes,
         content_type: &'static str,
-    ) -> Result<bool, StoreError> {
-        match self
-            .put(key, body, content_type)
-            .if_none_match("*")
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
+        condition: Precondition,
+    ) -> Result<Option<String>, StoreError> {
+        let put = self.put(key, body, content_type);
+        let put = match condition {
+            Precondition::IfAbsent => put.if_none_match("*"),
+            Precondition::IfMatch(etag) => put.if_match(etag),
+        };
+        match put.send().await {
+            Ok(out) => Ok(Some(out.e_tag.unwrap_or_default())),
             Err(e) => {
                 let e = self.error("PutObject", key, e);
                 if e.is_precondition_failed() {
-                    Ok(false)
+                    Ok(None)
                 } else {
                     Err(e)
                 }
@@ -204,7 +207,7 @@ impl ObjectStore for S3Store {
         upload_id: &str,
         parts: Vec<UploadedPart>,
         crc32c: u32,
-    ) -> Result<(), StoreError> {
+    ) -> Result<String, StoreError> {
         let parts = parts
             .into_iter()
             .map(|p| {
@@ -215,7 +218,8 @@ impl ObjectStore for S3Store {
                     .build()
             })
             .collect();
-        self.client
+        let out = self
+            .client
             .complete_multipart_upload()
             .bucket(&self.bucket)
             .key(key)
@@ -230,7 +234,7 @@ impl ObjectStore for S3Store {
             .send()
             .await
             .map_err(|e| self.error("CompleteMultipartUpload", key, e))?;
-        Ok(())
+        Ok(out.e_tag.unwrap_or_default())
     }
 
     async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), StoreError> {
@@ -245,19 +249,30 @@ impl ObjectStore for S3Store {
         Ok(())
     }
 
-    async fn delete_object(&self, key: &str) -> Result<(), StoreError> {
-        self.client
+    async fn delete_object_if_match(&self, key: &str, etag: &str) -> Result<bool, StoreError> {
+        match self
+            .client
             .delete_object()
             .bucket(&self.bucket)
             .key(key)
+            .if_match(etag)
             .send()
             .await
-            .map_err(|e| self.error("DeleteObject", key, e))?;
-        Ok(())
+        {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let e = self.error("DeleteObject", key, e);
+                if e.is_precondition_failed() || e.status == Some(404) {
+                    Ok(false)
+                } else {
+                    Err(e)
+                }
+            }
+        }
     }
 
-    async fn stored_crc32c(&self, key: &str) -> Result<Option<u32>, StoreError> {
-        let out = self
+    async fn head(&self, key: &str) -> Result<Option<ObjectHead>, StoreError> {
+        match self
             .client
             .head_object()
             .bucket(&self.bucket)
@@ -265,21 +280,12 @@ impl ObjectStore for S3Store {
             .checksum_mode(ChecksumMode::Enabled)
             .send()
             .await
-            .map_err(|e| self.error("HeadObject", key, e))?;
-        Ok(out.checksum_crc32_c().and_then(parse_crc32c_base64))
-    }
-
-    async fn exists(&self, key: &str) -> Result<bool, StoreError> {
-        match self
-            .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
         {
-            Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(false),
+            Ok(out) => Ok(Some(ObjectHead {
+                etag: out.e_tag().unwrap_or_default().to_owned(),
+                crc32c: out.checksum_crc32_c().and_then(parse_crc32c_base64),
+            })),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
             Err(e) => Err(self.error("HeadObject", key, e)),
         }
     }

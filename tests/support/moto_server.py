@@ -21,6 +21,8 @@ what real S3 does there, so that a test that passes against it means what it see
   FULL_OBJECT`. DeleteObject forgets it.
 - **ListParts** lists each part's ChecksumCRC32C, and the upload's ChecksumAlgorithm and
   ChecksumType; its root element is ListPartsResult (moto 5.2.5 says ListPartsResponse).
+- **DeleteObject honours `If-Match`** (an ETag, or `*`), as S3's conditional deletes do: 412
+  when another object is at the key, 404 when none is.
 - **Writes to one key are serialised** (PutObject, CompleteMultipartUpload, DeleteObject), so of
   two concurrent `If-None-Match: *` writes exactly one succeeds, as on S3. moto evaluates the
   preconditions of PutObject itself (412 PreconditionFailed; `If-Match` on a missing key 404
@@ -1251,6 +1253,15 @@ class Front:
 
     def serve_delete_object(self, request, received, _spec):
         with self.key_locks(request.bucket, request.key):
+            expected = request.header("If-Match")
+            if expected:
+                # S3's conditional delete: 404 without an object, 412 when its ETag differs
+                # (moto deletes whatever is there).
+                current = self.current_etag(request)
+                if current is None:
+                    raise S3Error(404, "NoSuchKey", Key=request.key)
+                if expected != "*" and unquoted(expected) != unquoted(current):
+                    raise S3Error(412, "PreconditionFailed", Condition="If-Match")
             answer = self.forward(request, received)
             if answer.ok:
                 self.ledger.object_written(request.bucket, request.key, None)

@@ -620,6 +620,18 @@ class FaultTest(FrontTest):
         self.assertEqual(listed(), [b64crc(b"one"), b64crc(b"two")])
         self.assertEqual(faults(self.bucket)["list_parts"]["hits"], 1)
 
+    def test_a_conditional_delete_deletes_only_the_object_it_names(self):
+        first = self.s3.put_object(Bucket=self.bucket, Key="k", Body=b"first")["ETag"]
+        second = self.s3.put_object(Bucket=self.bucket, Key="k", Body=b"second")["ETag"]
+        with self.assertRaises(botocore.exceptions.ClientError) as refused:
+            self.s3.delete_object(Bucket=self.bucket, Key="k", IfMatch=first)
+        self.assertEqual(refused.exception.response["Error"]["Code"], "PreconditionFailed")
+        self.assertEqual(self.s3.get_object(Bucket=self.bucket, Key="k")["Body"].read(), b"second")
+        self.s3.delete_object(Bucket=self.bucket, Key="k", IfMatch=second)
+        with self.assertRaises(botocore.exceptions.ClientError) as gone:
+            self.s3.head_object(Bucket=self.bucket, Key="k")
+        self.assertEqual(gone.exception.response["Error"]["Code"], "404")
+
     def test_delay_holds_a_request_that_long(self):
         self.put("k", b"data")
         faults(self.bucket, {"head_object": {"delay_ms": 300, "count": 1}})
