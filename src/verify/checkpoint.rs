@@ -11,7 +11,9 @@ use super::inflate::WINDOW;
 use super::records::SavedRecords;
 
 /// Where the verifier stands at a point it can continue from without the bytes before it:
-/// a deflate block boundary inside a gzip member, or between two members.
+/// a deflate block boundary inside a gzip member, or between two members. (Also between two
+/// codes inside a fixed-Huffman block: zlib-ng's and zlib-rs's level 1 writes a member as one
+/// such block, which has no boundary to stop at.)
 ///
 /// Its JSON holds the window in base64: about 45 KB inside a member, a few hundred bytes
 /// between members; with the unfinished line kept at most [`MAX_CHECKPOINT_PARTIAL`] long, it
@@ -40,6 +42,9 @@ pub(super) struct MemberState {
     pub bits: u8,
     /// The last byte taken (meaningful when `bits` > 0).
     pub byte: u8,
+    /// Inside a fixed-Huffman block, between two codes (`Some(BFINAL)`), rather than at a
+    /// block's end: the block's header is replayed on resume.
+    pub in_fixed_block: Option<bool>,
     /// The member's last output bytes, at most 32 KiB (base64).
     #[serde(with = "base64")]
     pub window: Vec<u8>,
@@ -82,6 +87,7 @@ impl std::fmt::Debug for MemberState {
         f.debug_struct("MemberState")
             .field("bits", &self.bits)
             .field("byte", &self.byte)
+            .field("in_fixed_block", &self.in_fixed_block)
             .field("window", &format_args!("{} bytes", self.window.len()))
             .field("crc32", &format_args!("{:08x}", self.crc32))
             .field("size", &self.size)

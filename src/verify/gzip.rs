@@ -37,10 +37,12 @@ pub struct GzipLines {
     /// The CRC-32 and length of the current member's output.
     crc: crc32fast::Hasher,
     size: u64,
-    /// The last input byte inflate took.
-    last_byte: u8,
-    /// Set while the inflater stands at a block boundary: the unused bits of `last_byte`.
-    boundary: Option<u8>,
+    /// The last (up to 8) input bytes inflate took, the latest in the low byte.
+    tail: u64,
+    /// The current deflate block's header, as far as known.
+    block: BlockHeader,
+    /// Where the inflater stands, if that is a point to checkpoint.
+    at: Option<At>,
     out: Box<[u8]>,
     records: Records,
     /// A checkpoint is wanted at the first point at or after this offset.
@@ -76,8 +78,9 @@ impl GzipLines {
             inflater: None,
             crc: crc32fast::Hasher::new(),
             size: 0,
-            last_byte: 0,
-            boundary: None,
+            tail: 0,
+            block: BlockHeader::Unknown,
+            at: None,
             out: vec![0; OUTPUT_BUFFER].into_boxed_slice(),
             records: Records::default(),
             request: None,
@@ -97,6 +100,18 @@ impl GzipLines {
         v.records = Records::restore(checkpoint.lines).map_err(invalid)?;
         if let Some(m) = checkpoint.member {
             let mut inflater = Inflater::new().map_err(invalid)?;
+            if let Some(last) = m.in_fixed_block {
+                // The block's header again: BFINAL, then BTYPE 01 (fixed Huffman codes).
+                inflater.prime(3, u8::from(last) | 0b010).map_err(invalid)?;
+                v.block = BlockHeader::Known { fixed: true, last };
+            } else {
+                v.block = BlockHeader::Pending {
+                    value: m.byte.checked_shr(8 - u32::from(m.bits)).unwrap_or(0),
+                    bits: m.bits,
+                }
+                .resolved();
+                v.at = Some(At::BlockEnd { bits: m.bits });
+            }
             if m.bits > 0 {
                 inflater
                     .prime(m.bits, m.byte >> (8 - m.bits))
@@ -106,8 +121,7 @@ impl GzipLines {
             v.inflater = Some(inflater);
             v.crc = crc32fast::Hasher::new_with_initial_len(m.crc32, m.size);
             v.size = m.size;
-            v.last_byte = m.byte;
-            v.boundary = Some(m.bits);
+            v.tail = u64::from(m.byte);
             v.stage = Stage::Deflate;
         }
         Ok(v)
@@ -239,7 +253,8 @@ impl GzipLines {
         }
         self.crc = crc32fast::Hasher::new();
         self.size = 0;
-        self.boundary = None;
+        self.block = BlockHeader::Pending { value: 0, bits: 0 };
+        self.at = None;
         self.stage = Stage::Deflate;
         Ok(())
     }
@@ -263,7 +278,9 @@ impl GzipLines {
         }
         self.members += 1;
         self.stage = Stage::Between;
-        self.maybe_checkpoint();
+        if self.request.is_some() {
+            self.maybe_checkpoint();
+        }
         Ok(())
     }
 
@@ -273,6 +290,11 @@ impl GzipLines {
         let mut used = 0;
         let mut idle = 0;
         loop {
+            if let (BlockHeader::Pending { value, bits }, Some(&next)) =
+                (self.block, input.get(used))
+            {
+                self.block = BlockHeader::read(u32::from(value) | u32::from(next) << bits);
+            }
             let Some(inflater) = &mut self.inflater else {
                 return Err(Err("no inflater".into()));
             };
@@ -281,7 +303,9 @@ impl GzipLines {
                 .map_err(Err)?;
             if step.consumed > 0 {
                 used += step.consumed;
-                self.last_byte = input[used - 1];
+                for &byte in &input[used - step.consumed.min(8)..used] {
+                    self.tail = self.tail << 8 | u64::from(byte);
+                }
                 self.offset += step.consumed as u64;
             }
             if step.produced > 0 {
@@ -291,19 +315,44 @@ impl GzipLines {
                 self.records.push(out).map_err(Ok)?;
             }
             if step.end {
-                self.boundary = None;
+                self.at = None;
+                self.block = BlockHeader::Unknown;
                 self.stage = Stage::Trailer {
                     bytes: [0; 8],
                     have: 0,
                 };
                 return Ok(used);
             }
-            self.boundary = step.boundary;
-            if self.boundary.is_some() && self.request.is_some() {
+            let out_full = step.produced == self.out.len();
+            let wants_input = used == input.len() && !out_full;
+            self.at = None;
+            if step.block_end {
+                // The next block's header starts with the unused bits of the last byte.
+                self.block = if step.last_block || step.bits > 7 {
+                    BlockHeader::Unknown
+                } else {
+                    let bits = step.bits;
+                    let value = (self.tail as u8)
+                        .checked_shr(8 - u32::from(bits))
+                        .unwrap_or(0);
+                    BlockHeader::Pending { value, bits }.resolved()
+                };
+                if !step.last_block && step.bits < 8 {
+                    self.at = Some(At::BlockEnd { bits: step.bits });
+                }
+            } else if let (true, BlockHeader::Known { fixed: true, last }) =
+                (wants_input, self.block)
+            {
+                // Inside a fixed-Huffman block, out of input: perhaps between two codes.
+                self.at = Some(At::InFixedBlock {
+                    bits: step.bits,
+                    last,
+                });
+            }
+            if self.at.is_some() && self.request.is_some() {
                 self.maybe_checkpoint();
             }
-            let out_full = step.produced == self.out.len();
-            if used == input.len() && !out_full {
+            if wants_input {
                 return Ok(used);
             }
             if step.consumed == 0 && step.produced == 0 {
@@ -318,38 +367,113 @@ impl GzipLines {
         }
     }
 
-    /// Whether a checkpoint can be taken here.
-    fn checkpointable(&self) -> bool {
-        let at_boundary = match self.stage {
-            Stage::Between => true,
-            Stage::Deflate => self.boundary.is_some(),
-            Stage::Header(_) | Stage::Trailer { .. } => false,
-        };
-        at_boundary && self.records.partial_kept() <= MAX_CHECKPOINT_PARTIAL
-    }
-
-    fn maybe_checkpoint(&mut self) {
-        let Some(at) = self.request else { return };
-        if self.offset < at || !self.checkpointable() {
-            return;
+    /// The checkpoint of where the verifier stands, if it can be taken here.
+    fn checkpoint_here(&self) -> Option<Checkpoint> {
+        if self.records.partial_kept() > MAX_CHECKPOINT_PARTIAL {
+            return None;
         }
-        let member = match (&self.stage, &self.inflater, self.boundary) {
-            (Stage::Deflate, Some(inflater), Some(bits)) => Some(MemberState {
-                bits,
-                byte: if bits > 0 { self.last_byte } else { 0 },
-                window: inflater.window(),
-                crc32: self.crc.clone().finalize(),
-                size: self.size,
-            }),
-            _ => None,
+        let (offset, member) = match (&self.stage, &self.inflater, self.at) {
+            (Stage::Between, _, _) => (self.offset, None),
+            (Stage::Deflate, Some(inflater), Some(At::BlockEnd { bits })) => {
+                let member = MemberState {
+                    bits,
+                    byte: if bits > 0 { self.tail as u8 } else { 0 },
+                    in_fixed_block: None,
+                    window: inflater.window(),
+                    crc32: self.crc.clone().finalize(),
+                    size: self.size,
+                };
+                (self.offset, Some(member))
+            }
+            (Stage::Deflate, Some(inflater), Some(At::InFixedBlock { bits, last })) => {
+                // Whole bytes not used yet are given back: the checkpoint is before them.
+                let back = u64::from(bits / 8);
+                if back >= 8 || back >= self.offset || !inflater.between_codes() {
+                    return None;
+                }
+                let bits = bits % 8;
+                let member = MemberState {
+                    bits,
+                    byte: if bits > 0 {
+                        (self.tail >> (8 * back)) as u8
+                    } else {
+                        0
+                    },
+                    in_fixed_block: Some(last),
+                    window: inflater.window(),
+                    crc32: self.crc.clone().finalize(),
+                    size: self.size,
+                };
+                (self.offset - back, Some(member))
+            }
+            _ => return None,
         };
-        self.request = None;
-        self.ready = Some(Checkpoint {
-            offset: self.offset,
+        Some(Checkpoint {
+            offset,
             members: self.members,
             member,
             lines: self.records.saved(),
-        });
+        })
+    }
+
+    fn maybe_checkpoint(&mut self) {
+        let Some(wanted) = self.request else { return };
+        // (`checkpoint_here` is at most 7 bytes before `offset`.)
+        if self.offset < wanted {
+            return;
+        }
+        if let Some(checkpoint) = self.checkpoint_here()
+            && checkpoint.offset >= wanted
+        {
+            self.request = None;
+            self.ready = Some(checkpoint);
+        }
+    }
+}
+
+/// A point inside a member where the inflater can be checkpointed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum At {
+    /// Just after a block (not the last) ended: `bits` unused bits of the last byte.
+    BlockEnd { bits: u8 },
+    /// Inside a fixed-Huffman block, out of input, with `bits` unused bits in hand; a point to
+    /// checkpoint if no code is begun (`Inflater::between_codes`).
+    InFixedBlock { bits: u8, last: bool },
+}
+
+/// What the verifier knows of the current deflate block's header (BFINAL, BTYPE), read from
+/// the compressed bytes alongside inflate: inside a fixed-Huffman block it can checkpoint
+/// between any two codes, by replaying the header on resume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BlockHeader {
+    /// Not known (a block whose start was not seen).
+    Unknown,
+    /// The header starts with these `bits` bits (the rest follows in the next input byte).
+    Pending {
+        value: u8,
+        bits: u8,
+    },
+    Known {
+        fixed: bool,
+        last: bool,
+    },
+}
+
+impl BlockHeader {
+    /// The header whose first three bits are the low bits of `bits`.
+    fn read(bits: u32) -> BlockHeader {
+        BlockHeader::Known {
+            last: bits & 1 == 1,
+            fixed: (bits >> 1) & 3 == 1,
+        }
+    }
+
+    /// Known already, if the pending bits hold the three header bits.
+    fn resolved(self) -> BlockHeader {
+        match self {
+            BlockHeader::Pending { value, bits } if bits >= 3 => Self::read(u32::from(value)),
+            other => other,
+        }
     }
 }
 

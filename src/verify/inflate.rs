@@ -7,6 +7,7 @@
 //! the last byte taken) and [`Inflater::set_window`].
 
 use std::ffi::{CStr, c_int, c_uint};
+use std::ptr::NonNull;
 
 use libz_rs_sys as z;
 
@@ -22,10 +23,14 @@ pub struct Step {
     pub produced: usize,
     /// The deflate stream's last block has ended: the bytes after it are not deflate data.
     pub end: bool,
-    /// The inflater stands at the end of a block that is not the stream's last one, all its
-    /// output written: a checkpoint can be taken. The value is the number of bits of the last
-    /// byte taken that are not used yet (0 to 7; they are that byte's high bits).
-    pub boundary: Option<u8>,
+    /// The inflater stands just after a block's end-of-block code, all its output written (and
+    /// before the next block's header).
+    pub block_end: bool,
+    /// The block it is in, or has just ended, is the stream's last.
+    pub last_block: bool,
+    /// The bits taken from the input but not used yet: the high bits of the last bytes taken.
+    /// Below 8 at a block end.
+    pub bits: u8,
 }
 
 /// A raw inflate stream. Boxed, so the `z_stream` never moves after `inflateInit2_`.
@@ -108,36 +113,39 @@ impl Inflater {
         self.strm.avail_out = avail_out;
         // SAFETY: the stream was initialised and is not ended, and it has not moved (boxed).
         // `next_in`/`avail_in` describe `input`, readable, and `next_out`/`avail_out` describe
-        // `output`, writable, both borrowed for the whole call; the pointers are cleared below so
-        // none outlives the borrows.
+        // `output`, writable, both borrowed for the whole call; the pointers are replaced by
+        // empty ones below, so none outlives the borrows.
         let ret = unsafe { z::inflate(&mut *self.strm, z::Z_BLOCK) };
         let consumed = (avail_in - self.strm.avail_in) as usize;
         let produced = (avail_out - self.strm.avail_out) as usize;
-        self.strm.next_in = std::ptr::null();
+        // Empty and non-null (as `inflateMark` wants), never dangling into the borrows.
+        self.strm.next_in = NonNull::<u8>::dangling().as_ptr();
         self.strm.avail_in = 0;
-        self.strm.next_out = std::ptr::null_mut();
+        self.strm.next_out = NonNull::<u8>::dangling().as_ptr();
         self.strm.avail_out = 0;
         let data_type = self.strm.data_type;
-        // `data_type`: the unused bits of the last byte taken, +64 while in the last block, +128
-        // just after an end-of-block code (before the next block's header).
-        let bits = data_type & 63;
-        let boundary =
-            (data_type & 128 != 0 && data_type & 64 == 0 && bits < 8).then_some(bits as u8);
+        // `data_type`: the unused bits (+64 in the last block, +128 just after an end-of-block
+        // code).
+        let step = Step {
+            consumed,
+            produced,
+            end: ret == z::Z_STREAM_END,
+            block_end: data_type & 128 != 0,
+            last_block: data_type & 64 != 0,
+            bits: (data_type & 63) as u8,
+        };
         match ret {
-            z::Z_OK | z::Z_BUF_ERROR => Ok(Step {
-                consumed,
-                produced,
-                end: false,
-                boundary,
-            }),
-            z::Z_STREAM_END => Ok(Step {
-                consumed,
-                produced,
-                end: true,
-                boundary: None,
-            }),
+            z::Z_OK | z::Z_BUF_ERROR | z::Z_STREAM_END => Ok(step),
             _ => Err(self.message(ret)),
         }
+    }
+
+    /// Whether the inflater stands between two codes inside a block, all output of the codes
+    /// before written (`inflateMark` is 0: no code begun, no match pending).
+    pub fn between_codes(&self) -> bool {
+        // SAFETY: the stream was initialised and is not ended; `inflateMark` only reads it (its
+        // buffer pointers are non-null, empty, as `inflate` leaves them).
+        unsafe { z::inflateMark(&*self.strm) == 0 }
     }
 
     fn check(&self, ret: c_int, call: &str) -> Result<(), String> {

@@ -395,6 +395,124 @@ fn checkpoints_resume_to_the_same_summary_with_stored_blocks() {
 }
 
 #[test]
+fn checkpoints_resume_to_the_same_summary_inside_fixed_huffman_blocks() {
+    // Level 1 of zlib-rs (as the simulator writes its files) is one fixed-Huffman block per
+    // member: no block boundary to stop at, so checkpoints fall between two codes.
+    let text = log_lines(16_000, 13);
+    let (a, b) = text.split_at(4_000_000);
+    let file = members(&[(a, Compression::fast()), (b, Compression::fast())]);
+    let (_, all) = pass_with_checkpoints(&file, 1000, 1);
+    let block_ends = all
+        .iter()
+        .filter(|cp| {
+            cp.member
+                .as_ref()
+                .is_some_and(|m| m.in_fixed_block.is_none())
+        })
+        .count();
+    assert!(
+        block_ends <= 2 && all.len() > 1000,
+        "{block_ends} block ends (one per member: before the last block) in {} points",
+        all.len()
+    );
+    let cps = assert_checkpoints_resume(&file, 100_000, 15);
+    assert!(
+        cps.iter()
+            .filter(|cp| cp
+                .member
+                .as_ref()
+                .is_some_and(|m| m.in_fixed_block.is_some()))
+            .count()
+            >= 14,
+        "{cps:?}"
+    );
+    assert!(
+        cps.iter()
+            .any(|cp| cp.member.as_ref().is_some_and(|m| m.bits > 0)),
+        "some checkpoint stands mid-byte"
+    );
+}
+
+/// A gzip member deflated in one call with `Finish`: at level 1 of zlib-rs, one fixed-Huffman
+/// block, the last.
+fn gzip_one_call(text: &[u8], level: Compression) -> Vec<u8> {
+    let mut deflate = flate2::Compress::new(level, false);
+    let mut out = Vec::with_capacity(text.len() + 1024);
+    let status = deflate
+        .compress_vec(text, &mut out, flate2::FlushCompress::Finish)
+        .unwrap();
+    assert_eq!(status, flate2::Status::StreamEnd);
+    let mut file = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
+    file.extend_from_slice(&out);
+    file.extend_from_slice(&crc32fast::hash(text).to_le_bytes());
+    file.extend_from_slice(&(text.len() as u32).to_le_bytes());
+    file
+}
+
+#[test]
+fn checkpoints_resume_inside_a_last_fixed_huffman_block() {
+    let text = log_lines(5000, 15);
+    let file = gzip_one_call(&text, Compression::fast());
+    let cps = assert_checkpoints_resume(&file, 30_000, 10);
+    assert!(
+        cps.iter().all(|cp| cp
+            .member
+            .as_ref()
+            .is_some_and(|m| m.in_fixed_block == Some(true))),
+        "{cps:?}"
+    );
+}
+
+#[test]
+fn a_checkpoint_between_codes_gives_back_whole_unused_bytes() {
+    // Non-ASCII bytes are 9-bit literals in fixed Huffman codes: inflate, out of input, can hold
+    // a whole unused byte, which the checkpoint gives back (its offset is one byte earlier).
+    let text: Vec<u8> = log_lines(2000, 14)
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .enumerate()
+        .flat_map(|(i, l)| {
+            // Random, so that they stay literals rather than matches.
+            let mut rng = fastrand::Rng::with_seed(i as u64);
+            let chars: Vec<char> = "äöüßéèçñåøæœłżźćńśąęő東京都大阪".chars().collect();
+            let city: String = (0..24).map(|_| chars[rng.usize(0..chars.len())]).collect();
+            let line = String::from_utf8_lossy(l).replace(
+                "\"API_VERSION\"",
+                &format!("\"CITY\":\"{city}\",\"API_VERSION\""),
+            );
+            [line.into_bytes(), b"\n".to_vec()].concat()
+        })
+        .collect();
+    let file = gzip_level(&text, Compression::fast());
+    let expected = verify_sync(&file, file.len()).unwrap();
+    let chunk = 101;
+    let (summary, cps) = pass_with_checkpoints(&file, chunk, 1);
+    assert_eq!(summary.unwrap(), expected);
+    // Taken at the end of a chunk, inside the block: offset a multiple of `chunk`, or one less.
+    let given_back: Vec<&Checkpoint> = cps
+        .iter()
+        .filter(|cp| {
+            cp.member
+                .as_ref()
+                .is_some_and(|m| m.in_fixed_block.is_some())
+        })
+        .filter(|cp| cp.offset % chunk as u64 != 0)
+        .collect();
+    assert!(
+        given_back.len() >= 5
+            && given_back
+                .iter()
+                .all(|cp| cp.offset % chunk as u64 == chunk as u64 - 1),
+        "{} of {} checkpoints give bytes back",
+        given_back.len(),
+        cps.len()
+    );
+    for cp in given_back.iter().take(20) {
+        assert_eq!(resume_sync(&file, cp, 4096).unwrap(), expected, "{cp:?}");
+    }
+}
+
+#[test]
 fn a_checkpoint_between_members_resumes() {
     let text = log_lines(3000, 4);
     let (a, b) = text.split_at(500_001);
@@ -657,13 +775,19 @@ async fn restart_after_resume_starts_from_byte_0() {
     assert_eq!(v.finish().await.unwrap(), expected);
 }
 
-/// A small two-member file (one member in stored blocks) for the property tests.
+/// A small file for the property tests: a member of dynamic blocks, one of stored blocks, one
+/// fixed-Huffman block.
 fn small_file() -> &'static (Vec<u8>, LogSummary) {
     static FILE: std::sync::OnceLock<(Vec<u8>, LogSummary)> = std::sync::OnceLock::new();
     FILE.get_or_init(|| {
-        let text = log_lines(1500, 12);
-        let (a, b) = text.split_at(300_000);
-        let file = members(&[(a, FAST), (b, Compression::none())]);
+        let text = log_lines(2500, 12);
+        let (a, rest) = text.split_at(300_000);
+        let (b, c) = rest.split_at(200_000);
+        let file = members(&[
+            (a, FAST),
+            (b, Compression::none()),
+            (c, Compression::fast()),
+        ]);
         let summary = verify_sync(&file, file.len()).unwrap();
         (file, summary)
     })
