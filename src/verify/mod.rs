@@ -7,7 +7,11 @@
 //!
 //! The verifier can be checkpointed at deflate block boundaries and between gzip members
 //! ([`Checkpoint`], zlib's `zran` technique), so a copy that pauses continues in a later
-//! invocation from the checkpoint's offset instead of reading the file again from byte 0.
+//! invocation from the checkpoint's offset instead of reading the file again from byte 0. Inside
+//! a fixed-Huffman block it can also be checkpointed between two codes (at the end of a fed
+//! chunk): zlib-ng's and zlib-rs's level 1 (`deflate_quick`) writes a whole member as one such
+//! block, with no boundary to stop at. A dynamic-Huffman block can only be left at its end, so
+//! the distance between checkpoints is a block (typically 10–30 KB of compressed bytes).
 //!
 //! | file | what |
 //! |---|---|

@@ -695,6 +695,13 @@ fn a_checkpoint_inside_a_long_line_resumes() {
             .all(|&(_, kept)| kept <= MAX_CHECKPOINT_PARTIAL),
         "the unfinished line a checkpoint carries is bounded: {partials:?}"
     );
+    let largest = cps
+        .iter()
+        .map(|cp| serde_json::to_vec(cp).unwrap().len())
+        .max()
+        .unwrap();
+    eprintln!("the largest checkpoint JSON: {largest} bytes");
+    assert!(largest > 60_000 && largest <= 136_000, "{largest}");
     let s = verify_sync(&file, 1 << 16).unwrap();
     assert_eq!((s.long_records, s.last_ts), (2, None));
 }
