@@ -192,7 +192,8 @@ impl GzipLines {
         )))
     }
 
-    /// Takes what it can from `input` (at least one byte) in the current stage.
+    /// Takes what it can from `input` in the current stage; takes nothing only when it moves to
+    /// another stage.
     fn step(&mut self, input: &[u8]) -> Result<usize, CorruptLog> {
         let member = self.members + 1;
         let invalid = |e: String| CorruptLog(format!("the file is not valid gzip: {e}"));

@@ -167,6 +167,11 @@ impl Inflater {
     }
 }
 
+// SAFETY: the z_stream and the state it points to are owned by this value alone (allocated by
+// `inflateInit2_`, freed in `drop`), hold no thread-bound data, and point into the caller's
+// buffers only during `inflate`; moving it to another thread is sound (it is not `Sync`).
+unsafe impl Send for Inflater {}
+
 impl Drop for Inflater {
     fn drop(&mut self) {
         // SAFETY: the stream was initialised by `inflateInit2_` (an `Inflater` exists only

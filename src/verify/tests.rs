@@ -750,6 +750,17 @@ async fn checkpoint_at_or_after_resolves_past_the_offset_or_with_none() {
     v.finish().await.unwrap();
 }
 
+#[test]
+fn the_verifier_moves_between_threads() {
+    fn send<T: Send + 'static>(_: &T) {}
+    let v = GzipLines::new();
+    send(&v);
+    std::thread::spawn(move || v.finish())
+        .join()
+        .unwrap()
+        .unwrap_err();
+}
+
 #[tokio::test]
 async fn an_idle_verifier_answers_a_request_at_once() {
     let file = gzip(LOG);
