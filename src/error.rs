@@ -95,7 +95,9 @@ impl StepError {
             StepError::Copy(CopyError::Download(_)) => "DownloadFailed",
             StepError::Copy(CopyError::Corrupt(_)) => "CorruptLogFile",
             StepError::Copy(CopyError::ChecksumMismatch { .. }) => "ChecksumMismatch",
-            StepError::Store(e) | StepError::Copy(CopyError::Store(e)) if e.is_bad_digest() => {
+            StepError::Store(e) | StepError::Copy(CopyError::Store(e))
+                if e.is_checksum_refused() =>
+            {
                 "ChecksumMismatch"
             }
             StepError::Store(e) | StepError::Copy(CopyError::Store(e)) if e.is_retryable() => {

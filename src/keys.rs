@@ -50,6 +50,15 @@ pub fn manifest_key(object_key: &str) -> String {
     format!("{folder}_{stem}.manifest.json")
 }
 
+/// The key of the copy record beside an object's multipart upload (which upload, whose, and the
+/// verifier's checkpoint): same folder, `_{window}.copy.json`, hidden from Athena like the
+/// manifest.
+pub fn copy_record_key(object_key: &str) -> String {
+    let manifest = manifest_key(object_key);
+    let stem = manifest.strip_suffix(".manifest.json").unwrap_or(&manifest);
+    format!("{stem}.copy.json")
+}
+
 /// Escapes a partition value the way Hive does: anything but letters, digits, `-`, `_` and `.`
 /// becomes `%XX`.
 pub fn hive_escape(value: &str) -> String {
@@ -96,5 +105,6 @@ mod tests {
             "fauna-logs/region_group=us-std/database=A/date=2026-11-24/_20261124T000000Z_20261125T000000Z.manifest.json"
         );
         assert_eq!(manifest_key("x.jsonl.gz"), "_x.manifest.json");
+        assert_eq!(copy_record_key("a/x.jsonl.gz"), "a/_x.copy.json");
     }
 }

@@ -24,8 +24,13 @@ pub struct Manifest {
     pub key: Option<String>,
     pub bytes: u64,
     pub records: u64,
+    /// The first and last record's `TS`; `null` when the window has no records, or when that
+    /// record is one of the `long_records`.
     pub first_ts: Option<String>,
     pub last_ts: Option<String>,
+    /// Records longer than the verifier keeps whole (1 MiB): counted in `records`, but their
+    /// `TS` is not read.
+    pub long_records: u64,
     /// S3's full-object CRC32C of the stored file, base64, as `HeadObject` reports it.
     pub checksum_crc32c: Option<String>,
     pub completed_at: DateTime<Utc>,
@@ -47,6 +52,7 @@ impl Manifest {
             records: 0,
             first_ts: None,
             last_ts: None,
+            long_records: 0,
             checksum_crc32c: None,
             completed_at: Utc::now(),
             exporter: crate::USER_AGENT.to_owned(),

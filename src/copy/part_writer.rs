@@ -31,6 +31,12 @@ pub(super) struct PartWriter<S: ObjectStore> {
     uploaded: BTreeMap<i32, UploadedPart>,
     /// CRC32C of the part being read again below the mark (after a resume or a restart).
     reread_crc: u32,
+    /// Whether bytes read again below the mark are checked against the stored parts (they are
+    /// when the file is read again from byte 0; not when a copy continues from a checkpoint,
+    /// whose re-read bytes start inside a part).
+    check_rereads: bool,
+    /// An upload this writer started and nobody was told of yet.
+    created: Option<String>,
 }
 
 impl<S: ObjectStore> PartWriter<S> {
@@ -47,6 +53,8 @@ impl<S: ObjectStore> PartWriter<S> {
             in_flight: JoinSet::new(),
             uploaded: BTreeMap::new(),
             reread_crc: 0,
+            check_rereads: true,
+            created: None,
         };
         let Some(progress) = &plan.resume else {
             return Ok(writer);
@@ -93,8 +101,41 @@ impl<S: ObjectStore> PartWriter<S> {
         Ok(writer)
     }
 
+    /// Whether the writer continues an upload (`false`: it starts afresh).
+    pub(super) fn is_resumed(&self) -> bool {
+        self.upload_id.is_some()
+    }
+
+    /// The CRC32C of the stored parts, combined in order (S3 lists each part's): the full-object
+    /// checksum of the bytes below the mark, without reading them again. `None` if a part's
+    /// checksum is not known.
+    pub(super) fn stored_crc32c(&self) -> Option<u32> {
+        self.uploaded
+            .range(..self.next_part)
+            .try_fold(0u32, |crc, (_, part)| {
+                let len = usize::try_from(part.size).ok()?;
+                Some(crc32c::crc32c_combine(crc, part.crc32c?, len))
+            })
+    }
+
+    /// The size of the parts.
+    pub(super) fn part_size(&self) -> u64 {
+        self.part_size
+    }
+
+    /// Checks bytes read again below the mark against the stored parts, or not.
+    pub(super) fn check_rereads(&mut self, check: bool) {
+        self.check_rereads = check;
+        self.reread_crc = 0;
+    }
+
+    /// The upload this writer started, once, when it starts one.
+    pub(super) fn take_created(&mut self) -> Option<String> {
+        self.created.take()
+    }
+
     /// The file offset where the next part starts: bytes before it are handed off already.
-    fn mark(&self) -> u64 {
+    pub(super) fn mark(&self) -> u64 {
         u64::from((self.next_part - 1).unsigned_abs()) * self.part_size
     }
 
@@ -118,7 +159,7 @@ impl<S: ObjectStore> PartWriter<S> {
     /// a part was sent.
     pub(super) async fn write_at(&mut self, pos: u64, mut chunk: Bytes) -> Result<bool, CopyError> {
         let mark = self.mark();
-        if pos < mark {
+        if pos < mark && self.check_rereads {
             let below = usize::try_from(mark - pos).map_or(chunk.len(), |n| n.min(chunk.len()));
             self.check_stored(pos, &chunk[..below])?;
         }
@@ -187,6 +228,7 @@ impl<S: ObjectStore> PartWriter<S> {
                 let id = self.store.create_multipart(&self.key).await?;
                 tracing::debug!(key = %self.key, "multipart upload started");
                 self.upload_id = Some(id.clone());
+                self.created = Some(id.clone());
                 id
             }
         };
@@ -256,8 +298,13 @@ impl<S: ObjectStore> PartWriter<S> {
             }
         }
         let upload_id = self.upload_id.clone()?;
+        // Whole parts only: a short last part (a completion that failed) is sent again.
         let stored = (1..self.next_part)
-            .take_while(|n| self.uploaded.contains_key(n))
+            .take_while(|n| {
+                self.uploaded
+                    .get(n)
+                    .is_some_and(|part| part.size == self.part_size)
+            })
             .count();
         if stored == 0 {
             self.abort().await;
@@ -284,7 +331,9 @@ impl<S: ObjectStore> PartWriter<S> {
             self.send_part().await?;
         }
         self.join_all().await?;
-        let parts: Vec<UploadedPart> = std::mem::take(&mut self.uploaded).into_values().collect();
+        // Kept: a completion refused for its parts' checksums keeps the whole parts for the
+        // next try.
+        let parts: Vec<UploadedPart> = self.uploaded.values().cloned().collect();
         let count = parts.len() as u32;
         let etag = self
             .store
@@ -328,6 +377,8 @@ mod tests {
             in_flight: JoinSet::new(),
             uploaded: BTreeMap::new(),
             reread_crc: 0,
+            check_rereads: true,
+            created: None,
         };
         w.fit_part_size(200 << 30);
         assert!(w.part_size * MAX_PARTS >= 200 << 30);

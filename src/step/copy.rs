@@ -39,6 +39,7 @@ pub(super) async fn copy<A: LogsApi, S: ObjectStore>(
     let mut resume = job.upload.take();
     let outcome = loop {
         let plan = CopyPlan {
+            request_id: id.clone(),
             part_size: deps.config.part_size as u64,
             max_in_flight: deps.config.max_parts_in_flight,
             resume: resume.take(),
@@ -116,6 +117,7 @@ pub(super) async fn copy<A: LogsApi, S: ObjectStore>(
                 records: stored.summary.records,
                 first_ts: stored.summary.first_ts.clone(),
                 last_ts: stored.summary.last_ts.clone(),
+                long_records: stored.summary.long_records,
                 checksum_crc32c: Some(crc32c_base64(stored.crc32c)),
                 ..Manifest::empty(&job, id, deps.store.bucket())
             };

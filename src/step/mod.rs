@@ -22,12 +22,13 @@ use std::time::Instant;
 use chrono::Utc;
 
 use crate::clients::Deps;
+use crate::copy::record;
 use crate::error::StepError;
 use crate::fauna::{FaunaError, LogRequestStatus, LogState, LogsApi};
 use crate::input::InvalidJob;
 use crate::input::error::{SHOWN_BYTES, clip};
 use crate::job::{Job, Step};
-use crate::keys::manifest_key;
+use crate::keys::{copy_record_key, manifest_key};
 use crate::manifest::{self, Manifest};
 use crate::scope::Scope;
 use crate::store::{ObjectStore, Precondition, StoreError};
@@ -166,6 +167,14 @@ pub(super) async fn abandon_upload<A, S: ObjectStore>(job: &mut Job, deps: &Deps
             error = %e,
             "could not abort the multipart upload; the bucket's AbortIncompleteMultipartUpload lifecycle rule will remove it"
         ),
+    }
+    let record_key = copy_record_key(&job.key);
+    match record::read(&deps.store, &record_key).await {
+        Ok(Some((rec, etag))) if rec.upload_id == upload.upload_id => {
+            record::remove(&deps.store, &record_key, &etag).await;
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not read the copy record to remove it"),
     }
 }
 

@@ -15,6 +15,9 @@ use futures_util::StreamExt;
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
+/// How the fake delivers a file: in 64 KiB chunks, as a network would.
+const CHUNK: usize = 64 << 10;
+
 /// Scripted answers, in order, for each Fauna call.
 #[derive(Default)]
 struct FakeFauna {
@@ -70,8 +73,8 @@ impl LogsApi for FakeFauna {
         // In 1 MiB chunks, as a network would deliver it.
         let body = Bytes::from(self.file.clone()).slice(from as usize..);
         let chunks: Vec<_> = (0..body.len())
-            .step_by(1 << 20)
-            .map(|at| Ok(body.slice(at..body.len().min(at + (1 << 20)))))
+            .step_by(CHUNK)
+            .map(|at| Ok(body.slice(at..body.len().min(at + CHUNK))))
             .collect();
         Ok(LogFile {
             start: from,
@@ -354,10 +357,17 @@ async fn a_corrupt_file_fails_after_two_downloads_even_when_every_step_pauses() 
     );
     // Valid gzip (stored blocks, so it stays over two 8 MiB parts) cut short: the verifier
     // finds out only at the end of the file, after the pauses.
-    let mut noise = vec![0u8; 17 << 20];
-    noise.iter_mut().for_each(|b| *b = fastrand::u8(..));
+    let mut lines = String::with_capacity(17 << 20);
+    while lines.len() < 17 << 20 {
+        let noise: String = (0..32)
+            .map(|_| format!("{:016x}", fastrand::u64(..)))
+            .collect();
+        lines.push_str(&format!(
+            "{{\"TS\":\"2026-11-24 00:00:00.000 Z\",\"N\":\"{noise}\"}}\n"
+        ));
+    }
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
-    std::io::Write::write_all(&mut gz, &noise).unwrap();
+    std::io::Write::write_all(&mut gz, lines.as_bytes()).unwrap();
     let mut file = gz.finish().unwrap();
     file.truncate(file.len() - 8);
     d.api.file = file;
@@ -375,17 +385,21 @@ async fn a_corrupt_file_fails_after_two_downloads_even_when_every_step_pauses() 
         }
     };
     assert_eq!(err.error_type(), "CorruptLogFile", "{err}");
-    // The file is three parts. Steps 1-2: a part each, pause. 3: the last part, corrupt;
-    // again from byte 0: part 1, pause, the job now saying one corrupt read. 4: part 2. 5: the
-    // rest, corrupt a second time: fail. Six downloads (each step reads from byte 0).
-    assert_eq!((steps, job.corrupt_reads), (5, 1));
+    // The file is two full parts and a little more. Step 1: part 1, pause (more than a part is
+    // left). 2: on from the checkpoint, part 2, and with less than a part left, on to the end:
+    // corrupt; again from byte 0 (the upload aborted): part 1, pause, the job now saying one
+    // corrupt read. 3: part 2, the end, corrupt a second time: fail. Four downloads.
+    assert_eq!((steps, job.corrupt_reads), (3, 1));
     let calls = d.api.calls.lock().unwrap();
     assert_eq!(
         calls.iter().filter(|c| c.starts_with("download")).count(),
-        6
+        4
     );
     let state = d.store.state.lock().unwrap();
-    assert!(state.objects.is_empty() && state.uploads.is_empty());
+    assert!(
+        state.objects.is_empty() && state.uploads.is_empty(),
+        "no object, no record, no upload"
+    );
 }
 
 #[tokio::test]

@@ -19,7 +19,7 @@ pub struct MemoryStore {
 #[derive(Default)]
 pub struct MemoryState {
     pub objects: BTreeMap<String, Vec<u8>>,
-    pub uploads: BTreeMap<String, BTreeMap<i32, Bytes>>,
+    pub uploads: BTreeMap<String, MemoryUpload>,
     pub aborted: u32,
     pub parts_uploaded: u32,
     pub max_part_len: usize,
@@ -30,6 +30,13 @@ pub struct MemoryState {
 /// An ETag of the bytes, as S3's depends on the bytes alone.
 fn etag(body: &[u8]) -> String {
     format!("\"{:08x}-{}\"", crc32c::crc32c(body), body.len())
+}
+
+/// A multipart upload in progress: its key and its parts.
+#[derive(Default)]
+pub struct MemoryUpload {
+    pub key: String,
+    pub parts: BTreeMap<i32, Bytes>,
 }
 
 fn fail(operation: &'static str, key: &str, code: &str) -> StoreError {
@@ -76,11 +83,16 @@ impl ObjectStore for MemoryStore {
         s.objects.insert(key.into(), body.to_vec());
         Ok(Some(etag(&body)))
     }
-    async fn create_multipart(&self, _key: &str) -> Result<String, StoreError> {
+    async fn create_multipart(&self, key: &str) -> Result<String, StoreError> {
         let mut s = self.state.lock().unwrap();
         s.next_id += 1;
-        let id = format!("upload-{}", s.next_id);
-        s.uploads.insert(id.clone(), BTreeMap::new());
+        // Zero-padded, so that the ids sort oldest first.
+        let id = format!("upload-{:06}", s.next_id);
+        let upload = MemoryUpload {
+            key: key.into(),
+            parts: BTreeMap::new(),
+        };
+        s.uploads.insert(id.clone(), upload);
         Ok(id)
     }
     async fn upload_part(
@@ -106,6 +118,7 @@ impl ObjectStore for MemoryStore {
         s.uploads
             .get_mut(upload_id)
             .ok_or_else(|| fail("UploadPart", key, "NoSuchUpload"))?
+            .parts
             .insert(number, body);
         Ok(part)
     }
@@ -120,6 +133,7 @@ impl ObjectStore for MemoryStore {
             .get(upload_id)
             .ok_or_else(|| fail("ListParts", key, "NoSuchUpload"))?;
         Ok(parts
+            .parts
             .iter()
             .map(|(n, b)| UploadedPart {
                 number: *n,
@@ -142,13 +156,21 @@ impl ObjectStore for MemoryStore {
             .uploads
             .remove(upload_id)
             .ok_or_else(|| fail("CompleteMultipartUpload", key, "NoSuchUpload"))?;
+        // As S3: the parts listed, in ascending order, each one stored; parts not listed are
+        // dropped.
         let numbers: Vec<i32> = parts.iter().map(|p| p.number).collect();
-        let expected: Vec<i32> = stored.keys().copied().collect();
-        assert_eq!(
-            numbers, expected,
-            "parts must be listed in order, all of them"
+        assert!(
+            numbers.windows(2).all(|w| w[0] < w[1]),
+            "parts must be listed in ascending order: {numbers:?}"
         );
-        let body: Vec<u8> = stored.values().flat_map(|b| b.iter().copied()).collect();
+        let mut body = Vec::new();
+        for number in numbers {
+            let part = stored
+                .parts
+                .get(&number)
+                .ok_or_else(|| fail("CompleteMultipartUpload", key, "InvalidPart"))?;
+            body.extend_from_slice(part);
+        }
         if crc32c::crc32c(&body) != crc {
             return Err(fail("CompleteMultipartUpload", key, "BadDigest"));
         }
@@ -183,5 +205,22 @@ impl ObjectStore for MemoryStore {
                 etag: etag(b),
                 crc32c: Some(crc32c::crc32c(b)),
             }))
+    }
+    async fn get_object(&self, key: &str) -> Result<Option<(Bytes, String)>, StoreError> {
+        Ok(self
+            .state
+            .lock()
+            .unwrap()
+            .objects
+            .get(key)
+            .map(|b| (Bytes::from(b.clone()), etag(b))))
+    }
+    async fn list_uploads(&self, key: &str) -> Result<Vec<String>, StoreError> {
+        let s = self.state.lock().unwrap();
+        Ok(s.uploads
+            .iter()
+            .filter(|(_, upload)| upload.key == key)
+            .map(|(id, _)| id.clone())
+            .collect())
     }
 }

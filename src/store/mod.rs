@@ -59,7 +59,7 @@ impl StoreError {
     /// Access denied, missing bucket and other client errors do not heal by retrying; a body
     /// corrupted in transit (`BadDigest`) does.
     pub fn is_retryable(&self) -> bool {
-        if self.is_bad_digest() {
+        if self.is_checksum_refused() {
             return true;
         }
         match self.status {
@@ -69,10 +69,11 @@ impl StoreError {
         }
     }
 
-    /// S3 received bytes whose checksum differs from the one sent with them: corruption in
-    /// transit, which sending them again cures.
-    pub fn is_bad_digest(&self) -> bool {
-        self.code.as_deref() == Some("BadDigest")
+    /// S3 refused what it received because a checksum did not match: a body corrupted in
+    /// transit (`BadDigest`), or parts listed at completion with checksums other than theirs
+    /// (`InvalidPart`). Sending them again (from the file, or as ListParts lists them) cures it.
+    pub fn is_checksum_refused(&self) -> bool {
+        matches!(self.code.as_deref(), Some("BadDigest" | "InvalidPart"))
     }
 
     /// A conditional request's condition did not hold (HTTP 412).
@@ -171,6 +172,18 @@ pub trait ObjectStore: Clone + Send + Sync + 'static {
         key: &str,
         etag: &str,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// A small object's bytes and ETag, if there is one at `key`.
+    fn get_object(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<(Bytes, String)>, StoreError>> + Send;
+
+    /// The multipart uploads in progress for exactly `key`: their ids, oldest first.
+    fn list_uploads(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
 
     /// The object at `key`, if there is one: its ETag and checksum.
     fn head(

@@ -289,4 +289,48 @@ impl ObjectStore for S3Store {
             Err(e) => Err(self.error("HeadObject", key, e)),
         }
     }
+
+    async fn get_object(&self, key: &str) -> Result<Option<(Bytes, String)>, StoreError> {
+        let out = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => return Ok(None),
+            Err(e) => return Err(self.error("GetObject", key, e)),
+        };
+        let etag = out.e_tag().unwrap_or_default().to_owned();
+        let body = out.body.collect().await.map_err(|e| {
+            StoreError::new(
+                "GetObject",
+                &self.bucket,
+                key,
+                format!("reading the object: {e}"),
+            )
+        })?;
+        Ok(Some((body.into_bytes(), etag)))
+    }
+
+    async fn list_uploads(&self, key: &str) -> Result<Vec<String>, StoreError> {
+        let out = self
+            .client
+            .list_multipart_uploads()
+            .bucket(&self.bucket)
+            .prefix(key)
+            .send()
+            .await
+            .map_err(|e| self.error("ListMultipartUploads", key, e))?;
+        let mut uploads: Vec<(Option<aws_smithy_types::DateTime>, String)> = out
+            .uploads()
+            .iter()
+            .filter(|u| u.key() == Some(key))
+            .filter_map(|u| Some((u.initiated().copied(), u.upload_id()?.to_owned())))
+            .collect();
+        uploads.sort_by_key(|(initiated, _)| initiated.map(|t| (t.secs(), t.subsec_nanos())));
+        Ok(uploads.into_iter().map(|(_, id)| id).collect())
+    }
 }

@@ -79,7 +79,7 @@ pub struct Verifier {
 
 /// Chunks buffered between the download and the decompressor. Kept small: a chunk can pin a
 /// larger read buffer of the HTTP client until it is consumed.
-const QUEUE_CHUNKS: usize = 16;
+pub const QUEUE_CHUNKS: usize = 16;
 
 impl Verifier {
     /// A verifier of a file from its first byte.

@@ -1,0 +1,142 @@
+//! [`CopyRecord`]: what a copy keeps beside its multipart upload, as a small object
+//! (`_{window}.copy.json`, see [`crate::keys::copy_record_key`]): which upload, for which Fauna
+//! request and file size, who is copying (the process), and the verifier's checkpoint at its last
+//! pause.
+//!
+//! It is written when the upload starts and at every pause, and removed when the copy completes
+//! or gives up. A copy step that finds one for its key continues that upload: from the
+//! checkpoint when the job paused it (reading each byte of the file once), or, when a process
+//! was killed mid-copy, by reading the file again and checking each stored part against it, so
+//! that no stored part is uploaded again.
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::store::{ObjectStore, StoreError};
+use crate::verify::Checkpoint;
+
+/// A copy's record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CopyRecord {
+    pub upload_id: String,
+    /// The Fauna request whose file is being copied.
+    pub request_id: String,
+    pub file_size: u64,
+    pub part_size: u64,
+    pub owner: Owner,
+    /// The verifier's state when the copy last paused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<Checkpoint>,
+}
+
+/// The process that copies: enough to tell, on the same machine, whether it is still running.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Owner {
+    /// The machine's boot id (`/proc/sys/kernel/random/boot_id`): a pid means nothing on another.
+    pub boot_id: String,
+    pub pid: u32,
+    /// The process's start time, in clock ticks after boot (`/proc/<pid>/stat`): a pid can be
+    /// given to another process later.
+    pub started: u64,
+}
+
+impl Owner {
+    /// This process.
+    pub fn this_process() -> Owner {
+        let pid = std::process::id();
+        Owner {
+            boot_id: boot_id(),
+            pid,
+            started: process_start(pid).unwrap_or(0),
+        }
+    }
+
+    /// Whether this owner is a process of this machine that is no longer running: its copy
+    /// was cut short (killed, out of memory), and nobody else will continue it.
+    pub fn is_gone(&self) -> bool {
+        !self.boot_id.is_empty()
+            && self.boot_id == boot_id()
+            && process_start(self.pid) != Some(self.started)
+    }
+}
+
+fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// Field 22 of `/proc/<pid>/stat`, after the command name (which may hold spaces) in brackets.
+fn process_start(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// The record at `key`, with its ETag; `None` when there is none, or it cannot be read as one
+/// (it is then ignored, and replaced when the copy writes its own).
+pub async fn read<S: ObjectStore>(
+    store: &S,
+    key: &str,
+) -> Result<Option<(CopyRecord, String)>, StoreError> {
+    let Some((body, etag)) = store.get_object(key).await? else {
+        return Ok(None);
+    };
+    match serde_json::from_slice(&body) {
+        Ok(record) => Ok(Some((record, etag))),
+        Err(e) => {
+            tracing::warn!(key, error = %e, "a copy record that cannot be read; ignoring it");
+            Ok(None)
+        }
+    }
+}
+
+/// Writes the record; its ETag, to remove it later only if it is still this one.
+pub async fn write<S: ObjectStore>(
+    store: &S,
+    key: &str,
+    record: &CopyRecord,
+) -> Result<String, StoreError> {
+    let body = serde_json::to_vec(record).unwrap_or_default();
+    store
+        .put_object(key, Bytes::from(body), "application/json")
+        .await
+}
+
+/// Removes the record this copy wrote (`If-Match` its ETag: another run's is left alone).
+pub async fn remove<S: ObjectStore>(store: &S, key: &str, etag: &str) {
+    if let Err(e) = store.delete_object_if_match(key, etag).await {
+        tracing::warn!(key, error = %e, "could not remove the copy record; the next copy of this window replaces it");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_is_running_and_a_dead_one_is_gone() {
+        let me = Owner::this_process();
+        assert!(!me.is_gone(), "{me:?}");
+        assert!(me.started > 0 && !me.boot_id.is_empty(), "{me:?}");
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        let started = process_start(pid);
+        child.wait().unwrap();
+        let dead = Owner {
+            pid,
+            started: started.unwrap_or(1),
+            ..me.clone()
+        };
+        assert!(dead.is_gone());
+        let elsewhere = Owner {
+            boot_id: "another machine".into(),
+            pid: 1,
+            started: 0,
+        };
+        assert!(
+            !elsewhere.is_gone(),
+            "a process of another machine is not known to be gone"
+        );
+    }
+}

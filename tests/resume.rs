@@ -1,0 +1,162 @@
+//! A copy that stops, and the copy that continues it, end to end: the CLI against the simulator
+//! and the strict S3 front.
+//!
+//! - A copy paused by its step's time limit continues from the verifier's checkpoint (HTTP
+//!   `Range`), so a slow host is read about once, not once per step.
+//! - A copy killed without warning (SIGKILL) is continued by the next run of its window from the
+//!   parts it stored: none is uploaded again, and no upload is left open.
+
+mod support;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{Sim, bucket, export, export_env, object, open_uploads, s3, s3_stats};
+
+const WINDOW: [&str; 6] = [
+    "--database",
+    "us-std/ECommerce",
+    "--start",
+    "2026-11-24T00:00:00Z",
+    "--end",
+    "2026-11-25T00:00:00Z",
+];
+
+/// What one export stored, and how many bytes the file host sent for it.
+async fn bytes_served(sim: &Sim) -> u64 {
+    sim.stats().await["bytes_served"]
+        .as_u64()
+        .expect("bytes_served")
+}
+
+/// The case: 40 MB from a host that sends 4 MiB/s, each step allowed 4 s, reads at most
+/// 1.3 times the file; and shorter steps, down to many more of them, each cost at most a part
+/// and the verifier's queue of chunks more.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_paused_copy_continues_without_reading_the_file_again() {
+    let mut figures = Vec::new();
+    for step_seconds in ["4", "2", "1"] {
+        let sim = Sim::start(&[
+            "--file-size",
+            "40000000",
+            "--download-bytes-per-second",
+            "4194304",
+        ]);
+        let bucket = bucket(&s3().await, &format!("slow-host-{step_seconds}")).await;
+        let run = export(
+            &sim,
+            &bucket,
+            &WINDOW,
+            &[("STEP_TIME_LIMIT_SECONDS", step_seconds)],
+        )
+        .await;
+        assert_eq!(run.status, 0, "{}", run.stderr);
+        run.assert_no_secrets();
+        let key = run.job["key"].as_str().expect("key");
+        let request_id = run.job["request_id"].as_str().expect("request id");
+        let source = sim.file(request_id).await;
+        let stored = object(&s3().await, &bucket, key).await.expect("stored");
+        assert!(stored == source, "the stored object differs from the file");
+        assert_eq!(open_uploads(&s3().await, &bucket).await, 0);
+        let steps = run.stderr.matches("copy → copy").count() as u64 + 1;
+        let served = bytes_served(&sim).await;
+        let ratio = served as f64 / source.len() as f64;
+        figures.push(format!(
+            "{step_seconds} s steps: {steps} copy steps, {served} bytes read for {} ({ratio:.2}×)",
+            source.len()
+        ));
+        if step_seconds == "4" {
+            assert!(ratio <= 1.3, "{}", figures.join("; "));
+        }
+        // Per resumed step: what was read past the last part sent, and what the download ran
+        // ahead of the verifier (a part is 8 MiB; the queue, 16 chunks, a fraction of it).
+        let bound = source.len() as u64 + (steps - 1) * (8 << 20);
+        assert!(served <= bound, "{}", figures.join("; "));
+    }
+    println!("{}", figures.join("\n"));
+}
+
+/// Waits until the front has stored `parts` UploadParts for the bucket.
+async fn until_parts_stored(bucket: &str, parts: usize) {
+    let started = Instant::now();
+    loop {
+        let stats = s3_stats(bucket).await;
+        let stored = stored_parts(&stats);
+        if stored >= parts {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "only {stored} parts stored: {stats}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn stored_parts(stats: &serde_json::Value) -> usize {
+    stats["requests"]
+        .as_array()
+        .map(|requests| {
+            requests
+                .iter()
+                .filter(|r| r["operation"] == "upload_part" && r["status"] == 200)
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_copy_killed_mid_way_is_continued_from_its_stored_parts() {
+    // 40 MB is five parts; the host sends 8 MiB/s, so the copy is killed mid-way.
+    let sim = Sim::start(&[
+        "--file-size",
+        "40000000",
+        "--download-bytes-per-second",
+        "8388608",
+    ]);
+    let bucket = bucket(&s3().await, "killed").await;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fauna-logs-export"));
+    cmd.arg("run")
+        .args(WINDOW)
+        .envs(export_env(&sim, &bucket))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().expect("start the export");
+    until_parts_stored(&bucket, 2).await;
+    child.kill().expect("SIGKILL the export");
+    child.wait().expect("reap it");
+    assert_eq!(
+        open_uploads(&s3().await, &bucket).await,
+        1,
+        "the killed copy's upload is open"
+    );
+    let before = stored_parts(&s3_stats(&bucket).await);
+
+    // Run again: a new request for the same window (the same file), the upload continued.
+    let run = export(&sim, &bucket, &WINDOW, &[]).await;
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("continuing the upload of a copy of this key that was cut short"),
+        "{}",
+        run.stderr
+    );
+    let key = run.job["key"].as_str().expect("key");
+    let request_id = run.job["request_id"].as_str().expect("request id");
+    let source = sim.file(request_id).await;
+    let stored = object(&s3().await, &bucket, key).await.expect("stored");
+    assert!(stored == source, "the stored object differs from the file");
+    let parts = source.len().div_ceil(8 << 20);
+    assert_eq!(
+        stored_parts(&s3_stats(&bucket).await),
+        parts,
+        "{before} parts stored before the kill; every part is stored exactly once"
+    );
+    assert_eq!(open_uploads(&s3().await, &bucket).await, 0);
+    let keys = support::keys(&s3().await, &bucket).await;
+    assert_eq!(
+        keys.len(),
+        2,
+        "the object and its manifest, no copy record: {keys:?}"
+    );
+}
