@@ -720,15 +720,20 @@ mod tests {
     /// checkpoint can sit below the part boundary the copy paused at).
     #[tokio::test]
     async fn a_resumed_copy_does_not_read_the_file_again() {
-        let bytes = log_file(5000);
+        // Parts larger than the verifier's queue (16 chunks of 1,000 bytes), as 8 MiB parts are
+        // larger than the network's chunks.
+        const PART: u64 = 40_000;
+        let bytes = log_file(20_000);
         let store = MemoryStore::default();
         let (mut resume, mut read, mut steps) = (None, 0u64, 0u64);
         loop {
             steps += 1;
             let mut file = MemoryFile::new(bytes.clone());
-            let outcome = copy(&mut file, &store, plan(resume.take(), true))
-                .await
-                .unwrap();
+            let plan = CopyPlan {
+                part_size: PART,
+                ..plan(resume.take(), true)
+            };
+            let outcome = copy(&mut file, &store, plan).await.unwrap();
             read += file.read.load(std::sync::atomic::Ordering::Relaxed);
             match outcome {
                 CopyOutcome::Paused(p) => resume = Some(p),
@@ -737,20 +742,24 @@ mod tests {
             }
         }
         assert!(steps >= 5, "{steps} steps");
-        // Per resumed step, at most a part (what was read past the last part sent) and the
-        // verifier's queue (what the download ran ahead of the verifier while the copy waited
-        // for its checkpoint): 4,000 and 16 chunks of 1,000 bytes here; with 8 MiB parts and
-        // the network's chunks, a small fraction of a part.
-        let per_step = 4000 + crate::verify::QUEUE_CHUNKS as u64 * 1000;
+        // Per resumed step, what was read past the part boundary it paused at, for the
+        // verifier to reach its checkpoint: the verifier's queue, and what lay between the
+        // boundary and the previous checkpoint.
+        let per_step = 2 * crate::verify::QUEUE_CHUNKS as u64 * 1000;
         let bound = bytes.len() as u64 + (steps - 1) * per_step;
         assert!(
             read <= bound,
             "{read} bytes read for a {}-byte file in {steps} steps",
             bytes.len()
         );
-        assert_stored_once(&store, &bytes);
+        let st = store.state.lock().unwrap();
+        assert_eq!(st.objects["k"], bytes);
+        assert_eq!(
+            st.parts_uploaded as u64,
+            (bytes.len() as u64).div_ceil(PART)
+        );
         assert!(
-            store.state.lock().unwrap().objects.keys().all(|k| k == "k"),
+            st.objects.keys().all(|k| k == "k"),
             "the copy record is gone"
         );
     }
