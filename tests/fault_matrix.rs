@@ -63,7 +63,7 @@ const REQUEST_ATTEMPTS: u64 = DEFAULT_MAX_REQUEST_ATTEMPTS as u64;
 /// Attempts the AWS SDK makes per S3 call (its standard retry mode).
 const SDK_ATTEMPTS: u64 = 3;
 /// The rows of the whole matrix: a run that is not filtered checks it ran them all.
-const MATRIX_ROWS: usize = 35;
+const MATRIX_ROWS: usize = 36;
 /// A file of two multipart parts (8 MiB and about 3.6 MB).
 const TWO_PARTS: &str = "12000000";
 
@@ -438,6 +438,29 @@ fn rows() -> Vec<Row> {
             &["--expired-urls", "1", "--creating-new-url-polls", "2"],
         )
         .calls(CLEAN_CALLS + 5)
+        .fired("url_renewals", 1)
+        .fired("renewals_completed", 1)
+        .stderr_has("copy → poll"),
+        // The renewal of an expired URL stays `CreatingNewUrl` for three minutes: the copy turns
+        // into polls at real intervals (5 s growing by half to 30 s) until the new URL works,
+        // then copies. About ten polls; nothing fails, nothing is retried.
+        Row::new(
+            "renewal-3-minutes",
+            "a renewal stays CreatingNewUrl for three minutes",
+            &[
+                "--polls-to-complete",
+                "0",
+                "--expired-urls",
+                "1",
+                "--slow-renewals",
+                "1",
+                "--slow-renewal-seconds",
+                "180",
+            ],
+        )
+        .env("POLL_INTERVAL_SECONDS", "5")
+        .env("POLL_INTERVAL_MAX_SECONDS", "30")
+        .calls(1 + 1 + 1 + 2 + 12)
         .fired("url_renewals", 1)
         .fired("renewals_completed", 1)
         .stderr_has("copy → poll"),
