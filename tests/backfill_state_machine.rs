@@ -190,7 +190,9 @@ async fn a_backfill_exports_every_window_and_names_the_one_that_failed() {
     let machine = create_state_machine("backfill", &definition("backfill.asl.json")).await;
 
     // 2 scopes × the last 2 whole days: 4 windows, at most 2 exports at once.
-    let today = Utc::now()
+    // The last whole day whose logs are all in (the schedule's lag, an hour by default, after
+    // its end).
+    let today = (Utc::now() - TimeDelta::hours(2))
         .duration_trunc(TimeDelta::days(1))
         .expect("midnight");
     let from = today - TimeDelta::days(2);

@@ -91,6 +91,25 @@ fn bad_arguments_are_refused_before_any_client_is_built() {
         ),
         &["`from`", "2026-11-20T00:00:00Z or 2026-11-21T00:00:00Z"],
     );
+    let this_hour = chrono::Utc::now().format("%Y-%m-%dT%H:00:00Z").to_string();
+    assert_one_line(
+        "a backfill ending within the schedule's lag",
+        refused(
+            &[
+                "backfill",
+                "--database",
+                "us-std/ECommerce",
+                "--window",
+                "1h",
+                "--from",
+                "2026-11-20T00:00:00Z",
+                "--to",
+                &this_hour,
+            ],
+            &SETTINGS,
+        ),
+        &["`to`", "SCHEDULE_LAG_MINUTES"],
+    );
     assert_one_line(
         "missing bucket",
         refused(

@@ -84,13 +84,20 @@ impl Plan {
                 format!("{} is not after `from` ({})", rfc3339(to), rfc3339(from)),
             ));
         }
-        if to > now {
+        // A window is exported once its logs are all in: the schedule's lag after it ends.
+        let latest = now - rules.schedule.lag;
+        if to > latest {
+            let reason = if to > now {
+                "is in the future: a window that has not ended has no complete logs"
+            } else {
+                "ends within SCHEDULE_LAG_MINUTES of now: Fauna's logs of a window arrive late, and an export now would miss them"
+            };
             return Err(bad(
                 "to",
                 format!(
-                    "{} is in the future: a window that has not ended has no complete logs; end the backfill at or before {}",
+                    "{} {reason}; end the backfill at or before {}",
                     rfc3339(to),
-                    rfc3339(now.duration_trunc(period).unwrap_or(now))
+                    rfc3339(latest.duration_trunc(period).unwrap_or(latest))
                 ),
             ));
         }
@@ -428,6 +435,25 @@ mod tests {
         assert!(err.to_string().contains("scopes"), "{err}");
     }
 
+    /// A backfill ends a lag (SCHEDULE_LAG_MINUTES, an hour by default) before now at the
+    /// latest, as the schedule does: the last window's logs must all be in.
+    #[test]
+    fn a_backfill_respects_the_schedules_lag() {
+        let now = parse_rfc3339("2026-11-26T00:30:00Z").unwrap();
+        let entry = |to: &str| json!({"scopes": [{"region_group": "us-std"}], "from": "2026-11-25T00:00:00Z", "to": to, "granularity": "hour"});
+        assert!(plan(entry("2026-11-25T23:00:00Z"), &rules(), now).is_ok());
+        let err = plan(entry("2026-11-26T00:00:00Z"), &rules(), now).unwrap_err();
+        assert_eq!(field_of(err.clone()), "to");
+        assert!(err.to_string().contains("SCHEDULE_LAG_MINUTES"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("at or before 2026-11-25T23:00:00Z"),
+            "{err}"
+        );
+        let err = plan(entry("2026-11-26T01:00:00Z"), &rules(), now).unwrap_err();
+        assert!(err.to_string().contains("in the future"), "{err}");
+    }
+
     #[test]
     fn map_outcomes_name_their_windows() {
         let outcomes = outcomes(json!({"summarize": {
@@ -479,7 +505,7 @@ mod tests {
                 force: false,
                 max_concurrency: None,
             };
-            let plan = Plan::new(request, &rules(), usize::MAX, to).unwrap();
+            let plan = Plan::new(request, &rules(), usize::MAX, to + TimeDelta::days(1)).unwrap();
             prop_assert_eq!(plan.windows.first().map(|j| j.time_start), Some(from));
             prop_assert_eq!(plan.windows.last().map(|j| j.time_end), Some(to));
             for pair in plan.windows.windows(2) {
