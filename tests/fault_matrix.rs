@@ -63,7 +63,7 @@ const REQUEST_ATTEMPTS: u64 = DEFAULT_MAX_REQUEST_ATTEMPTS as u64;
 /// Attempts the AWS SDK makes per S3 call (its standard retry mode).
 const SDK_ATTEMPTS: u64 = 3;
 /// The rows of the whole matrix: a run that is not filtered checks it ran them all.
-const MATRIX_ROWS: usize = 36;
+const MATRIX_ROWS: usize = 37;
 /// A file of two multipart parts (8 MiB and about 3.6 MB).
 const TWO_PARTS: &str = "12000000";
 
@@ -408,6 +408,29 @@ fn rows() -> Vec<Row> {
         .fired("stalled_downloads", 1)
         .fired("range_downloads", 1)
         .stderr_has("download resumed with Range"),
+        // The download goes silent after 3 MB, before the first part is whole, and the step's
+        // time (STEP_TIME_LIMIT_SECONDS=1, the Lambda deadline's stand-in) runs out meanwhile:
+        // the read gives up PAST_DEADLINE_READ after it, not after the 60 s read timeout and its
+        // five reopenings, so the step ends in time; the copy stops (counted in the job) and the
+        // next step stores the file. Alone: it depends on time.
+        Row::new(
+            "stall-past-deadline",
+            "download stalls as the step's time runs out",
+            &[
+                "--file-size",
+                TWO_PARTS,
+                "--stall-download-after",
+                "3000000",
+                "--stall-downloads",
+                "1",
+            ],
+        )
+        .env("STEP_TIME_LIMIT_SECONDS", "1")
+        .alone()
+        .calls(CLEAN_CALLS + 1)
+        .downloads(2)
+        .fired("stalled_downloads", 1)
+        .stderr_has("past the step's time limit"),
         // The download breaks off, and the Range request that resumes it is answered with a
         // Content-Range from another byte: refused (BadRange), the copy stops, keeping its first
         // part, and the next copy step continues from it.

@@ -27,7 +27,9 @@ pub mod record;
 
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
 
 use futures_util::StreamExt;
 
@@ -41,6 +43,35 @@ use crate::verify::{Checkpoint, CorruptLog, LogSummary, Verifier};
 
 /// How often one copy reopens a download that broke off.
 pub const MAX_RECONNECTS: u32 = 5;
+
+/// How long a read may wait for data once the step's time is up. A download stalled then must
+/// not carry the step past its deadline: Lambda's margin is 60 s, and the read timeout alone is
+/// 60 s, reopened five times.
+pub const PAST_DEADLINE_READ: Duration = Duration::from_secs(10);
+
+/// The next chunk of the download. Once `pause_after` has passed, a read that waits longer than
+/// PAST_DEADLINE_READ for data ends the copy for this step (a transient fault: the next step
+/// continues from the stored parts), instead of reopening the download.
+async fn next_chunk(
+    file: &mut LogFile,
+    pause_after: Option<Instant>,
+    pos: u64,
+) -> Result<Option<Result<Bytes, DownloadError>>, DownloadError> {
+    let Some(pause_after) = pause_after else {
+        return Ok(file.body.next().await);
+    };
+    let limit = pause_after.max(Instant::now()) + PAST_DEADLINE_READ;
+    tokio::time::timeout_at(limit.into(), file.body.next())
+        .await
+        .map_err(|_| DownloadError::Interrupted {
+            url: file.url.clone(),
+            received: pos,
+            cause: format!(
+                "no data for {} s past the step's time limit",
+                PAST_DEADLINE_READ.as_secs()
+            ),
+        })
+}
 
 /// A log file that can be opened at a byte offset (HTTP `Range`), renewing its URL as needed.
 pub trait FileSource: Send {
@@ -419,12 +450,17 @@ async fn pump<F: FileSource, S: ObjectStore>(
             writer.fit_part_size(len);
         }
         loop {
+            let read = next_chunk(&mut file, plan.pause_after, pos);
             let next = match checkpoint.as_mut() {
-                None => file.body.next().await,
+                None => read.await,
                 Some(waiting) => tokio::select! {
                     got = waiting => return Ok(Pumped::Paused(got)),
-                    chunk = file.body.next() => chunk,
+                    chunk = read => chunk,
                 },
+            };
+            let next = match next {
+                Ok(next) => next,
+                Err(stalled) => return Err(stalled.into()),
             };
             let Some(chunk) = next else { break };
             let chunk = match chunk {
