@@ -1,6 +1,7 @@
 //! The clients a step works with, built once per process (a Lambda cold start, a CLI run) from
 //! a [`Config`] that has already been read and checked: the Fauna API, the bucket, and the
-//! account key (read from Secrets Manager when the configuration names a secret).
+//! account key (read from Secrets Manager when the configuration names a secret, and read
+//! again there by the Fauna client when Fauna rejects it).
 //!
 //! This is the only place the exporter touches the network before its first step, so everything
 //! that can be checked without it (arguments, payloads, settings) is checked before
@@ -12,6 +13,7 @@ use aws_config::profile::ProfileFileRegionProvider;
 
 use crate::config::{Config, ConfigError, KeySource};
 use crate::error::StepError;
+use crate::fauna::secret::SecretReader;
 use crate::fauna::{AccountKey, FaunaClient};
 use crate::retry::RetryPolicy;
 use crate::store::S3Store;
@@ -27,10 +29,11 @@ impl Deps<FaunaClient, S3Store> {
     /// The real clients for `config`.
     pub async fn connect(config: Config) -> Result<Self, StepError> {
         let aws = aws_config().await?;
-        let key = account_key(&config.account_key, &aws).await?;
+        let (key, secret) = account_key(&config.account_key, &aws).await?;
         let api = FaunaClient::new(
             config.fauna_url.clone(),
             key,
+            secret,
             RetryPolicy::default(),
             config.timeouts,
         )
@@ -58,30 +61,17 @@ async fn aws_config() -> Result<aws_config::SdkConfig, ConfigError> {
         .await)
 }
 
-/// The account key itself, reading the secret if that is where it lives.
+/// The account key, and where to read it again when it is kept in a secret.
 async fn account_key(
     source: &KeySource,
     aws: &aws_config::SdkConfig,
-) -> Result<AccountKey, ConfigError> {
-    let id = match source {
-        KeySource::Key(key) => return Ok(key.clone()),
-        KeySource::Secret(id) => id,
-    };
-    let client = aws_sdk_secretsmanager::Client::new(aws);
-    let unreadable = |detail: String| ConfigError {
-        var: "FAUNA_ACCOUNT_KEY_SECRET_ARN",
-        problem: format!(
-            "names a secret that cannot be read ({detail}): check the ARN and that the function may call secretsmanager:GetSecretValue on it"
-        ),
-    };
-    let out = client
-        .get_secret_value()
-        .secret_id(id)
-        .send()
-        .await
-        .map_err(|e| unreadable(crate::aws_error::describe(&e)))?;
-    match out.secret_string() {
-        Some(secret) if !secret.trim().is_empty() => Ok(AccountKey::new(secret.trim().to_owned())),
-        _ => Err(unreadable("it holds no secret string".into())),
+) -> Result<(AccountKey, Option<SecretReader>), StepError> {
+    match source {
+        KeySource::Key(key) => Ok((key.clone(), None)),
+        KeySource::Secret(id) => {
+            let reader = SecretReader::new(aws_sdk_secretsmanager::Client::new(aws), id.clone());
+            let key = reader.read().await?;
+            Ok((key, Some(reader)))
+        }
     }
 }

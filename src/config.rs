@@ -20,7 +20,9 @@ pub const ENVIRONMENT_HELP: &str = "\
 Configuration (environment variables):
   FAUNA_ACCOUNT_URL          Fauna Account API base URL [default: https://account.fauna.com]
   FAUNA_ACCOUNT_KEY          Fauna account key secret (never logged); or
-  FAUNA_ACCOUNT_KEY_SECRET_ARN  a Secrets Manager secret holding it, read once per cold start
+  FAUNA_ACCOUNT_KEY_SECRET_ARN  a Secrets Manager secret holding it (the key, or a JSON object with
+                             it as FAUNA_ACCOUNT_KEY), read at cold start and again when Fauna
+                             rejects the key
   LOGS_BUCKET                destination S3 bucket (required)
   LOGS_PREFIX                key prefix inside the bucket [default: fauna-logs]
   FAUNA_REGION_GROUPS        region groups a database path may start with [default: us-std,eu-std,classic]

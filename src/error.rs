@@ -13,6 +13,7 @@ use lambda_runtime::Diagnostic;
 
 use crate::config::ConfigError;
 use crate::copy::CopyError;
+use crate::fauna::secret::SecretError;
 use crate::fauna::{DownloadError, FaunaError};
 use crate::input::InvalidJob;
 use crate::job::JobFailure;
@@ -32,6 +33,8 @@ pub enum StepError {
     Fauna(#[from] FaunaError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
     #[error(transparent)]
     Copy(CopyError),
     #[error(
@@ -59,6 +62,7 @@ pub enum StepError {
 /// Every `errorType` this function reports, with whether Step Functions should retry it.
 pub const ERROR_TYPES: &[(&str, bool)] = &[
     ("ConfigError", false),
+    ("SecretUnavailable", true),
     ("StartupFailed", false),
     ("InvalidJob", false),
     ("FaunaAuthRejected", false),
@@ -79,7 +83,10 @@ impl StepError {
     /// The stable name Step Functions sees as `errorType` / `Error`.
     pub fn error_type(&self) -> &'static str {
         match self {
-            StepError::Config(_) => "ConfigError",
+            StepError::Config(_) | StepError::Secret(SecretError::Unreadable { .. }) => {
+                "ConfigError"
+            }
+            StepError::Secret(SecretError::Unavailable { .. }) => "SecretUnavailable",
             StepError::Startup(_) => "StartupFailed",
             StepError::InvalidJob(_) => "InvalidJob",
             StepError::Fauna(e) | StepError::Copy(CopyError::Fauna(e)) => match e {
@@ -175,6 +182,12 @@ mod tests {
                 problem: "is not set".into(),
             }),
             StepError::Startup("no TLS roots".into()),
+            StepError::Secret(SecretError::Unreadable {
+                detail: "ResourceNotFoundException".into(),
+            }),
+            StepError::Secret(SecretError::Unavailable {
+                detail: "ThrottlingException".into(),
+            }),
             StepError::InvalidJob(InvalidJob::NoScope),
             StepError::Fauna(FaunaError::AuthRejected {
                 endpoint,
@@ -275,10 +288,12 @@ mod tests {
             StepError::ExportFailed { .. } => 17,
             StepError::PollDeadlineExceeded { .. } => 18,
             StepError::Copy(CopyError::UrlNotReady { .. }) => 19,
+            StepError::Secret(SecretError::Unreadable { .. }) => 20,
+            StepError::Secret(SecretError::Unavailable { .. }) => 21,
         }
     }
 
-    const VARIANTS: usize = 20;
+    const VARIANTS: usize = 22;
 
     /// Every error a step can fail with has a name in `ERROR_TYPES`, with the retry flag that
     /// list gives, and every name listed is one a step can fail with.
@@ -306,7 +321,11 @@ mod tests {
         }
         // The bucket's errors: a throttled write is retried, a refused one is not, a corrupted
         // one is a checksum mismatch (sent again).
-        let names: Vec<&str> = samples[7..10].iter().map(StepError::error_type).collect();
+        let names: Vec<&str> = samples
+            .iter()
+            .filter(|e| matches!(e, StepError::Store(_)))
+            .map(StepError::error_type)
+            .collect();
         assert_eq!(
             names,
             ["S3Unavailable", "S3WriteRejected", "ChecksumMismatch"]

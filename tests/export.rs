@@ -348,6 +348,44 @@ async fn the_account_key_can_come_from_secrets_manager() {
         run.stderr
     );
     assert_eq!(sim.stats().await["api_calls"], 0);
+
+    // The console's key/value form: {"FAUNA_ACCOUNT_KEY": "<key>"}.
+    let json = serde_json::json!({"FAUNA_ACCOUNT_KEY": support::ACCOUNT_KEY}).to_string();
+    let arn = support::create_secret("fauna-account-key-json", &json).await;
+    let env = [
+        ("FAUNA_ACCOUNT_KEY", ""),
+        ("FAUNA_ACCOUNT_KEY_SECRET_ARN", arn.as_str()),
+    ];
+    let (sim, bucket, run) = export_ecommerce(&[], "json-secret", &env).await;
+    assert_stored(&sim, &bucket, &run).await;
+    // Another JSON shape is refused, naming the field it must have, never quoting the secret.
+    let other = serde_json::json!({"key": support::ACCOUNT_KEY}).to_string();
+    let arn = support::create_secret("fauna-account-key-other", &other).await;
+    let env = [
+        ("FAUNA_ACCOUNT_KEY", ""),
+        ("FAUNA_ACCOUNT_KEY_SECRET_ARN", arn.as_str()),
+    ];
+    let (_sim, _bucket, run) = export_ecommerce(&[], "other-secret", &env).await;
+    assert_eq!(run.status, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("\"FAUNA_ACCOUNT_KEY\""),
+        "{}",
+        run.stderr
+    );
+    run.assert_no_secrets();
+    // Secrets Manager not answering: transient, said so.
+    let env = [
+        ("FAUNA_ACCOUNT_KEY", ""),
+        ("FAUNA_ACCOUNT_KEY_SECRET_ARN", "fauna-account-key-json"),
+        ("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://127.0.0.1:9"),
+    ];
+    let (_sim, _bucket, run) = export_ecommerce(&[], "no-secrets-manager", &env).await;
+    assert_eq!(run.status, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("cannot be read right now"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

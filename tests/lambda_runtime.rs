@@ -389,3 +389,49 @@ async fn a_thousand_failed_windows_answer_in_a_few_kilobytes_with_the_full_repor
     assert!(stored.to_string().contains("0999_window"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The account key is rotated in its secret while a sandbox is warm: the invocation Fauna
+/// refuses reads the secret again and goes on with the new key, without a cold start. Before the
+/// rotation, the same re-read finds the old key and the step fails `FaunaAuthRejected`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_warm_sandbox_follows_a_rotated_account_key() {
+    let sim = Sim::start(&["--polls-to-complete", "1"]);
+    let bucket = bucket(&s3().await, "rotation").await;
+    let secret = format!("fauna-rotated-{}", std::process::id());
+    support::create_secret(&secret, "fnacapi_the_old_revoked_key").await;
+    let mut env = debug_env(&sim, &bucket);
+    env.retain(|(k, _)| k != "FAUNA_ACCOUNT_KEY");
+    env.push(("FAUNA_ACCOUNT_KEY_SECRET_ARN".into(), secret.clone()));
+    let dir = scratch("rotation");
+    let log = dir.join("watch.log");
+    let watch = Watch::start_logged(&env, Some(&log));
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("events/manual-request-database.json");
+    let err = watch.invoke(&fixture).expect_err("the old key is refused");
+    let (error_type, _) = error_answer(&err);
+    assert_eq!(error_type, "FaunaAuthRejected", "{err}");
+    support::secrets_manager(
+        "PutSecretValue",
+        json!({"SecretId": secret, "SecretString": support::ACCOUNT_KEY}),
+    )
+    .await;
+    let job = watch
+        .invoke(&fixture)
+        .expect("the rotated key is read again and used");
+    assert_eq!(job["step"], "poll", "{job}");
+    // Fauna refused the old key once per invocation; each time the secret was read again.
+    assert_eq!(
+        sim.stats().await["unauthorized"],
+        2,
+        "{}",
+        sim.stats().await
+    );
+    drop(watch);
+    let output = std::fs::read_to_string(&log).expect("read the watch log");
+    assert!(
+        output.contains("its secret holds a new one now"),
+        "{output}"
+    );
+    assert_no_secret("the function's output", &output, None);
+    assert!(!output.contains("fnacapi_the_old_revoked_key"), "{output}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

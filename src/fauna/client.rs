@@ -11,7 +11,10 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Deserialize;
 use url::Url;
 
+use std::sync::{Arc, RwLock};
+
 use super::download::{self, DownloadError, LogFile, PresignedUrl};
+use super::secret::SecretReader;
 use super::{AccountKey, FaunaError, LogRequestStatus, LogsApi};
 use crate::retry::RetryPolicy;
 use crate::scope::Scope;
@@ -23,7 +26,10 @@ pub struct FaunaClient {
     api: reqwest::Client,
     files: reqwest::Client,
     base: Url,
-    key: AccountKey,
+    /// The account key in use; replaced when it is read again from its secret.
+    key: Arc<RwLock<AccountKey>>,
+    /// Where the key is kept, when it is kept in a secret.
+    secret: Option<SecretReader>,
     retry: RetryPolicy,
 }
 
@@ -39,9 +45,11 @@ pub struct Timeouts {
 
 impl FaunaClient {
     /// A client of the API under `base`.
+    /// A client of the API under `base`, with `key`, read from `secret` when it is kept in one.
     pub fn new(
         base: Url,
         key: AccountKey,
+        secret: Option<SecretReader>,
         retry: RetryPolicy,
         timeouts: Timeouts,
     ) -> Result<FaunaClient, String> {
@@ -56,9 +64,40 @@ impl FaunaClient {
             api,
             files,
             base,
-            key,
+            key: Arc::new(RwLock::new(key)),
+            secret,
             retry,
         })
+    }
+
+    /// The account key in use.
+    fn key(&self) -> AccountKey {
+        self.key
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Reads the key again from its secret; `true` if it changed (and is now in use).
+    async fn reread_key(&self, rejected: &AccountKey) -> bool {
+        let Some(secret) = &self.secret else {
+            return false;
+        };
+        match secret.read().await {
+            Ok(key) if key.expose() != rejected.expose() => {
+                tracing::info!("Fauna rejected the account key; its secret holds a new one now");
+                *self
+                    .key
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = key;
+                true
+            }
+            Ok(_) => false,
+            Err(e) => {
+                tracing::warn!(error = %e, "Fauna rejected the account key, and its secret cannot be read again");
+                false
+            }
+        }
     }
 
     /// `{base}/api/v1/logs/{segments…}?type=query[&regionGroup=rg]`.
@@ -86,9 +125,11 @@ impl FaunaClient {
         build: impl Fn() -> RequestBuilder,
     ) -> Result<LogRequestStatus, FaunaError> {
         let mut attempt = 0;
+        let mut key_reread = false;
         loop {
             attempt += 1;
-            let (last, delay) = match build().bearer_auth(self.key.expose()).send().await {
+            let key = self.key();
+            let (last, delay) = match build().bearer_auth(key.expose()).send().await {
                 Ok(resp) if resp.status().is_success() => {
                     if resp
                         .content_length()
@@ -108,6 +149,15 @@ impl FaunaClient {
                     let (code, reason) = error_body(&body);
                     match status {
                         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                            // The key may have been rotated since it was read: read it again
+                            // once, and try again with the new one.
+                            if !key_reread {
+                                key_reread = true;
+                                if self.reread_key(&key).await {
+                                    attempt -= 1;
+                                    continue;
+                                }
+                            }
                             return Err(FaunaError::AuthRejected {
                                 endpoint,
                                 status: status.as_u16(),
@@ -351,6 +401,7 @@ mod tests {
         let client = FaunaClient::new(
             Url::parse("http://127.0.0.1:8080").unwrap(),
             AccountKey::new("k".into()),
+            None,
             RetryPolicy::default(),
             Timeouts {
                 api: Duration::from_secs(30),

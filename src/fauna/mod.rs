@@ -3,12 +3,14 @@
 //! - [`client`]: [`FaunaClient`], the API over HTTPS, with retries of transient faults.
 //! - [`download`]: the file behind a presigned URL, fetched from a byte offset on.
 //! - [`account_key`]: the account key, which only ever goes into the `Authorization` header.
+//! - [`secret`]: the key kept in Secrets Manager, read again when Fauna rejects it (rotation).
 //!
 //! The steps are generic over [`LogsApi`], so they can be tested without a network.
 
 pub mod account_key;
 pub mod client;
 pub mod download;
+pub mod secret;
 
 use std::fmt;
 use std::future::Future;
