@@ -208,3 +208,42 @@ fn the_templates_schedule_input_is_the_fixture_and_parses() {
         ("2026-11-24T00:00:00Z".into(), "2026-11-25T00:00:00Z".into())
     );
 }
+
+/// Every `LogsPrefix` the template's pattern accepts gives object, manifest and copy-record keys
+/// that start with exactly `<LogsPrefix>/`, the prefix the function role's S3 grant names
+/// (`arn:…:s3:::<bucket>/<LogsPrefix>/*`), so no accepted prefix can make a write AccessDenied.
+#[test]
+fn every_prefix_the_template_accepts_is_the_prefix_the_grant_names() {
+    use fauna_logs_export::keys::{copy_record_key, manifest_key, object_key};
+    use proptest::prelude::*;
+    let template = template();
+    let pattern = template["Parameters"]["LogsPrefix"]["AllowedPattern"]
+        .as_str()
+        .expect("LogsPrefix has a pattern");
+    let grant = serde_json::to_string(&template["Resources"]).expect("resources");
+    assert!(
+        grant.contains("${Bucket}/${LogsPrefix}/*"),
+        "the grant is not <bucket>/<LogsPrefix>/*"
+    );
+    // proptest generates from the pattern without its anchors (it matches whole strings).
+    let body = pattern.trim_start_matches('^').trim_end_matches('$');
+    let start = fauna_logs_export::time::parse_rfc3339("2026-11-24T00:00:00Z").expect("time");
+    let end = fauna_logs_export::time::parse_rfc3339("2026-11-25T00:00:00Z").expect("time");
+    let mut runner = proptest::test_runner::TestRunner::default();
+    runner
+        .run(
+            &proptest::string::string_regex(body).expect("the pattern"),
+            |prefix| {
+                prop_assume!(!prefix.is_empty() && prefix.len() <= 200);
+                let grant_prefix = format!("{prefix}/");
+                for (region_group, database) in [("us-std", Some("ECommerce")), ("eu-std", None)] {
+                    let key = object_key(&prefix, region_group, database, start, end);
+                    prop_assert!(key.starts_with(&grant_prefix), "{key} for {prefix:?}");
+                    prop_assert!(manifest_key(&key).starts_with(&grant_prefix));
+                    prop_assert!(copy_record_key(&key).starts_with(&grant_prefix));
+                }
+                Ok(())
+            },
+        )
+        .expect("every accepted prefix is the granted prefix");
+}
