@@ -7,13 +7,13 @@ PYTHON       ?= python3
 VENV         := .venv
 # Python-side tools, pinned: moto 5.2.1 returns a CompleteMultipartUpload body aws-sdk-s3 cannot parse.
 PY_TOOLS     := moto[server,s3crc32c,stepfunctions]==5.2.5 cargo-lambda==1.9.2 cfn-lint==1.58.0 \
-                aws-sam-translator==1.115.0
+                aws-sam-translator==1.115.0 sqlglot==30.30.0 duckdb==2.0.1
 # The venv is made for these exact pins: its stamp is named after them, so changing a pin
 # rebuilds it from scratch.
 VENV_READY   := $(VENV)/.ready-$(shell echo '$(PY_TOOLS)' | sha1sum | cut -c1-12)
 export PATH  := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: test demo rss tools build release deploy invoke clean bench bench-backfill
+.PHONY: test demo rss tools build release deploy invoke clean bench bench-backfill athena-template
 
 # Settings that would make `make test` check less than all of it; it runs without them.
 SHRINKING_KNOBS := FAULT_MATRIX_ROWS PROPTEST_CASES FUZZ_SECONDS FUZZ_FLAGS
@@ -34,6 +34,11 @@ test: tools
 	$(VENV)/bin/python -m unittest tests/support/test_s3_front.py
 	env -u FAULT_MATRIX_ROWS -u PROPTEST_CASES cargo test --all-features
 	env -u FUZZ_SECONDS -u FUZZ_FLAGS $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS) FUZZ_FLAGS='$(TEST_FUZZ_FLAGS)' 
+
+## athena-template: rewrite the generated block of infra/template.yaml (the saved queries and the
+## typed view) from infra/athena/*.sql; tests/athena fails while it is not current
+athena-template: tools
+	$(VENV)/bin/python tests/athena/athena_template.py
 
 ## tools: the project's Python virtualenv with moto (local S3) and cargo-lambda
 tools: $(VENV_READY)

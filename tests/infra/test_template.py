@@ -15,6 +15,7 @@ Each class pins one finding of the infra review (docs/runbook.md and docs/backfi
 
 from __future__ import annotations
 
+import base64
 import copy
 import functools
 import json
@@ -45,6 +46,10 @@ PHYSICAL_NAMES = {
     "ScheduleName", "RuleName", "EventBusName", "SecretName", "KeyName",
 }
 NOT_PHYSICAL_NAMES = {"MetricName", "DisplayName"}
+# Properties that name something else (the Glue database a table is in: its own name is
+# checked by Item9QueryYourLogs), or that label and need not be unique (a saved query).
+REFERENCES_A_NAME = {"DatabaseName"}
+NOT_PHYSICAL_NAMES_OF = {"AWS::Athena::NamedQuery": {"Name"}}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -163,6 +168,8 @@ class Stack:
             if fn == "Fn::GetAtt":
                 logical, attr = arg if isinstance(arg, list) else arg.split(".", 1)
                 return f"<{logical}.{attr}>"
+            if fn == "Fn::Base64":
+                return base64.b64encode(str(self.resolve(arg)).encode()).decode()
             if fn == "Fn::Join":
                 sep, items = arg
                 return sep.join(str(x) for x in self.resolve(items))
@@ -452,7 +459,9 @@ class Item2PhysicalNames(unittest.TestCase):
         checked = 0
         for name, resource in cfn_template()["Resources"].items():
             for prop in resource.get("Properties", {}):
-                if not prop.endswith("Name") or prop in NOT_PHYSICAL_NAMES:
+                if not prop.endswith("Name") or prop in NOT_PHYSICAL_NAMES | REFERENCES_A_NAME:
+                    continue
+                if prop in NOT_PHYSICAL_NAMES_OF.get(resource["Type"], set()):
                     continue
                 self.assertIn(prop, PHYSICAL_NAMES, f"{name}.{prop}: is it a physical name? classify it")
                 in_a, in_b = a.resource(name)[prop], b.resource(name)[prop]
@@ -981,6 +990,226 @@ class Item8DocsAndEncryption(unittest.TestCase):
                 self.assertNotIn("*", as_list(statement["Resource"]), statement)
                 for action in as_list(statement["Action"]):
                     self.assertFalse(action == "*" or action.endswith(":*"), statement)
+
+
+
+# Every field of a Fauna query-log record (the reference, section 6) and the type its column has.
+DOCUMENTED_FIELDS = {
+    "API_VERSION": "string",
+    "BYTES_IN": "bigint", "BYTES_OUT": "bigint", "BYTE_READ_OPS": "bigint", "BYTE_WRITE_OPS": "bigint",
+    "COMPUTE_OPS": "bigint", "QUERY_TIME_MS": "bigint", "TXN_RETRIES": "bigint",
+    "DATABASE": "array<string>",
+    "FQL_SHAPE": "string",
+    "RATE_LIMITS_HIT": "array<string>",
+    "REGION_GROUP": "string", "REQUEST_METHOD": "string",
+    "REQUEST_HEADERS": "string",
+    "RESPONSE_CODE": "string",
+    "TAGS": "map<string,string>",
+    "TRACEPARENT": "string", "TS": "string",
+}
+ATHENA_RESOURCES = {
+    "QueryLogsDatabase": "AWS::Glue::Database",
+    "QueryLogsTable": "AWS::Glue::Table",
+    "QueryLogsTypedView": "AWS::Glue::Table",
+    "QueryResultsBucket": "AWS::S3::Bucket",
+    "QueryResultsBucketPolicy": "AWS::S3::BucketPolicy",
+    "QueryWorkGroup": "AWS::Athena::WorkGroup",
+    "QueryLogsPolicy": "AWS::IAM::ManagedPolicy",
+}
+ATHENA_OUTPUTS = {"AthenaDatabase", "AthenaTable", "AthenaWorkGroup", "AthenaQueryEditorUrl", "QueryLogsPolicyArn"}
+
+
+def saved_query_files() -> list[Path]:
+    return sorted((INFRA / "athena" / "queries").glob("*.sql"))
+
+
+class Item9QueryYourLogs(unittest.TestCase):
+    """Issue #11: a Glue database, table (partition projection) and view, an Athena workgroup
+    with the saved queries, on by default and off with QueryWithAthena=false; least privilege
+    for whoever queries; outputs to find them. (The SQL itself, and the table on a real
+    engine: tests/athena.)"""
+
+    KEY = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+    def outputs(self, stack: Stack) -> dict:
+        return {
+            name: stack.resolve(out["Value"])
+            for name, out in stack.cfn.get("Outputs", {}).items()
+            if "Condition" not in out or stack.condition(out["Condition"])
+        }
+
+    def test_on_by_default_with_a_saved_query_per_file(self):
+        stack = Stack()
+        for name, type_ in ATHENA_RESOURCES.items():
+            self.assertEqual(type_, stack.cfn["Resources"][name]["Type"], name)
+            self.assertIsNotNone(stack.resource(name), f"{name} is created by default")
+        saved = stack.resources("AWS::Athena::NamedQuery")
+        self.assertEqual(len(saved_query_files()), len(saved), sorted(saved))
+        self.assertGreaterEqual(len(saved), 6)
+        for query in saved.values():
+            self.assertEqual("<QueryLogsDatabase>", query["Database"])
+            self.assertEqual("<QueryWorkGroup>", query["WorkGroup"])
+        self.assertLessEqual(ATHENA_OUTPUTS, set(self.outputs(stack)))
+        self.assertEqual([], stack.refused())
+
+    def test_the_parameter_turns_it_all_off(self):
+        stack = Stack({"QueryWithAthena": "false"})
+        self.assertEqual([], stack.refused())
+        athena_only = {"AWS::Glue::Database", "AWS::Glue::Table", "AWS::Athena::WorkGroup", "AWS::Athena::NamedQuery"}
+        for name, resource in stack.cfn["Resources"].items():
+            if name in ATHENA_RESOURCES or resource["Type"] in athena_only:
+                self.assertEqual("QueryWithAthena", resource.get("Condition"), name)
+                self.assertIsNone(stack.resource(name), f"{name} is not created")
+        self.assertFalse(ATHENA_OUTPUTS & set(self.outputs(stack)))
+        # The rest of the stack is as it was.
+        self.assertIsNotNone(stack.resource("ExportFunction"))
+        self.assertIsNotNone(stack.resource("LogsBucket"))
+
+    def test_the_database_is_stack_unique(self):
+        names = {n: Stack(stack_name=n).resource("QueryLogsDatabase")["DatabaseInput"]["Name"] for n in ("logs-a", "logs-b")}
+        self.assertEqual({"logs-a": "logs_a", "logs-b": "logs_b"}, names)
+        for name in names.values():
+            self.assertRegex(name, r"^[A-Za-z0-9_]+$", "Athena names take letters, digits and _")
+
+    def test_every_documented_field_is_a_column_of_its_type(self):
+        table = Stack().resource("QueryLogsTable")["TableInput"]
+        columns = {c["Name"]: c["Type"] for c in table["StorageDescriptor"]["Columns"]}
+        self.assertEqual({k.lower(): v for k, v in DOCUMENTED_FIELDS.items()}, columns)
+        self.assertEqual("org.apache.hive.hcatalog.data.JsonSerDe", table["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"])
+        self.assertEqual("org.apache.hadoop.mapred.TextInputFormat", table["StorageDescriptor"]["InputFormat"])
+        self.assertEqual("EXTERNAL_TABLE", table["TableType"])
+
+    def test_partitions_do_not_collide_with_data_columns_and_are_projected(self):
+        table = Stack().resource("QueryLogsTable")["TableInput"]
+        partitions = [c["Name"] for c in table["PartitionKeys"]]
+        columns = {c["Name"].lower() for c in table["StorageDescriptor"]["Columns"]}
+        self.assertFalse({p.lower() for p in partitions} & columns, "names are compared case-insensitively")
+        self.assertFalse({p.lower() for p in partitions} & {f.lower() for f in DOCUMENTED_FIELDS})
+        params = table["Parameters"]
+        self.assertEqual("true", params["projection.enabled"])
+        kinds = {p: params[f"projection.{p}.type"] for p in partitions}
+        self.assertEqual({"scope_region_group": "enum", "scope_database": "injected", "window_day": "date"}, kinds)
+        self.assertEqual(REGION_GROUPS, params["projection.scope_region_group.values"].split(","))
+        self.assertEqual("yyyy-MM-dd", params["projection.window_day.format"])
+        self.assertEqual("date", {c["Name"]: c["Type"] for c in table["PartitionKeys"]}["window_day"])
+        self.assertTrue(params["projection.window_day.range"].endswith(",NOW"))
+        for name in params:
+            self.assertFalse(name.startswith("projection.") and name.split(".")[1] not in partitions + ["enabled"], name)
+
+    def test_the_location_template_is_the_functions_prefix(self):
+        """storage.location.template is built from the LogsPrefix the function gets as
+        LOGS_PREFIX, for the created and an existing bucket: the object keys' folders."""
+        for params, bucket in (
+            ({}, "<LogsBucket>"),
+            ({"LogsPrefix": "exports/fauna"}, "<LogsBucket>"),
+            ({"ExistingBucketName": "team-logs", "LogsPrefix": "a/b/c"}, "team-logs"),
+        ):
+            stack = Stack(params)
+            env = stack.resource("ExportFunction")["Environment"]["Variables"]
+            self.assertEqual(env["LOGS_BUCKET"], bucket)
+            table = stack.resource("QueryLogsTable")["TableInput"]
+            root = f"s3://{bucket}/{object_key_prefix(env['LOGS_PREFIX'])}"
+            self.assertEqual(
+                f"{root}region_group=${{scope_region_group}}/database=${{scope_database}}/date=${{window_day}}/",
+                table["Parameters"]["storage.location.template"],
+                params,
+            )
+            self.assertEqual(root, table["StorageDescriptor"]["Location"])
+
+    def test_the_view_is_stored_as_athena_stores_views(self):
+        stack = Stack(stack_name="logs-a")
+        view = stack.resource("QueryLogsTypedView")["TableInput"]
+        self.assertEqual("VIRTUAL_VIEW", view["TableType"])
+        self.assertEqual("true", view["Parameters"]["presto_view"])
+        text = view["ViewOriginalText"]
+        self.assertTrue(text.startswith("/* Presto View: ") and text.endswith(" */"), text[:40])
+        decoded = json.loads(base64.b64decode(text[len("/* Presto View: "):-3]))
+        self.assertEqual("awsdatacatalog", decoded["catalog"])
+        self.assertEqual("<QueryLogsDatabase>", decoded["schema"])
+        self.assertIn("FROM query_logs", decoded["originalSql"])
+        glue_columns = [c["Name"] for c in view["StorageDescriptor"]["Columns"]]
+        self.assertEqual(glue_columns, [c["name"] for c in decoded["columns"]])
+        self.assertLessEqual({"ts", "http_status", "user_agent", "forwarded_for"}, set(glue_columns))
+
+    def test_the_workgroup_enforces_its_results_location_and_a_cutoff(self):
+        for params, encryption in (
+            ({}, {"EncryptionOption": "SSE_S3"}),
+            ({"LogsKmsKeyArn": self.KEY, "AthenaBytesScannedCutoff": "1000000000"}, {"EncryptionOption": "SSE_KMS", "KmsKey": self.KEY}),
+        ):
+            stack = Stack(params)
+            config = stack.resource("QueryWorkGroup")["WorkGroupConfiguration"]
+            self.assertIs(True, config["EnforceWorkGroupConfiguration"])
+            self.assertEqual(stack.params["AthenaBytesScannedCutoff"], str(config["BytesScannedCutoffPerQuery"]))
+            self.assertEqual("s3://<QueryResultsBucket>/", config["ResultConfiguration"]["OutputLocation"])
+            self.assertEqual(ACCOUNT, config["ResultConfiguration"]["ExpectedBucketOwner"])
+            self.assertEqual(encryption, config["ResultConfiguration"]["EncryptionConfiguration"])
+            self.assertEqual("Athena engine version 3", config["EngineVersion"]["SelectedEngineVersion"])
+            bucket = stack.resource("QueryResultsBucket")
+            expiry = [r for r in bucket["LifecycleConfiguration"]["Rules"] if "ExpirationInDays" in r]
+            self.assertEqual([stack.params["AthenaResultsRetentionDays"]], [str(r["ExpirationInDays"]) for r in expiry])
+            self.assertEqual(["Enabled"], [r["Status"] for r in expiry])
+            self.assertTrue(all(bucket["PublicAccessBlockConfiguration"].values()))
+            policy_ = stack.resource("QueryResultsBucketPolicy")["PolicyDocument"]["Statement"]
+            self.assertEqual(["DenyInsecureTransport"], [s["Sid"] for s in policy_])
+
+    def test_parameters_refuse_what_athena_refuses(self):
+        for name, value, accepted in (
+            ("AthenaBytesScannedCutoff", "10000000", True),
+            ("AthenaBytesScannedCutoff", "9999999", False),
+            ("AthenaResultsRetentionDays", "0", False),
+            ("AthenaResultsRetentionDays", "1", True),
+            ("QueryWithAthena", "yes", False),
+        ):
+            errors = parameter_errors(cfn_template()["Parameters"][name], value)
+            self.assertEqual(accepted, not errors, (name, value, errors))
+
+    def test_the_query_policy_grants_least_privilege(self):
+        for params in ({}, {"LogsKmsKeyArn": self.KEY}, {"ExistingBucketName": "team-logs", "LogsPrefix": "exports/fauna"}):
+            stack = Stack(params)
+            env = stack.resource("ExportFunction")["Environment"]["Variables"]
+            bucket, prefix = env["LOGS_BUCKET"], env["LOGS_PREFIX"]
+            statements = stack.resource("QueryLogsPolicy")["PolicyDocument"]["Statement"]
+            by_sid = {s["Sid"]: s for s in statements}
+            for statement in statements:
+                self.assertEqual("Allow", statement["Effect"])
+                for action in as_list(statement["Action"]):
+                    self.assertNotIn("*", action, statement["Sid"])
+                if "*" in as_list(statement["Resource"]):
+                    self.assertTrue(all(a.split(":")[1].startswith("List") for a in as_list(statement["Action"])), statement)
+            actions = {a for s in statements for a in as_list(s["Action"])}
+            self.assertFalse({a for a in actions if a.startswith("s3:") and ("Delete" in a or "Put" in a)} - {"s3:PutObject"})
+            # Writes go to the results bucket only; the logs are only read.
+            for statement in statements:
+                for resource in as_list(statement["Resource"]):
+                    if f":::{bucket}" in str(resource):
+                        self.assertTrue(set(as_list(statement["Action"])) <= {"s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"}, statement)
+            self.assertEqual([f"arn:aws:s3:::{bucket}/{prefix}/*"], as_list(by_sid["ReadTheLogs"]["Resource"]))
+            self.assertEqual({"StringLike": {"s3:prefix": f"{prefix}/*"}}, by_sid["ListTheLogs"]["Condition"])
+            self.assertEqual(
+                [f"arn:aws:athena:{REGION}:{ACCOUNT}:workgroup/<QueryWorkGroup>"],
+                as_list(by_sid["RunQueriesInTheWorkGroup"]["Resource"]),
+            )
+            glue = as_list(by_sid["ReadTheTableDefinitions"]["Resource"])
+            self.assertEqual({"glue:GetDatabase", "glue:GetTable", "glue:GetTables"}, set(by_sid["ReadTheTableDefinitions"]["Action"]))
+            self.assertTrue(all(r.endswith(("catalog", "<QueryLogsDatabase>", "/query_logs", "/query_logs_typed")) for r in glue), glue)
+            kms = [s for s in statements if any(a.startswith("kms:") for a in as_list(s["Action"]))]
+            if "LogsKmsKeyArn" in params:
+                self.assertEqual(1, len(kms))
+                self.assertEqual([self.KEY], as_list(kms[0]["Resource"]))
+                self.assertEqual("s3.*.amazonaws.com", kms[0]["Condition"]["StringLike"]["kms:ViaService"])
+            else:
+                self.assertEqual([], kms)
+
+    def test_outputs_name_the_database_table_workgroup_and_editor(self):
+        out = self.outputs(Stack(stack_name="logs-a"))
+        self.assertEqual("<QueryLogsDatabase>", out["AthenaDatabase"])
+        self.assertEqual("query_logs", out["AthenaTable"])
+        self.assertEqual("<QueryWorkGroup>", out["AthenaWorkGroup"])
+        self.assertEqual(f"https://{REGION}.console.aws.amazon.com/athena/home?region={REGION}#/query-editor", out["AthenaQueryEditorUrl"])
+        self.assertEqual("<QueryLogsPolicy>", out["QueryLogsPolicyArn"])
+        table = Stack().resource("QueryLogsTable")["TableInput"]
+        self.assertEqual(out["AthenaTable"], table["Name"])
+
 
 
 if __name__ == "__main__":
