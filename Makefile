@@ -20,7 +20,8 @@ SHRINKING_KNOBS := FAULT_MATRIX_ROWS PROPTEST_CASES FUZZ_SECONDS FUZZ_FLAGS
 
 ## test: every check (format, lints, the SAM template and its transformed form, the strict S3
 ## front's own tests, unit and
-## end-to-end tests, the state machine run in moto against the real function, 30 s of fuzzing the
+## end-to-end tests, the state machine run in moto against the real function, the Athena table,
+## view and saved queries on DuckDB over real exports (tests/athena), 30 s of fuzzing the
 ## job parser); installs what it needs. It ignores FAULT_MATRIX_ROWS, PROPTEST_CASES, FUZZ_SECONDS
 ## and FUZZ_FLAGS (and says so when they are set): a pass means the whole suite ran.
 test: tools
@@ -33,6 +34,8 @@ test: tools
 	$(VENV)/bin/python -m unittest discover -s tests/infra
 	$(VENV)/bin/python -m unittest tests/support/test_s3_front.py
 	env -u FAULT_MATRIX_ROWS -u PROPTEST_CASES cargo test --all-features
+	cargo build --all-features --bins
+	$(VENV)/bin/python -m unittest discover -s tests/athena
 	env -u FUZZ_SECONDS -u FUZZ_FLAGS $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS) FUZZ_FLAGS='$(TEST_FUZZ_FLAGS)' 
 
 ## athena-template: rewrite the generated block of infra/template.yaml (the saved queries and the
@@ -56,7 +59,8 @@ build:
 release: tools
 	cargo lambda build --release --arm64
 
-## demo: a whole export on the embedded defaults: Fauna simulator + moto S3 on loopback
+## demo: a whole export on the embedded defaults (Fauna simulator + moto S3 on loopback), then one
+## saved Athena query over what landed, run by DuckDB locally
 demo: tools build
 	tests/support/local-export.sh
 

@@ -2,8 +2,8 @@
 --
 -- One row per query, as in query_logs, plus:
 --   ts             TS in either documented form ("2099-05-10 18:05:42.871 Z", or ISO 8601
---                  "2024-06-24T17:19:52.790106Z"), as a UTC timestamp to the millisecond;
---                  NULL when TS is neither
+--                  "2024-06-24T17:19:52.790106Z"), as a UTC timestamp, to the millisecond
+--                  (further digits dropped, not rounded); NULL when TS is neither
 --   http_status    RESPONSE_CODE as an integer (NULL when it is not a number)
 --   user_agent, forwarded_for
 --                  from the JSON that REQUEST_HEADERS holds (NULL when it is not JSON)
@@ -16,7 +16,7 @@ SELECT
   scope_region_group,
   scope_database,
   window_day,
-  try(CAST(from_iso8601_timestamp(replace(replace(ts, ' Z', 'Z'), ' ', 'T')) AT TIME ZONE 'UTC' AS timestamp(3))) AS ts,
+  try(CAST(date_trunc('millisecond', from_iso8601_timestamp(replace(replace(ts, ' Z', 'Z'), ' ', 'T'))) AT TIME ZONE 'UTC' AS timestamp(3))) AS ts,
   ts AS ts_text,
   try_cast(response_code AS integer) AS http_status,
   response_code,

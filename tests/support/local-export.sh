@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One whole export on loopback: starts moto (local S3) and the Fauna simulator on free ports,
 # creates the bucket, runs `fauna-logs-export run`, and reports the stored object's key, size and
-# record count. Used by `make demo`, and by `make rss` (release build, under /usr/bin/time -v).
+# record count; then (not with --measure) runs a saved Athena query over what landed, with DuckDB
+# locally. Used by `make demo`, and by `make rss` (release build, under /usr/bin/time -v).
 #
 #   tests/support/local-export.sh [--release] [--measure] [--size BYTES]
 #
@@ -35,7 +36,7 @@ read -r -u "${SIM[0]}" sim_line
 export FAUNA_ACCOUNT_URL=${sim_line##* } FAUNA_ACCOUNT_KEY=demo-account-key
 export AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_REGION=us-east-1
 export AWS_ENDPOINT_URL=http://127.0.0.1:$s3_port S3_FORCE_PATH_STYLE=true
-export LOGS_BUCKET=fauna-logs-demo POLL_INTERVAL_SECONDS=1
+export LOGS_BUCKET=fauna-logs-demo POLL_INTERVAL_SECONDS=1 ROOT=$root
 
 "$py" - <<'PY'
 import os, time, boto3, botocore
@@ -73,4 +74,17 @@ print(f"Manifest {manifest_key}: {manifest['records']:,} records, CRC32C {manife
 PY
 if $measure; then
   grep -E "Maximum resident set size|Elapsed \(wall clock\)" "$work/time.txt"
+else
+  # Query it where it landed: the bucket copied locally with its keys, read by DuckDB as Athena
+  # reads the stack's table, and one saved query run over it (README, "Query your logs").
+  "$py" - "$work/bucket" <<'PY'
+import os, sys
+sys.path.insert(0, os.path.join(os.environ["ROOT"], "tests", "athena"))
+import exports
+s3 = exports.s3_client(os.environ["AWS_ENDPOINT_URL"], os.environ["AWS_ACCESS_KEY_ID"])
+exports.copy_bucket(s3, os.environ["LOGS_BUCKET"], exports.Path(sys.argv[1]))
+PY
+  echo
+  "$py" "$root/tests/athena/run_saved_query.py" --copy "$work/bucket" --bucket "$LOGS_BUCKET" \
+    --prefix fauna-logs costliest_query_shapes ECommerce 2026-11-24
 fi
