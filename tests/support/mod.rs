@@ -196,6 +196,45 @@ pub async fn s3_stats(bucket: &str) -> Value {
         .expect("S3 front stats JSON")
 }
 
+/// Waits until the front has stored `parts` UploadParts for the bucket.
+pub async fn until_parts_stored(bucket: &str, parts: usize) {
+    let started = Instant::now();
+    loop {
+        let stats = s3_stats(bucket).await;
+        let stored = stored_parts(&stats);
+        if stored >= parts {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "only {stored} parts stored: {stats}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub fn stored_parts(stats: &serde_json::Value) -> usize {
+    stats["requests"]
+        .as_array()
+        .map(|requests| {
+            requests
+                .iter()
+                .filter(|r| r["operation"] == "upload_part" && r["status"] == 200)
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Forgets what the front recorded of `bucket`'s requests (`DELETE /_stats/<bucket>`).
+pub async fn s3_stats_reset(bucket: &str) {
+    let resp = reqwest::Client::new()
+        .delete(format!("{}/_stats/{bucket}", moto().endpoint))
+        .send()
+        .await
+        .expect("reset S3 front stats");
+    assert!(resp.status().is_success(), "resetting S3 front stats");
+}
+
 /// Calls moto's Secrets Manager (served on the same endpoint as S3) and returns its answer.
 pub async fn secrets_manager(action: &str, body: Value) -> Value {
     let resp = reqwest::Client::new()
