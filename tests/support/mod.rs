@@ -274,8 +274,15 @@ pub struct Sim {
 
 impl Sim {
     pub fn start(args: &[&str]) -> Sim {
+        Sim::start_on(0, args)
+    }
+
+    /// A simulator on loopback `port` (0: any free one).
+    pub fn start_on(port: u16, args: &[&str]) -> Sim {
         let mut child = Command::new(env!("CARGO_BIN_EXE_fauna-sim"))
-            .args(["--addr", "127.0.0.1:0", "--account-key", ACCOUNT_KEY])
+            .arg("--addr")
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["--account-key", ACCOUNT_KEY])
             .arg("--exit-on-stdin-eof")
             // Fauna ignores `regionGroup`; the tests' simulator refuses a missing or wrong one,
             // which proves the client sends the right one on every status and renewal call.
