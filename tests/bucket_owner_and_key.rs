@@ -20,21 +20,12 @@ use aws_sdk_s3::types::ServerSideEncryption;
 use fauna_logs_export::keys::manifest_key;
 use serde_json::{Value, json};
 use support::{
-    Sim, bucket, export, export_env, keys, object, open_uploads, s3, s3_faults, s3_stats,
+    Sim, WINDOW, bucket, export, export_env, keys, object, open_uploads, s3, s3_faults, s3_stats,
     s3_stats_reset, until_parts_stored,
 };
 
 /// moto's account: the owner of every bucket it makes.
 const MOTO_ACCOUNT: &str = "123456789012";
-
-const WINDOW: [&str; 6] = [
-    "--database",
-    "us-std/ECommerce",
-    "--start",
-    "2026-11-24T00:00:00Z",
-    "--end",
-    "2026-11-25T00:00:00Z",
-];
 
 /// The operations `src/store/s3.rs` sends, by the names the front records.
 const OPERATIONS: [&str; 10] = [

@@ -15,7 +15,7 @@ mod support;
 use std::process::Command;
 
 use serde_json::Value;
-use support::{Run, Sim, bucket, export, free_port, keys, open_uploads, s3};
+use support::{Run, Sim, WINDOW, bucket, export, free_port, keys, open_uploads, s3};
 
 /// Set in the namespace, where the scenarios run.
 const INSIDE: &str = "DOWNLOAD_GUARD_IN_NAMESPACE";
@@ -28,15 +28,6 @@ const HOSTS: &str = "\
 10.9.8.7 files.internal.test
 169.254.169.254 metadata.test
 ";
-
-const WINDOW: [&str; 6] = [
-    "--database",
-    "us-std/ECommerce",
-    "--start",
-    "2026-11-24T00:00:00Z",
-    "--end",
-    "2026-11-25T00:00:00Z",
-];
 
 /// How the exporter finds Fauna: the simulator's own loopback URL (the rule for tests and the
 /// demo), or a name that resolves to it (the production rule).

@@ -11,18 +11,9 @@ mod support;
 use std::process::{Command, Stdio};
 
 use support::{
-    Sim, bucket, export, export_env, object, open_uploads, s3, s3_stats, stored_parts,
+    Sim, WINDOW, bucket, export, export_env, object, open_uploads, s3, s3_stats, stored_parts,
     until_parts_stored,
 };
-
-const WINDOW: [&str; 6] = [
-    "--database",
-    "us-std/ECommerce",
-    "--start",
-    "2026-11-24T00:00:00Z",
-    "--end",
-    "2026-11-25T00:00:00Z",
-];
 
 /// What one export stored, and how many bytes the file host sent for it.
 async fn bytes_served(sim: &Sim) -> u64 {

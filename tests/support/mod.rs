@@ -28,6 +28,16 @@ fn project_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The window most tests export: one day of `us-std/ECommerce`, as CLI arguments.
+pub const WINDOW: [&str; 6] = [
+    "--database",
+    "us-std/ECommerce",
+    "--start",
+    "2026-11-24T00:00:00Z",
+    "--end",
+    "2026-11-25T00:00:00Z",
+];
+
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
