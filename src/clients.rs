@@ -38,7 +38,7 @@ impl Deps<FaunaClient, S3Store> {
             config.timeouts,
         )
         .map_err(StepError::Startup)?;
-        let store = S3Store::new(&aws, config.bucket.clone(), config.s3_force_path_style);
+        let store = S3Store::new(&aws, config.destination.clone());
         Ok(Deps { api, store, config })
     }
 }

@@ -13,6 +13,7 @@ use crate::fauna::{AccountKey, Timeouts};
 use crate::input::JobRules;
 use crate::input::schedule::{MAX_LAG_MINUTES, ScheduleDefaults};
 use crate::scope::Scope;
+use crate::store::Destination;
 use crate::time::Granularity;
 
 /// The environment variables, their defaults and meaning; `--help` prints this table.
@@ -25,6 +26,10 @@ Configuration (environment variables):
                              rejects the key
   LOGS_BUCKET                destination S3 bucket (required)
   LOGS_PREFIX                key prefix inside the bucket [default: fauna-logs]
+  LOGS_BUCKET_OWNER          12-digit account that must own LOGS_BUCKET; sent on every S3 request
+                             as ExpectedBucketOwner [default: none]
+  LOGS_KMS_KEY_ARN           KMS key ARN: every object is written SSE-KMS under it, with the S3
+                             Bucket Key [default: none, the bucket's default encryption]
   FAUNA_REGION_GROUPS        region groups a database path may start with [default: us-std,eu-std,classic]
   POLL_INTERVAL_SECONDS      first wait between status polls; 0 polls at once [default: 10]
   POLL_INTERVAL_MAX_SECONDS  cap of the growing poll interval [default: 120]
@@ -82,7 +87,8 @@ impl PollPolicy {
 pub struct Config {
     pub fauna_url: Url,
     pub account_key: KeySource,
-    pub bucket: String,
+    /// The bucket, its expected owner and encryption key.
+    pub destination: Destination,
     /// What validating input needs: region groups, key prefix, schedule defaults.
     pub rules: JobRules,
     pub poll: PollPolicy,
@@ -91,7 +97,6 @@ pub struct Config {
     pub max_request_attempts: u32,
     pub part_size: usize,
     pub max_parts_in_flight: usize,
-    pub s3_force_path_style: bool,
     /// A copy pauses at a part boundary after this long (besides the Lambda deadline).
     pub step_time_limit: Option<Duration>,
 }
@@ -202,6 +207,25 @@ impl Config {
                 _ => Err("must be true or false"),
             }
         })?;
+        let expected_owner = env.get("LOGS_BUCKET_OWNER");
+        if let Some(owner) = &expected_owner
+            && !(owner.len() == 12 && owner.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(ConfigError {
+                var: "LOGS_BUCKET_OWNER",
+                problem: "must be the 12-digit ID of the AWS account that owns LOGS_BUCKET".into(),
+            });
+        }
+        let kms_key = env.get("LOGS_KMS_KEY_ARN");
+        if let Some(arn) = &kms_key
+            && !is_kms_key_arn(arn)
+        {
+            return Err(ConfigError {
+                var: "LOGS_KMS_KEY_ARN",
+                problem: "must be a KMS key ARN, arn:<partition>:kms:<region>:<account>:key/<id>"
+                    .into(),
+            });
+        }
         let step_time_limit = match env.get("STEP_TIME_LIMIT_SECONDS") {
             None => None,
             Some(_) => Some(seconds("STEP_TIME_LIMIT_SECONDS", 0)?),
@@ -237,7 +261,12 @@ impl Config {
         Ok(Config {
             fauna_url,
             account_key,
-            bucket,
+            destination: Destination {
+                bucket,
+                expected_owner,
+                kms_key,
+                force_path_style: s3_force_path_style,
+            },
             rules: JobRules {
                 region_groups,
                 prefix,
@@ -248,10 +277,22 @@ impl Config {
             max_request_attempts: u32::try_from(max_request_attempts).unwrap_or(u32::MAX),
             part_size,
             max_parts_in_flight,
-            s3_force_path_style,
             step_time_limit,
         })
     }
+}
+
+/// `arn:<partition>:kms:<region>:<12-digit account>:key/<id>`: the form S3 needs to find the
+/// key from any account (an alias or a bare key id is resolved in the caller's account only).
+fn is_kms_key_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    matches!(parts.as_slice(),
+        ["arn", partition, "kms", region, account, resource]
+            if !partition.is_empty()
+                && !region.is_empty()
+                && account.len() == 12
+                && account.bytes().all(|b| b.is_ascii_digit())
+                && resource.strip_prefix("key/").is_some_and(|id| !id.is_empty()))
 }
 
 struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
@@ -300,7 +341,9 @@ mod tests {
         assert_eq!(c.poll.deadline, Duration::from_secs(7200));
         assert_eq!(c.part_size, 8 << 20);
         assert_eq!(c.rules.region_groups, ["us-std", "eu-std", "classic"]);
-        assert!(!c.s3_force_path_style);
+        assert!(!c.destination.force_path_style);
+        assert_eq!(c.destination.expected_owner, None);
+        assert_eq!(c.destination.kms_key, None);
     }
 
     #[test]
@@ -319,6 +362,47 @@ mod tests {
         assert!(
             matches!(c.account_key, KeySource::Secret(ref arn) if arn == "arn:aws:secretsmanager:x")
         );
+    }
+
+    #[test]
+    fn bucket_owner_and_kms_key() {
+        let key = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let c = config(&[
+            REQUIRED[0],
+            REQUIRED[1],
+            ("LOGS_BUCKET_OWNER", "111122223333"),
+            ("LOGS_KMS_KEY_ARN", key),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.destination.expected_owner.as_deref(),
+            Some("111122223333")
+        );
+        assert_eq!(c.destination.kms_key.as_deref(), Some(key));
+        for owner in [
+            "11112222333",
+            "1111222233334",
+            "11112222333x",
+            "arn:aws:iam::1:root",
+        ] {
+            let err =
+                config(&[REQUIRED[0], REQUIRED[1], ("LOGS_BUCKET_OWNER", owner)]).unwrap_err();
+            assert_eq!(err.var, "LOGS_BUCKET_OWNER", "{owner}");
+            assert!(err.to_string().contains("12-digit"), "{err}");
+        }
+        for bad in [
+            "alias/logs",
+            "1234abcd-12ab-34cd-56ef-1234567890ab",
+            "arn:aws:kms:eu-west-1:111122223333:alias/logs",
+            "arn:aws:s3:eu-west-1:111122223333:key/x",
+            "arn:aws:kms:eu-west-1:1111:key/x",
+            "arn:aws:kms::111122223333:key/x",
+            "arn:aws:kms:eu-west-1:111122223333:key/",
+        ] {
+            let err = config(&[REQUIRED[0], REQUIRED[1], ("LOGS_KMS_KEY_ARN", bad)]).unwrap_err();
+            assert_eq!(err.var, "LOGS_KMS_KEY_ARN", "{bad}");
+            assert!(err.to_string().contains("KMS key ARN"), "{err}");
+        }
     }
 
     #[test]

@@ -217,7 +217,10 @@ mod tests {
                 endpoint,
                 detail: "no URL".into(),
             })),
-            download(DownloadError::InsecureUrl { url: url.clone() }),
+            download(DownloadError::InsecureUrl {
+                host: "169.254.169.254".into(),
+                reason: "it is a link-local address".into(),
+            }),
             download(DownloadError::Refused {
                 status: 403,
                 url: url.clone(),

@@ -12,7 +12,7 @@
 //! | entry points | [`lambda`] (one event per invocation), [`cli`] (`run`, `backfill`), `main.rs` |
 //! | orchestration | [`step`] (the transitions: [`step`]`/request.rs`, `poll.rs`, `copy.rs`), [`clients`] (building the clients), [`backfill`] (skipping what is done, summaries), [`metrics`], [`config`] (the environment), [`error`] (`StepError` and its `errorType` names) |
 //! | engine | [`copy`] (streaming multipart copy; [`copy`]`/part_writer.rs`: bounded parts in flight, resume, abort; [`copy::record`]: the record beside an upload) |
-//! | adapters | [`fauna`] (the API client, the file download, the account key), [`store`] (the bucket: S3, in-memory), [`manifest`] |
+//! | adapters | [`fauna`] (the API client, the file download and where it may go, the account key), [`store`] (the bucket: S3, in-memory), [`manifest`] |
 //! | input | [`input`]: every payload shape → one [`input::Event`] (manual request, returned job, Scheduler input, classic Scheduled Event, backfill plan, Map outcomes), one [`input::InvalidJob`] |
 //! | model | [`job`] (`Job`, `Step`, `UploadProgress`, `Outcome`), [`scope`] |
 //! | bottom | [`time`], [`keys`] (object, manifest and copy-record keys), [`aws_error`], [`retry`], [`verify`] (gunzip and count records as bytes pass, checkpointable) |

@@ -11,16 +11,7 @@ use std::time::{Duration, Instant};
 
 use fauna_logs_export::keys::manifest_key;
 use serde_json::{Value, json};
-use support::{Run, Sim, bucket, export, object, open_uploads, s3, s3_faults};
-
-const WINDOW: [&str; 6] = [
-    "--database",
-    "us-std/ECommerce",
-    "--start",
-    "2026-11-24T00:00:00Z",
-    "--end",
-    "2026-11-25T00:00:00Z",
-];
+use support::{Run, Sim, WINDOW, bucket, export, object, open_uploads, s3, s3_faults};
 
 /// Waits until the front holds a request of `operation` for `bucket`, failing after a minute.
 async fn until_held(bucket: &str, operation: &str) {

@@ -27,17 +27,10 @@ use fauna_logs_export::keys::manifest_key;
 use fauna_logs_export::retry::RetryPolicy;
 use fauna_logs_export::step::{MAX_COPY_FAILURES, MAX_CORRUPT_DOWNLOADS, MAX_RENEWALS};
 use serde_json::{Value, json};
-use support::{ACCOUNT_KEY, Sim, bucket, export, keys, object, open_uploads, s3, s3_faults};
+use support::{
+    ACCOUNT_KEY, Sim, WINDOW, bucket, export, keys, object, open_uploads, s3, s3_faults,
+};
 use tokio::sync::OnceCell;
-
-const WINDOW: [&str; 6] = [
-    "--database",
-    "us-std/ECommerce",
-    "--start",
-    "2026-11-24T00:00:00Z",
-    "--end",
-    "2026-11-25T00:00:00Z",
-];
 
 // What the bounds are made of. The simulator's default `--polls-to-complete 2` answers Pending,
 // Requested, then Complete, and the exporter's defaults apply unless a row sets them.

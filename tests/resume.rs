@@ -9,18 +9,11 @@
 mod support;
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
-use support::{Sim, bucket, export, export_env, object, open_uploads, s3, s3_stats};
-
-const WINDOW: [&str; 6] = [
-    "--database",
-    "us-std/ECommerce",
-    "--start",
-    "2026-11-24T00:00:00Z",
-    "--end",
-    "2026-11-25T00:00:00Z",
-];
+use support::{
+    Sim, WINDOW, bucket, export, export_env, object, open_uploads, s3, s3_stats, stored_parts,
+    until_parts_stored,
+};
 
 /// What one export stored, and how many bytes the file host sent for it.
 async fn bytes_served(sim: &Sim) -> u64 {
@@ -74,35 +67,6 @@ async fn a_paused_copy_continues_without_reading_the_file_again() {
         assert!(served <= bound, "{}", figures.join("; "));
     }
     println!("{}", figures.join("\n"));
-}
-
-/// Waits until the front has stored `parts` UploadParts for the bucket.
-async fn until_parts_stored(bucket: &str, parts: usize) {
-    let started = Instant::now();
-    loop {
-        let stats = s3_stats(bucket).await;
-        let stored = stored_parts(&stats);
-        if stored >= parts {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "only {stored} parts stored: {stats}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn stored_parts(stats: &serde_json::Value) -> usize {
-    stats["requests"]
-        .as_array()
-        .map(|requests| {
-            requests
-                .iter()
-                .filter(|r| r["operation"] == "upload_part" && r["status"] == 200)
-                .count()
-        })
-        .unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -135,11 +135,12 @@ async fn the_state_machine_runs_an_export_and_its_retry_and_catch_work() {
     let stored = object(&s3, &split_bucket, key).await.expect("the object");
     assert!(stored.len() > 16 << 20, "the file spans three 8 MiB parts");
     assert!(stored == sim.file(job["request_id"].as_str().expect("id")).await);
-    // request, poll, then one copy step per part.
+    // request, poll, then a copy step per part, except that less than a part left is finished
+    // rather than paused (where the pause falls depends on the verifier's checkpoint).
     let copies = shim.invocations().await - 2;
     assert!(
-        copies >= 3,
-        "the copy paused at part boundaries: {copies} copy steps"
+        copies >= 2,
+        "the copy paused at a part boundary: {copies} copy steps"
     );
     assert_eq!(open_uploads(&s3, &split_bucket).await, 0);
     drop((shim, watch, sim));

@@ -14,6 +14,7 @@ use url::Url;
 use std::sync::{Arc, RwLock};
 
 use super::download::{self, DownloadError, LogFile, PresignedUrl};
+use super::download_guard::DownloadRule;
 use super::secret::SecretReader;
 use super::{AccountKey, FaunaError, LogRequestStatus, LogsApi};
 use crate::retry::RetryPolicy;
@@ -25,6 +26,8 @@ use crate::time::rfc3339;
 pub struct FaunaClient {
     api: reqwest::Client,
     files: reqwest::Client,
+    /// Where presigned URLs may lead, from `base` (see [`DownloadRule`]).
+    download_rule: DownloadRule,
     base: Url,
     /// The account key in use; replaced when it is read again from its secret.
     key: Arc<RwLock<AccountKey>>,
@@ -59,10 +62,12 @@ impl FaunaClient {
             .timeout(timeouts.api)
             .build()
             .map_err(|e| format!("cannot build the Fauna HTTP client: {e}"))?;
-        let files = download::files_client(timeouts.download_read)?;
+        let download_rule = DownloadRule::for_account_url(&base);
+        let files = download::files_client(timeouts.download_read, download_rule)?;
         Ok(FaunaClient {
             api,
             files,
+            download_rule,
             base,
             key: Arc::new(RwLock::new(key)),
             secret,
@@ -372,6 +377,7 @@ impl LogsApi for FaunaClient {
     }
 
     async fn download(&self, url: &PresignedUrl, from: u64) -> Result<LogFile, DownloadError> {
+        self.download_rule.check_url(url)?;
         download::download(&self.files, url, from).await
     }
 }

@@ -5,14 +5,15 @@
 //! in messages, logs and errors alike.
 
 use std::fmt;
-use std::net::IpAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::stream::{BoxStream, StreamExt};
 use reqwest::StatusCode;
 use serde::{Deserialize, Deserializer};
-use url::{Host, Url};
+use url::Url;
+
+use super::download_guard::{DownloadRule, GuardedResolver, redirect_refused, refused_address};
 
 /// A presigned download URL: a bearer credential. It displays as `scheme://host/path?<redacted>`.
 #[derive(Clone, PartialEq, Eq)]
@@ -26,20 +27,6 @@ impl PresignedUrl {
     /// The full URL, for the download request only.
     pub fn expose(&self) -> &Url {
         &self.0
-    }
-
-    /// https, or http to a loopback host (the simulator, local tests).
-    pub fn is_allowed(&self) -> bool {
-        match self.0.scheme() {
-            "https" => true,
-            "http" => match self.0.host() {
-                Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-                Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-                Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-                None => false,
-            },
-            _ => false,
-        }
     }
 }
 
@@ -83,10 +70,9 @@ pub struct LogFile {
 /// Fetching the file behind a presigned URL did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DownloadError {
-    #[error(
-        "refusing to download from {url}: presigned URLs must be https (plain http is allowed for loopback hosts only)"
-    )]
-    InsecureUrl { url: String },
+    /// A URL, address or redirect a download may not go to (see [`super::download_guard`]).
+    #[error("refusing to download from {host}: {reason}")]
+    InsecureUrl { host: String, reason: String },
     #[error(
         "the file host answered HTTP {status} for {url}{hint}",
         hint = if *status == 403 { " (the presigned URL has expired or was replaced; it is renewed on the next attempt)" } else { "" }
@@ -113,19 +99,24 @@ pub enum DownloadError {
 }
 
 /// The HTTP client for files: no overall timeout (files can be large), but a read that waits
-/// longer than `read_timeout` ends the download.
-pub fn files_client(read_timeout: Duration) -> Result<reqwest::Client, String> {
+/// longer than `read_timeout` ends the download. It resolves names through the
+/// [`GuardedResolver`] of `rule`, follows no redirect and uses no proxy, so that where it
+/// connects is where the guard looked.
+pub fn files_client(read_timeout: Duration, rule: DownloadRule) -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .user_agent(crate::USER_AGENT)
         .connect_timeout(Duration::from_secs(10))
         .read_timeout(read_timeout)
+        .dns_resolver(GuardedResolver { rule })
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
         .build()
         .map_err(|e| format!("cannot build the download HTTP client: {e}"))
 }
 
 /// `GET` the presigned URL from byte `from` on (`Range`, when `from > 0`), with no
-/// Authorization header: the URL carries its own. The caller checks [`PresignedUrl::is_allowed`]
-/// first.
+/// Authorization header: the URL carries its own. `files` is a [`files_client`]; the caller
+/// checks the URL with [`DownloadRule::check_url`] first.
 pub async fn download(
     files: &reqwest::Client,
     url: &PresignedUrl,
@@ -139,12 +130,29 @@ pub async fn download(
     let resp = request
         .send()
         .await
-        .map_err(|e| DownloadError::Interrupted {
-            url: shown.clone(),
-            received: from,
-            // reqwest's Display names the URL, query included: strip it.
-            cause: e.without_url().to_string(),
+        .map_err(|e| match refused_address(&e) {
+            Some(refused) => DownloadError::InsecureUrl {
+                host: refused.host.clone(),
+                reason: format!("it resolves to {}, {}", refused.address, refused.kind),
+            },
+            None => DownloadError::Interrupted {
+                url: shown.clone(),
+                received: from,
+                // reqwest's Display names the URL, query included: strip it.
+                cause: e.without_url().to_string(),
+            },
         })?;
+    if resp.status().is_redirection() {
+        let location = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok());
+        return Err(redirect_refused(
+            url.expose().host_str().unwrap_or_default(),
+            resp.status().as_u16(),
+            location,
+        ));
+    }
     let (start, total) = match resp.status() {
         StatusCode::OK => (0, resp.content_length()),
         StatusCode::PARTIAL_CONTENT => {
@@ -233,19 +241,6 @@ mod tests {
         }))
         .unwrap_err();
         assert!(!err.to_string().contains("s3cr3t"), "{err}");
-    }
-
-    #[test]
-    fn only_https_or_loopback_http_is_allowed() {
-        let allowed = |u: &str| PresignedUrl::parse(u).unwrap().is_allowed();
-        assert!(allowed("https://bucket.s3.amazonaws.com/x?a=b"));
-        assert!(allowed("http://127.0.0.1:9000/x"));
-        assert!(allowed("http://127.8.0.1/x"));
-        assert!(allowed("http://localhost:80/x"));
-        assert!(allowed("http://[::1]:80/x"));
-        assert!(!allowed("http://files.example/x"));
-        assert!(!allowed("http://10.0.0.1/x"));
-        assert!(!allowed("ftp://127.0.0.1/x"));
     }
 
     #[test]

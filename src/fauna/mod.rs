@@ -2,6 +2,7 @@
 //!
 //! - [`client`]: [`FaunaClient`], the API over HTTPS, with retries of transient faults.
 //! - [`download`]: the file behind a presigned URL, fetched from a byte offset on.
+//! - [`download_guard`]: where a download may go (https, public addresses, no redirects).
 //! - [`account_key`]: the account key, which only ever goes into the `Authorization` header.
 //! - [`secret`]: the key kept in Secrets Manager, read again when Fauna rejects it (rotation).
 //!
@@ -10,6 +11,7 @@
 pub mod account_key;
 pub mod client;
 pub mod download;
+pub mod download_guard;
 pub mod secret;
 
 use std::fmt;
@@ -157,8 +159,8 @@ pub trait LogsApi: Send + Sync {
     ) -> impl Future<Output = Result<LogRequestStatus, FaunaError>> + Send;
 
     /// `GET` the presigned URL from byte `from` on (`Range`, when `from > 0`), with no
-    /// Authorization header: the URL carries its own. The caller checks
-    /// [`PresignedUrl::is_allowed`] first.
+    /// Authorization header: the URL carries its own. A URL, address or redirect the
+    /// [`download_guard`] refuses is [`DownloadError::InsecureUrl`], and nothing is fetched.
     fn download(
         &self,
         url: &PresignedUrl,

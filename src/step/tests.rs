@@ -403,20 +403,6 @@ async fn a_corrupt_file_fails_after_two_downloads_even_when_every_step_pauses() 
 }
 
 #[tokio::test]
-async fn insecure_urls_are_refused() {
-    let d = deps(vec![complete(
-        "r1",
-        "http://files.example/f?sig=1",
-        TimeDelta::hours(1),
-    )]);
-    let job = copy_job(&d);
-    let err = step(job, &d, None).await.unwrap_err();
-    assert_eq!(err.error_type(), "InsecureDownloadUrl");
-    assert!(!err.to_string().contains("sig="), "{err}");
-    assert_eq!(d.api.calls.lock().unwrap().as_slice(), ["status r1 us-std"]);
-}
-
-#[tokio::test]
 async fn fauna_errors_pass_through_typed() {
     let d = deps(vec![Err(FaunaError::AuthRejected {
         endpoint: "POST /api/v1/logs",

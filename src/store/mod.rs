@@ -17,7 +17,7 @@ use std::future::Future;
 use aws_smithy_types::base64;
 use bytes::Bytes;
 
-pub use self::s3::S3Store;
+pub use self::s3::{Destination, S3Store};
 
 /// An uploaded part: what CompleteMultipartUpload needs, and what resuming needs to know.
 #[derive(Debug, Clone, PartialEq, Eq)]

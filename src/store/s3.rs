@@ -1,9 +1,17 @@
 //! [`S3Store`]: the bucket through aws-sdk-s3.
+//!
+//! [`Destination`] says which bucket, whose it must be and which key encrypts it. Every request
+//! carries `ExpectedBucketOwner` when the owner is configured, so a bucket of the same name in
+//! another account is never written or read (S3 answers 403, which is [`StoreError`]'s
+//! non-retryable kind, and the error names the bucket and the account expected). With a KMS key,
+//! every object written (log file, manifest, copy record, backfill report) is SSE-KMS under that
+//! key with the S3 Bucket Key on.
 
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     ChecksumAlgorithm, ChecksumMode, ChecksumType, CompletedMultipartUpload, CompletedPart,
+    ServerSideEncryption,
 };
 use bytes::Bytes;
 
@@ -12,23 +20,56 @@ use super::{
     parse_crc32c_base64,
 };
 
+/// The bucket the logs go to, and what every request to it must say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    pub bucket: String,
+    /// The 12-digit account that must own the bucket (`ExpectedBucketOwner`).
+    pub expected_owner: Option<String>,
+    /// The KMS key that encrypts every object written (SSE-KMS, S3 Bucket Key on).
+    pub kms_key: Option<String>,
+    /// Path-style addressing, for local S3 servers.
+    pub force_path_style: bool,
+}
+
 /// An S3 bucket through aws-sdk-s3.
 #[derive(Debug, Clone)]
 pub struct S3Store {
     client: aws_sdk_s3::Client,
     bucket: String,
+    expected_owner: Option<String>,
+    kms_key: Option<String>,
 }
 
 impl S3Store {
     /// Builds the client from the SDK's configuration (region, credentials,
-    /// `AWS_ENDPOINT_URL[_S3]`); `force_path_style` for local S3 servers.
-    pub fn new(aws: &aws_config::SdkConfig, bucket: String, force_path_style: bool) -> S3Store {
+    /// `AWS_ENDPOINT_URL[_S3]`) for `destination`.
+    pub fn new(aws: &aws_config::SdkConfig, destination: Destination) -> S3Store {
         let conf = aws_sdk_s3::config::Builder::from(aws)
-            .force_path_style(force_path_style)
+            .force_path_style(destination.force_path_style)
             .build();
         S3Store {
             client: aws_sdk_s3::Client::from_conf(conf),
-            bucket,
+            bucket: destination.bucket,
+            expected_owner: destination.expected_owner,
+            kms_key: destination.kms_key,
+        }
+    }
+
+    fn owner(&self) -> Option<String> {
+        self.expected_owner.clone()
+    }
+
+    /// SSE-KMS settings for a write: `(ServerSideEncryption, key, BucketKeyEnabled)`, all `None`
+    /// without a key (the bucket's default encryption applies).
+    fn encryption(&self) -> (Option<ServerSideEncryption>, Option<String>, Option<bool>) {
+        match &self.kms_key {
+            Some(key) => (
+                Some(ServerSideEncryption::AwsKms),
+                Some(key.clone()),
+                Some(true),
+            ),
+            None => (None, None, None),
         }
     }
 
@@ -38,12 +79,20 @@ impl S3Store {
         key: &str,
         err: SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
     ) -> StoreError {
-        let detail = crate::aws_error::describe(&err);
+        let mut detail = crate::aws_error::describe(&err);
+        let status = err.raw_response().map(|r| r.status().as_u16());
+        if let (Some(403), Some(owner)) = (status, &self.expected_owner) {
+            detail.push_str(&format!(
+                "; the bucket must belong to account {owner} (LOGS_BUCKET_OWNER, sent as \
+                 ExpectedBucketOwner) and the function's role must be allowed to use it: check \
+                 LOGS_BUCKET, LOGS_BUCKET_OWNER and the role's policy"
+            ));
+        }
         StoreError {
             operation,
             bucket: self.bucket.clone(),
             key: key.to_owned(),
-            status: err.raw_response().map(|r| r.status().as_u16()),
+            status,
             code: err.code().map(str::to_owned),
             detail,
         }
@@ -59,13 +108,18 @@ impl S3Store {
         content_type: &'static str,
     ) -> aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder {
         let crc = crc32c::crc32c(&body);
+        let (sse, kms_key, bucket_key) = self.encryption();
         self.client
             .put_object()
             .bucket(&self.bucket)
+            .set_expected_bucket_owner(self.owner())
             .key(key)
             .content_type(content_type)
             .checksum_algorithm(ChecksumAlgorithm::Crc32C)
             .checksum_crc32_c(crc32c_base64(crc))
+            .set_server_side_encryption(sse)
+            .set_ssekms_key_id(kms_key)
+            .set_bucket_key_enabled(bucket_key)
             .body(ByteStream::from(body))
     }
 }
@@ -115,14 +169,19 @@ impl ObjectStore for S3Store {
     }
 
     async fn create_multipart(&self, key: &str) -> Result<String, StoreError> {
+        let (sse, kms_key, bucket_key) = self.encryption();
         let out = self
             .client
             .create_multipart_upload()
             .bucket(&self.bucket)
+            .set_expected_bucket_owner(self.owner())
             .key(key)
             .content_type(CONTENT_TYPE)
             .checksum_algorithm(ChecksumAlgorithm::Crc32C)
             .checksum_type(ChecksumType::FullObject)
+            .set_server_side_encryption(sse)
+            .set_ssekms_key_id(kms_key)
+            .set_bucket_key_enabled(bucket_key)
             .send()
             .await
             .map_err(|e| self.error("CreateMultipartUpload", key, e))?;
@@ -149,6 +208,7 @@ impl ObjectStore for S3Store {
             .client
             .upload_part()
             .bucket(&self.bucket)
+            .set_expected_bucket_owner(self.owner())
             .key(key)
             .upload_id(upload_id)
             .part_number(number)
@@ -178,6 +238,7 @@ impl ObjectStore for S3Store {
                 .client
                 .list_parts()
                 .bucket(&self.bucket)
+                .set_expected_bucket_owner(self.owner())
                 .key(key)
                 .upload_id(upload_id)
                 .set_part_number_marker(marker.take())
@@ -222,6 +283,7 @@ impl ObjectStore for S3Store {
             .client
             .complete_multipart_upload()
             .bucket(&self.bucket)
+            .set_expected_bucket_owner(self.owner())
             .key(key)
             .upload_id(upload_id)
             .checksum_type(ChecksumType::FullObject)
@@ -241,6 +303,7 @@ impl ObjectStore for S3Store {
         self.client
             .abort_multipart_upload()
             .bucket(&self.bucket)
+            .set_expected_bucket_owner(self.owner())
             .key(key)
             .upload_id(upload_id)
             .send()
@@ -254,6 +317,7 @@ impl ObjectStore for S3Store {
             .client
             .delete_object()
             .bucket(&self.bucket)
+            .set_expected_bucket_owner(self.owner())
             .key(key)
             .if_match(etag)
             .send()
@@ -276,6 +340,7 @@ impl ObjectStore for S3Store {
             .client
             .head_object()
             .bucket(&self.bucket)
+            .set_expected_bucket_owner(self.owner())
             .key(key)
             .checksum_mode(ChecksumMode::Enabled)
             .send()
@@ -295,6 +360,7 @@ impl ObjectStore for S3Store {
             .client
             .get_object()
             .bucket(&self.bucket)
+            .set_expected_bucket_owner(self.owner())
             .key(key)
             .send()
             .await
@@ -320,6 +386,7 @@ impl ObjectStore for S3Store {
             .client
             .list_multipart_uploads()
             .bucket(&self.bucket)
+            .set_expected_bucket_owner(self.owner())
             .prefix(key)
             .send()
             .await

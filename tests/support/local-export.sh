@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# One whole export on loopback: starts moto (local S3) and the Fauna simulator on free ports,
+# One whole export on loopback: starts moto (local S3, behind the strict S3 front of
+# tests/support/moto_server.py, which also answers ListParts as S3 does) and the Fauna simulator on free ports,
 # creates the bucket, runs `fauna-logs-export run`, and reports the stored object's key, size and
 # record count; then (not with --measure) runs a saved Athena query over what landed, with DuckDB
 # locally. Used by `make demo`, and by `make rss` (release build, under /usr/bin/time -v).
@@ -29,7 +30,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$wo
 free_port() { "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 s3_port=$(free_port)
-"$root/.venv/bin/moto_server" -H 127.0.0.1 -p "$s3_port" >"$work/moto.log" 2>&1 &
+"$py" "$root/tests/support/moto_server.py" -H 127.0.0.1 -p "$s3_port" >"$work/moto.log" 2>&1 &
 coproc SIM { exec "$bin/fauna-sim" --addr 127.0.0.1:0 --account-key demo-account-key \
   --file-size "$size" --data-dir "$work" 2>"$work/sim.log"; }
 read -r -u "${SIM[0]}" sim_line

@@ -28,6 +28,16 @@ fn project_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The window most tests export: one day of `us-std/ECommerce`, as CLI arguments.
+pub const WINDOW: [&str; 6] = [
+    "--database",
+    "us-std/ECommerce",
+    "--start",
+    "2026-11-24T00:00:00Z",
+    "--end",
+    "2026-11-25T00:00:00Z",
+];
+
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
@@ -196,6 +206,45 @@ pub async fn s3_stats(bucket: &str) -> Value {
         .expect("S3 front stats JSON")
 }
 
+/// Waits until the front has stored `parts` UploadParts for the bucket.
+pub async fn until_parts_stored(bucket: &str, parts: usize) {
+    let started = Instant::now();
+    loop {
+        let stats = s3_stats(bucket).await;
+        let stored = stored_parts(&stats);
+        if stored >= parts {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "only {stored} parts stored: {stats}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub fn stored_parts(stats: &serde_json::Value) -> usize {
+    stats["requests"]
+        .as_array()
+        .map(|requests| {
+            requests
+                .iter()
+                .filter(|r| r["operation"] == "upload_part" && r["status"] == 200)
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Forgets what the front recorded of `bucket`'s requests (`DELETE /_stats/<bucket>`).
+pub async fn s3_stats_reset(bucket: &str) {
+    let resp = reqwest::Client::new()
+        .delete(format!("{}/_stats/{bucket}", moto().endpoint))
+        .send()
+        .await
+        .expect("reset S3 front stats");
+    assert!(resp.status().is_success(), "resetting S3 front stats");
+}
+
 /// Calls moto's Secrets Manager (served on the same endpoint as S3) and returns its answer.
 pub async fn secrets_manager(action: &str, body: Value) -> Value {
     let resp = reqwest::Client::new()
@@ -235,8 +284,15 @@ pub struct Sim {
 
 impl Sim {
     pub fn start(args: &[&str]) -> Sim {
+        Sim::start_on(0, args)
+    }
+
+    /// A simulator on loopback `port` (0: any free one).
+    pub fn start_on(port: u16, args: &[&str]) -> Sim {
         let mut child = Command::new(env!("CARGO_BIN_EXE_fauna-sim"))
-            .args(["--addr", "127.0.0.1:0", "--account-key", ACCOUNT_KEY])
+            .arg("--addr")
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["--account-key", ACCOUNT_KEY])
             .arg("--exit-on-stdin-eof")
             // Fauna ignores `regionGroup`; the tests' simulator refuses a missing or wrong one,
             // which proves the client sends the right one on every status and renewal call.
