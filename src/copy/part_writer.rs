@@ -40,13 +40,13 @@ pub(super) struct PartWriter<S: ObjectStore> {
 }
 
 impl<S: ObjectStore> PartWriter<S> {
-    /// A writer for a fresh copy, or one continuing `plan.resume` if the store confirms it.
-    pub(super) async fn start(store: S, key: &str, plan: &CopyPlan) -> Result<Self, CopyError> {
-        let mut writer = PartWriter {
+    /// A writer with nothing written yet: no upload, no parts.
+    fn new(store: S, key: &str, part_size: u64, max_in_flight: usize) -> Self {
+        PartWriter {
             store,
             key: key.to_owned(),
-            part_size: plan.part_size,
-            max_in_flight: plan.max_in_flight.max(1),
+            part_size,
+            max_in_flight: max_in_flight.max(1),
             buffer: BytesMut::new(),
             upload_id: None,
             next_part: 1,
@@ -55,7 +55,12 @@ impl<S: ObjectStore> PartWriter<S> {
             reread_crc: 0,
             check_rereads: true,
             created: None,
-        };
+        }
+    }
+
+    /// A writer for a fresh copy, or one continuing `plan.resume` if the store confirms it.
+    pub(super) async fn start(store: S, key: &str, plan: &CopyPlan) -> Result<Self, CopyError> {
+        let mut writer = Self::new(store, key, plan.part_size, plan.max_in_flight);
         let Some(progress) = &plan.resume else {
             return Ok(writer);
         };
@@ -366,20 +371,7 @@ mod tests {
 
     #[test]
     fn part_size_grows_to_fit_ten_thousand_parts() {
-        let mut w = PartWriter {
-            store: MemoryStore::default(),
-            key: "k".into(),
-            part_size: 8 << 20,
-            max_in_flight: 1,
-            buffer: BytesMut::new(),
-            upload_id: None,
-            next_part: 1,
-            in_flight: JoinSet::new(),
-            uploaded: BTreeMap::new(),
-            reread_crc: 0,
-            check_rereads: true,
-            created: None,
-        };
+        let mut w = PartWriter::new(MemoryStore::default(), "k", 8 << 20, 1);
         w.fit_part_size(200 << 30);
         assert!(w.part_size * MAX_PARTS >= 200 << 30);
         assert_eq!(w.part_size % (1 << 20), 0);
