@@ -158,6 +158,18 @@ pub async fn keys(s3: &Client, bucket: &str) -> Vec<String> {
         .collect()
 }
 
+/// Records (lines) in a gzip JSON Lines file.
+pub fn records_in(gzip: &[u8]) -> u64 {
+    use std::io::Read;
+    let mut text = Vec::new();
+    flate2::read::MultiGzDecoder::new(gzip)
+        .read_to_end(&mut text)
+        .expect("valid gzip");
+    text.split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count() as u64
+}
+
 /// Multipart uploads still open in the bucket.
 pub async fn open_uploads(s3: &Client, bucket: &str) -> usize {
     let out = s3
