@@ -197,6 +197,32 @@ pub async fn s3_faults(bucket: &str, faults: Value) -> Value {
     serde_json::from_str(&text).expect("S3 fault state JSON")
 }
 
+/// Clears the S3 faults of `bucket` and releases the requests they hold (`DELETE /_faults/<bucket>`).
+pub async fn s3_faults_clear(bucket: &str) {
+    let resp = reqwest::Client::new()
+        .delete(format!("{}/_faults/{bucket}", moto().endpoint))
+        .send()
+        .await
+        .expect("clear S3 faults");
+    assert!(resp.status().is_success(), "clearing S3 faults");
+}
+
+/// Waits until the front holds a request of `operation` for `bucket`, failing after a minute.
+pub async fn until_held(bucket: &str, operation: &str) {
+    let started = Instant::now();
+    loop {
+        let state = s3_faults(bucket, serde_json::json!({})).await;
+        if state[operation]["held"].as_u64().unwrap_or(0) > 0 {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no {operation} held: {state}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// What the strict S3 front saw of `bucket`'s requests (`GET /_stats/<bucket>`, see
 /// `moto_server.py`): per operation counts, the peak of UploadParts in flight, each request.
 pub async fn s3_stats(bucket: &str) -> Value {
