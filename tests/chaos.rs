@@ -198,6 +198,7 @@ async fn run_backfill(
     bucket: &str,
     args: &[String],
     run: u32,
+    mean_file: u64,
     mut kill: Option<&mut fastrand::Rng>,
 ) -> RunOutcome {
     let began = SystemTime::now();
@@ -216,20 +217,19 @@ async fn run_backfill(
             if kill_at.is_none() {
                 let stderr =
                     std::fs::read_to_string(output_file(bucket, run, "err")).unwrap_or_default();
-                if let Some(windows) = exporting(&stderr) {
-                    // A moment the run reaches: each window it finishes makes at least five API
-                    // calls (a request, three polls, a status read) and is served its whole file.
+                if let Some(windows) = exporting(&stderr).filter(|w| *w > 0) {
+                    // A moment anywhere in the first part of the run, which it reaches: each
+                    // window it finishes makes at least five API calls (a request, three polls,
+                    // a status read) and is served its whole file (on average `mean_file`).
                     let stats = sim.stats().await;
                     let now = |name: &str| stats[name].as_u64().unwrap_or(0);
+                    let windows = windows.max(1);
                     kill_at = Some(if rng.bool() {
-                        KillAt::ApiCalls(now("api_calls") + rng.u64(1..=2 * windows.max(1)))
+                        KillAt::ApiCalls(now("api_calls") + rng.u64(1..=4 * windows))
                     } else {
-                        let bytes = windows.max(1) * SMALL_FILE / 2;
+                        let bytes = windows * mean_file / 2;
                         KillAt::BytesServed(now("bytes_served") + rng.u64(1..=bytes))
                     });
-                    if windows == 0 {
-                        kill = None;
-                    }
                 }
             }
             if let Some(at) = kill_at
@@ -490,6 +490,8 @@ async fn chaos_backfill(name: &str, scale: Scale) {
     ]);
 
     let mut kills = fastrand::Rng::with_seed(seed);
+    let databases = scale.databases.len() as u64;
+    let mean_file = (SMALL_FILE * (databases - 1) + LARGE_FILE) / databases;
     let mut runs = Vec::new();
     loop {
         let number = runs.len() as u32;
@@ -504,7 +506,7 @@ async fn chaos_backfill(name: &str, scale: Scale) {
                 .unwrap_or_default()
         );
         let kill = (number < scale.kills).then_some(&mut kills);
-        let run = run_backfill(&sim, &bucket, &args, number, kill).await;
+        let run = run_backfill(&sim, &bucket, &args, number, mean_file, kill).await;
         println!(
             "run {}: {} {}; exporting {}{}",
             number + 1,
