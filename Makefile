@@ -13,7 +13,7 @@ PY_TOOLS     := moto[server,s3crc32c,stepfunctions]==5.2.5 cargo-lambda==1.9.2 c
 VENV_READY   := $(VENV)/.ready-$(shell echo '$(PY_TOOLS)' | sha1sum | cut -c1-12)
 export PATH  := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: test demo rss tools build release deploy invoke clean bench bench-backfill athena-template
+.PHONY: test demo rss tools build release deploy invoke clean bench bench-backfill athena-template chaos
 
 # Settings that would make `make test` check less than all of it; it runs without them.
 SHRINKING_KNOBS := FAULT_MATRIX_ROWS PROPTEST_CASES FUZZ_SECONDS FUZZ_FLAGS
@@ -42,6 +42,15 @@ test: tools
 ## typed view) from infra/athena/*.sql; tests/athena fails while it is not current
 athena-template: tools
 	$(VENV)/bin/python tests/athena/athena_template.py
+
+## chaos: the large chaos test (docs/reliability.md, "Chaos at scale"): a backfill of 72 hourly
+## windows over 3 databases with seeded random faults in the Fauna simulator and the S3 front and
+## SIGKILLs of the exporter, re-run until every window is done, then checked; prints its figures.
+## CHAOS_SEED (default 20261130, printed) decides the faults; CHAOS_HOURS (default 24) the hours
+## per database. `make test` runs a small version (8 windows, one kill).
+CHAOS_SEED ?= 20261130
+chaos: tools
+	CHAOS_SEED=$(CHAOS_SEED) cargo test --all-features --test chaos -- --ignored --nocapture
 
 ## tools: the project's Python virtualenv with moto (local S3) and cargo-lambda
 tools: $(VENV_READY)

@@ -10,7 +10,7 @@ use std::io::Read;
 use fauna_logs_export::keys::manifest_key;
 use fauna_logs_export::store::crc32c_base64;
 use serde_json::json;
-use support::{Run, Sim, bucket, export, keys, object, open_uploads, s3, s3_faults};
+use support::{Run, Sim, bucket, export, keys, object, open_uploads, records_in, s3, s3_faults};
 
 const DAY: [&str; 4] = [
     "--start",
@@ -94,17 +94,6 @@ async fn assert_stored(sim: &Sim, bucket: &str, run: &Run) -> Vec<u8> {
         crc32c_base64(crc32c::crc32c(&source)).as_str()
     );
     stored
-}
-
-/// Records (lines) in a gzip JSON Lines file.
-fn records_in(gzip: &[u8]) -> u64 {
-    let mut text = Vec::new();
-    flate2::read::MultiGzDecoder::new(gzip)
-        .read_to_end(&mut text)
-        .expect("valid gzip");
-    text.split(|b| *b == b'\n')
-        .filter(|l| !l.is_empty())
-        .count() as u64
 }
 
 /// The manifest beside an object.

@@ -134,6 +134,11 @@ impl<S: ObjectStore> PartWriter<S> {
         self.reread_crc = 0;
     }
 
+    /// The multipart upload this writer writes to, if it has one (started or continued).
+    pub(super) fn upload_id(&self) -> Option<&str> {
+        self.upload_id.as_deref()
+    }
+
     /// The upload this writer started, once, when it starts one.
     pub(super) fn take_created(&mut self) -> Option<String> {
         self.created.take()

@@ -168,6 +168,18 @@ pub async fn keys(s3: &Client, bucket: &str) -> Vec<String> {
         .collect()
 }
 
+/// Records (lines) in a gzip JSON Lines file.
+pub fn records_in(gzip: &[u8]) -> u64 {
+    use std::io::Read;
+    let mut text = Vec::new();
+    flate2::read::MultiGzDecoder::new(gzip)
+        .read_to_end(&mut text)
+        .expect("valid gzip");
+    text.split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count() as u64
+}
+
 /// Multipart uploads still open in the bucket.
 pub async fn open_uploads(s3: &Client, bucket: &str) -> usize {
     let out = s3
@@ -193,6 +205,32 @@ pub async fn s3_faults(bucket: &str, faults: Value) -> Value {
     let text = resp.text().await.expect("S3 fault state");
     assert!(status.is_success(), "setting S3 faults: {status} {text}");
     serde_json::from_str(&text).expect("S3 fault state JSON")
+}
+
+/// Clears the S3 faults of `bucket` and releases the requests they hold (`DELETE /_faults/<bucket>`).
+pub async fn s3_faults_clear(bucket: &str) {
+    let resp = reqwest::Client::new()
+        .delete(format!("{}/_faults/{bucket}", moto().endpoint))
+        .send()
+        .await
+        .expect("clear S3 faults");
+    assert!(resp.status().is_success(), "clearing S3 faults");
+}
+
+/// Waits until the front holds a request of `operation` for `bucket`, failing after a minute.
+pub async fn until_held(bucket: &str, operation: &str) {
+    let started = Instant::now();
+    loop {
+        let state = s3_faults(bucket, serde_json::json!({})).await;
+        if state[operation]["held"].as_u64().unwrap_or(0) > 0 {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no {operation} held: {state}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// What the strict S3 front saw of `bucket`'s requests (`GET /_stats/<bucket>`, see

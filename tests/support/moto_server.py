@@ -45,6 +45,11 @@ Control API (JSON over HTTP on the same port):
                                       {"released": n}
     GET    /_stats/<bucket>           what the bucket was sent (below)
     DELETE /_stats/<bucket>           forget it
+    POST   /_chaos/<bucket>           seeded random faults: {"seed": 7, "percent": 5,
+                                      "operations": ["upload_part", ...]} (operations optional:
+                                      all of them)
+    GET    /_chaos/<bucket>           the bucket's chaos state and what it injected (below)
+    DELETE /_chaos/<bucket>           chaos off for the bucket
 
 A fault POST names operations (put_object, create_multipart_upload, upload_part,
 complete_multipart_upload, abort_multipart_upload, list_parts, head_object, get_object,
@@ -89,6 +94,15 @@ and when its answer has been sent):
 x-amz-server-side-encryption* and If-Match / If-None-Match headers sent; requests other than the
 operations above are "other"; only the last 5000 requests are kept.
 
+Chaos: while it is on for a bucket, every S3 request to it of the operations named draws once
+from one generator seeded with "seed" (in the order the front receives them; a POST starts the
+generator again), and with probability "percent" % is answered 500 InternalError (its body read
+and dropped) instead of being served, before any fault spec is looked at. The same seed and the
+same order of requests give the same faults. Its state, e.g. {"seed": 7, "percent": 5,
+"operations": [...], "draws": 120, "injected": {"head_object": 2, "list_parts": 1}}, counts
+the requests that drew and the faults injected by operation; it is answered by every chaos call
+(DELETE: the state just before).
+
 Then it runs moto's own server with the arguments given (e.g. `-H 127.0.0.1 -p 5000`).
 """
 
@@ -98,6 +112,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import random
 import re
 import sys
 import threading
@@ -865,6 +880,93 @@ class Faults:
             return len(chosen)
 
 
+# --- chaos ---------------------------------------------------------------------------------
+
+CHAOS_KEYS = {"seed", "percent", "operations"}
+
+
+@dataclass
+class ChaosMode:
+    """One bucket's seeded random faults: settings, generator, and counters."""
+
+    seed: int
+    percent: int
+    operations: tuple
+    rng: random.Random
+    draws: int = 0
+    injected: collections.Counter = field(default_factory=collections.Counter)
+
+    @classmethod
+    def parse(cls, body):
+        unknown = body.keys() - CHAOS_KEYS
+        if unknown:
+            raise ValueError(f"chaos: unknown options {sorted(unknown)}; known: {sorted(CHAOS_KEYS)}")
+        seed, percent = body.get("seed"), body.get("percent")
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise ValueError("chaos: seed must be an integer")
+        if not isinstance(percent, int) or isinstance(percent, bool) or not 0 <= percent <= 100:
+            raise ValueError("chaos: percent must be an integer from 0 to 100")
+        operations = body.get("operations", list(OPERATIONS))
+        if not isinstance(operations, list) or not operations:
+            raise ValueError("chaos: operations must be a non-empty list")
+        unknown_ops = [op for op in operations if op not in OPERATIONS]
+        if unknown_ops:
+            raise ValueError(f"chaos: unknown operations {unknown_ops}; known: {', '.join(OPERATIONS)}")
+        # In the fixed order of OPERATIONS, so the list's order does not change what a seed means.
+        ordered = tuple(op for op in OPERATIONS if op in operations)
+        return cls(seed=seed, percent=percent, operations=ordered, rng=random.Random(seed))
+
+    def state(self):
+        return {
+            "seed": self.seed,
+            "percent": self.percent,
+            "operations": list(self.operations),
+            "draws": self.draws,
+            "injected": dict(sorted(self.injected.items())),
+        }
+
+
+class Chaos:
+    """The chaos mode of each bucket; safe across threads."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.modes = {}
+
+    def endpoint(self, method, bucket, body):
+        if not bucket or "/" in bucket:
+            raise NotFound("use /_chaos/<bucket>")
+        with self.lock:
+            if method == "POST":
+                self.modes[bucket] = ChaosMode.parse(body)
+            elif method == "DELETE":
+                mode = self.modes.pop(bucket, None)
+                return mode.state() if mode else {}
+            elif method != "GET":
+                raise ValueError("GET, POST or DELETE /_chaos/<bucket>")
+            mode = self.modes.get(bucket)
+            return mode.state() if mode else {}
+
+    def strikes(self, request):
+        """Whether this request gets a chaos fault (drawing once if the mode applies to it)."""
+        with self.lock:
+            mode = self.modes.get(request.bucket)
+            if mode is None or request.op not in mode.operations:
+                return False
+            mode.draws += 1
+            if mode.rng.randrange(100) >= mode.percent:
+                return False
+            mode.injected[request.op] += 1
+            return True
+
+
+def chaos_error(request):
+    extra = {"BucketName": request.bucket}
+    if request.key:
+        extra["Key"] = request.key
+    return S3Error(500, "InternalError", request_id="CHAOSINJECTED", **extra)
+
+
 # --- stats ---------------------------------------------------------------------------------
 
 RECORDED_REQUESTS = 5000
@@ -1015,6 +1117,7 @@ class Front:
     def __init__(self, app):
         self.app = app
         self.faults = Faults()
+        self.chaos = Chaos()
         self.stats = Stats()
         self.ledger = Ledger()
         self.key_locks = KeyLocks()
@@ -1025,6 +1128,8 @@ class Front:
             return self.control(environ, start_response, self.faults_endpoint, path[9:])
         if path.startswith("/_stats/"):
             return self.control(environ, start_response, self.stats_endpoint, path[8:])
+        if path.startswith("/_chaos/"):
+            return self.control(environ, start_response, self.chaos.endpoint, path[8:])
         request = s3_request(environ)
         if request is None:
             return self.app(environ, start_response)
@@ -1080,6 +1185,11 @@ class Front:
     # S3 requests.
 
     def answer(self, request):
+        if self.chaos.strikes(request):
+            raw = read_body(request.environ)
+            answer = chaos_error(request).answer()
+            self.stats.answered(request, len(raw), answer.status)
+            return answer
         spec = self.faults.take(request)
         raw = b""
         try:

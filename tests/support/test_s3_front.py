@@ -11,6 +11,7 @@ deadline, never with sleeps.
 """
 
 import base64
+import collections
 import concurrent.futures
 import hashlib
 import http.client
@@ -693,6 +694,105 @@ class FaultTest(FrontTest):
         self.assertGreaterEqual(time.monotonic() - started, 0.2)
         state = faults(self.bucket)["head_object"]
         self.assertEqual((state["held"], state["hold_timeouts"]), (0, 1))
+
+
+class ChaosTest(FrontTest):
+    ROUNDS = 6
+
+    def calls(self):
+        """One call per operation and round, each exactly one request that succeeds without
+        chaos however often it is repeated (uploads to complete and abort are made up front)."""
+        b = self.bucket
+        self.put("obj", b"object")
+        listed = self.create_upload("listed")
+        to_finish = []
+        for _ in range(self.ROUNDS):
+            upload_id = self.create_upload("done")
+            to_finish.append((upload_id, [self.upload_part("done", upload_id, 1, b"part")]))
+        to_abort = [self.create_upload("abort") for _ in range(self.ROUNDS)]
+        return {
+            "put_object": lambda _: self.put("new", b"new"),
+            "create_multipart_upload": lambda _: self.create_upload("other"),
+            "upload_part": lambda _: self.upload_part("listed", listed, 1, b"p1"),
+            "complete_multipart_upload": lambda i: self.complete("done", *to_finish[i]),
+            "abort_multipart_upload": lambda i: self.s3.abort_multipart_upload(
+                Bucket=b, Key="abort", UploadId=to_abort[i]
+            ),
+            "list_parts": lambda _: self.s3.list_parts(Bucket=b, Key="listed", UploadId=listed),
+            "head_object": lambda _: self.s3.head_object(Bucket=b, Key="obj"),
+            "get_object": lambda _: self.s3.get_object(Bucket=b, Key="obj"),
+            "delete_object": lambda _: self.s3.delete_object(Bucket=b, Key="absent"),
+            "list_objects": lambda _: self.s3.list_objects_v2(Bucket=b),
+            "list_multipart_uploads": lambda _: self.s3.list_multipart_uploads(Bucket=b),
+        }
+
+    def chaos_run(self, seed):
+        """On a fresh bucket, chaos at 40 % on every operation: what each call saw, and the
+        chaos state after."""
+        self.bucket = f"chaos-{uuid.uuid4().hex[:12]}"
+        self.s3.create_bucket(Bucket=self.bucket)
+        self.addCleanup(control, "DELETE", f"/_chaos/{self.bucket}")
+        calls = self.calls()
+        self.assertEqual(set(calls), set(moto_server.OPERATIONS))
+        state = control("POST", f"/_chaos/{self.bucket}", {"seed": seed, "percent": 40})
+        self.assertEqual(
+            (state["draws"], state["injected"], state["operations"]),
+            (0, {}, list(moto_server.OPERATIONS)),
+        )
+        seen = []
+        for i in range(self.ROUNDS):
+            for op in moto_server.OPERATIONS:
+                try:
+                    calls[op](i)
+                    seen.append((op, "ok"))
+                except botocore.exceptions.ClientError as e:
+                    status = e.response["ResponseMetadata"]["HTTPStatusCode"]
+                    seen.append((op, f"{status} {e.response['Error']['Code']}"))
+        return seen, control("GET", f"/_chaos/{self.bucket}")
+
+    def test_a_seed_decides_which_requests_fail_500_on_every_operation(self):
+        seen, state = self.chaos_run(7)
+        failed = collections.Counter(op for op, outcome in seen if outcome != "ok")
+        for op, outcome in seen:
+            # A HEAD answer has no body, so the SDK knows only the status.
+            self.assertIn(outcome, ("ok", "500 InternalError", "500 500"), op)
+        # Each call was one request: every one drew, every failure was injected, and only those.
+        self.assertEqual(state["draws"], len(seen))
+        self.assertEqual(state["injected"], dict(sorted(failed.items())))
+        # About 40 % of 66 draws (26 expected; binomial spread).
+        self.assertTrue(10 <= sum(failed.values()) <= 45, failed)
+        self.assertEqual(sum(r["status"] == 500 for r in stats(self.bucket)["requests"]), sum(
+            failed.values()
+        ))
+        # The same seed on a fresh bucket: the same outcomes; another seed: others.
+        again, again_state = self.chaos_run(7)
+        self.assertEqual(again, seen)
+        self.assertEqual(again_state, state)
+        other, _ = self.chaos_run(8)
+        self.assertNotEqual(other, seen)
+
+    def test_chaos_limited_to_some_operations_and_turned_off(self):
+        self.addCleanup(control, "DELETE", f"/_chaos/{self.bucket}")
+        self.put("k", b"x")
+        control(
+            "POST",
+            f"/_chaos/{self.bucket}",
+            {"seed": 1, "percent": 100, "operations": ["list_parts", "head_object"]},
+        )
+        self.assertEqual(error_code(self.s3.head_object, Bucket=self.bucket, Key="k"), ("500", 500))
+        self.assertEqual(self.s3.get_object(Bucket=self.bucket, Key="k")["Body"].read(), b"x")
+        state = control("DELETE", f"/_chaos/{self.bucket}")
+        self.assertEqual((state["draws"], state["injected"]), (1, {"head_object": 1}))
+        self.s3.head_object(Bucket=self.bucket, Key="k")
+        self.assertEqual(control("GET", f"/_chaos/{self.bucket}"), {})
+        for bad in (
+            {"percent": 5},
+            {"seed": 1, "percent": 101},
+            {"seed": 1, "percent": 5, "operations": ["copy_object"]},
+            {"seed": 1, "percent": 5, "rate": 2},
+        ):
+            status, _, _ = request("POST", f"/_chaos/{self.bucket}", json.dumps(bad).encode())
+            self.assertEqual(status, 400, bad)
 
 
 class OwnerAndStatsTest(FrontTest):

@@ -1,8 +1,8 @@
 //! The Fauna Account API logs endpoints (`/api/v1/...`).
 //!
 //! Owns the JSON error shape `{"code","reason"}`, the guard every API call passes (in-flight
-//! gauge, account-key check, the throttle and server-error faults before the handler, the
-//! slow-response and connection-reset faults after it), the query-string checks (`type=query`,
+//! gauge, account-key check, the chaos draw, the throttle and server-error faults before the
+//! handler, the slow-response and connection-reset faults after it), the query-string checks (`type=query`,
 //! and `regionGroup` under `--strict-region-group`), and the three handlers: request logs, poll
 //! status, and create a new file URL.
 
@@ -12,7 +12,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
-use axum::extract::{ConnectInfo, Path, Query, Request, State};
+use axum::extract::{ConnectInfo, Extension, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -21,6 +21,7 @@ use serde::Serialize;
 use tracing::{debug, info};
 
 use crate::app::Sim;
+use crate::chaos::{ChaosKind, FailThisRequest};
 use crate::conn::ConnHandle;
 use crate::files::same_secret;
 use crate::logfile::millisecond_slots;
@@ -86,18 +87,29 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Runs around every `/api/v1` handler: counts the call, checks the account key, then applies
-/// the throttle and server-error faults (in that order). A call that gets through takes effect;
-/// then the slow-response fault may hold its answer back and the reset fault may drop it,
-/// resetting the connection, as if the answer were lost on the way.
-pub async fn guard(State(sim): State<Arc<Sim>>, request: Request, next: Next) -> Response {
+/// Runs around every `/api/v1` handler: counts the call, checks the account key, draws its
+/// chaos fault (if the mode is on), then applies the throttle and server-error faults (in that
+/// order). A call that gets through takes effect; then the slow-response fault may hold its
+/// answer back and the reset fault may drop it, resetting the connection, as if the answer were
+/// lost on the way.
+pub async fn guard(State(sim): State<Arc<Sim>>, mut request: Request, next: Next) -> Response {
     bump(&sim.stats.api_calls);
     let _in_flight = sim.stats.in_flight_api_calls.enter();
     if !authorized(request.headers(), &sim.account_key) {
         bump(&sim.stats.unauthorized);
         return ApiError::unauthorized().into_response();
     }
-    if sim.faults.throttle.take() {
+    let chaos = sim.faults.chaos.as_ref().and_then(|chaos| {
+        let creates = request.method() == Method::POST && request.uri().path() == "/api/v1/logs";
+        chaos.api_call(&sim.stats.chaos, creates)
+    });
+    if chaos == Some(ChaosKind::Failed) {
+        request.extensions_mut().insert(FailThisRequest);
+    }
+    if chaos == Some(ChaosKind::Throttle) || sim.faults.throttle.take() {
+        if chaos == Some(ChaosKind::Throttle) {
+            bump(&sim.stats.chaos.throttle);
+        }
         bump(&sim.stats.throttled);
         info!(path = %request.uri().path(), "fault: throttling API call");
         let mut e = ApiError::new(
@@ -108,7 +120,10 @@ pub async fn guard(State(sim): State<Arc<Sim>>, request: Request, next: Next) ->
         e.retry_after = Some(sim.faults.retry_after_secs);
         return e.into_response();
     }
-    if sim.faults.server_errors.take() {
+    if chaos == Some(ChaosKind::ServerError) || sim.faults.server_errors.take() {
+        if chaos == Some(ChaosKind::ServerError) {
+            bump(&sim.stats.chaos.server_error);
+        }
         bump(&sim.stats.server_errors);
         info!(path = %request.uri().path(), "fault: answering 503");
         return ApiError::new(
@@ -130,13 +145,16 @@ pub async fn guard(State(sim): State<Arc<Sim>>, request: Request, next: Next) ->
         info!(%path, delay_ms = delay.as_millis() as u64, "fault: answering late");
         tokio::time::sleep(delay).await;
     }
-    if sim.faults.reset_connections.take() {
+    if chaos == Some(ChaosKind::Reset) || sim.faults.reset_connections.take() {
         let Some(conn) = conn else {
             return ApiError::internal(
                 "fault: cannot reset a connection the server did not accept",
             )
             .into_response();
         };
+        if chaos == Some(ChaosKind::Reset) {
+            bump(&sim.stats.chaos.reset);
+        }
         bump(&sim.stats.connection_resets);
         info!(%path, "fault: resetting the connection instead of answering");
         conn.reset();
@@ -214,6 +232,7 @@ fn request_id(path: Result<Path<String>, PathRejection>) -> Result<String, ApiEr
 /// `POST /api/v1/logs?type=query`
 pub async fn create_logs(
     State(sim): State<Arc<Sim>>,
+    fail_this: Option<Extension<FailThisRequest>>,
     query: QueryParams,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<RequestView>, ApiError> {
@@ -229,6 +248,10 @@ pub async fn create_logs(
     let (request, created) = sim.store.create(new, Utc::now(), |new| {
         if faults.does_not_exist || millisecond_slots(new.time_start, new.time_end).is_none() {
             LogState::DoesNotExist.into()
+        } else if fail_this.is_some() {
+            bump(&sim.stats.chaos.failed);
+            info!("fault (chaos): the request will end Failed");
+            LogState::Failed.into()
         } else if faults.fail_requests.take() {
             faults.fail_state.clone().into()
         } else {

@@ -4,6 +4,7 @@
 //! handler, and the router that ties the API, the file host and the `/_sim/` inspection
 //! endpoints together.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -36,6 +37,8 @@ pub struct Sim {
     pub base_url: String,
     pub seed: u64,
     pub file_size: u64,
+    /// `--file-size-for`: the file size of some databases' requests.
+    pub file_sizes: HashMap<String, u64>,
     pub store: Store,
     pub faults: Faults,
     pub stats: Arc<Stats>,
@@ -82,6 +85,7 @@ impl Sim {
             base_url,
             seed: args.seed,
             file_size: args.file_size,
+            file_sizes: args.file_size_for.iter().cloned().collect(),
             store: Store::new(lifecycle, Arc::clone(&stats)),
             faults: Faults::from_args(f),
             stats,
@@ -103,7 +107,13 @@ impl Sim {
             time_end: request.time_end,
             region_group: request.scope.region_group.clone(),
             database: request.scope.database_segments(),
-            target_size: self.file_size,
+            target_size: request
+                .scope
+                .database
+                .as_ref()
+                .and_then(|db| self.file_sizes.get(db))
+                .copied()
+                .unwrap_or(self.file_size),
             corrupt: self.faults.corrupt_gzip,
             truncate: self.faults.truncate_gzip,
         }

@@ -35,8 +35,14 @@ pub struct BodyPlan {
     pub cut_after: Option<u64>,
     /// Stop sending after this many bytes and hold the connection open.
     pub stall_after: Option<u64>,
+    /// How long a stall lasts before the connection is cut (`None`: [`STALL_HOLD`]).
+    pub stall_for: Option<Duration>,
     /// Pace the body to this many bytes per second.
     pub bytes_per_second: Option<u64>,
+    /// The cut is the chaos mode's (counted in its `drop`).
+    pub chaos_cut: bool,
+    /// The stall is the chaos mode's (counted in its `stall`).
+    pub chaos_stall: bool,
 }
 
 impl BodyPlan {
@@ -145,6 +151,9 @@ pub fn file_body(
             );
             if let Some(sim) = r.sim() {
                 bump(&sim.stats.cut_downloads);
+                if r.plan.chaos_cut {
+                    bump(&sim.stats.chaos.drop);
+                }
             }
             return Some((Err(cut_error("cut")), None));
         }
@@ -152,8 +161,11 @@ pub fn file_body(
             warn!(bytes_sent = r.sent, "fault: stalling the download");
             if let Some(sim) = r.sim() {
                 bump(&sim.stats.stalled_downloads);
+                if r.plan.chaos_stall {
+                    bump(&sim.stats.chaos.stall);
+                }
             }
-            tokio::time::sleep(STALL_HOLD).await;
+            tokio::time::sleep(r.plan.stall_for.unwrap_or(STALL_HOLD)).await;
             return Some((Err(cut_error("stalled out")), None));
         }
         let mut want = (r.plan.len - r.sent).min(r.plan.chunk());
@@ -280,6 +292,21 @@ mod tests {
         };
         let (got, ended) = read_until_quiet(plan, &d, Duration::from_millis(300)).await;
         assert_eq!((got, ended), (1_000, false));
+    }
+
+    #[tokio::test]
+    async fn a_bounded_stall_ends_in_a_cut() {
+        let d = data(100_000);
+        let plan = BodyPlan {
+            len: d.len() as u64,
+            stall_after: Some(1_000),
+            stall_for: Some(Duration::from_millis(100)),
+            ..BodyPlan::default()
+        };
+        let started = std::time::Instant::now();
+        let (got, ended) = read_until_quiet(plan, &d, Duration::from_secs(20)).await;
+        assert_eq!((got, ended), (1_000, true), "a prefix, then the cut");
+        assert!(started.elapsed() >= Duration::from_millis(100));
     }
 
     #[tokio::test]

@@ -72,6 +72,11 @@ pub struct Args {
     #[arg(long, default_value = "1MiB", value_parser = parse_size)]
     pub file_size: u64,
 
+    /// Size of the files of one database instead of --file-size (repeatable): DATABASE=SIZE,
+    /// the database path as requested, e.g. us-std/Large=9MiB.
+    #[arg(long, value_name = "DATABASE=SIZE", value_parser = parse_file_size_for)]
+    pub file_size_for: Vec<(String, u64)>,
+
     /// Seed of the record generator; files are deterministic for (seed, window, scope, size).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -114,6 +119,18 @@ pub fn is_http_url(url: &str) -> bool {
         url.strip_prefix(scheme)
             .is_some_and(|rest| !rest.is_empty())
     })
+}
+
+/// `DATABASE=SIZE`, e.g. `us-std/Large=9MiB`.
+fn parse_file_size_for(text: &str) -> Result<(String, u64), String> {
+    let (database, size) = text
+        .rsplit_once('=')
+        .ok_or_else(|| format!("`{text}` is not DATABASE=SIZE (e.g. us-std/Large=9MiB)"))?;
+    let database = database.trim();
+    if database.is_empty() {
+        return Err(format!("`{text}`: the database must not be empty"));
+    }
+    Ok((database.to_owned(), parse_size(size)?))
 }
 
 /// Parses a byte count such as `1048576`, `512K`, `1MiB`, `2MB` or `4GiB`.
@@ -238,6 +255,27 @@ mod tests {
             (3, 5)
         );
         assert!(a.renewal_answer_without_url && a.strict_region_group);
+    }
+
+    #[test]
+    fn a_database_can_have_its_own_file_size() {
+        let a = parse(&[
+            "--file-size-for",
+            "us-std/Large=9MiB",
+            "--file-size-for",
+            "eu-std/a/b=100",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            a.file_size_for,
+            [
+                ("us-std/Large".to_owned(), 9 << 20),
+                ("eu-std/a/b".to_owned(), 100)
+            ]
+        );
+        for bad in ["us-std/Large", "=9MiB", "us-std/Large=huge"] {
+            assert!(parse(&["--file-size-for", bad]).is_err(), "{bad}");
+        }
     }
 
     #[test]

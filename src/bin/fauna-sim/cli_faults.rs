@@ -1,11 +1,13 @@
 //! Command-line fault options of the simulator.
 //!
 //! Owns the `clap` definition of every fault switch (API faults, request-state faults, renewal
-//! faults and file-host faults), the parsing of `--state-at-poll N=NAME`, and their checks.
+//! faults, file-host faults and the seeded chaos mode), the parsing of `--state-at-poll N=NAME`,
+//! and their checks.
 //! `faults.rs` turns them into the runtime switches.
 
 use clap::{Args, ValueEnum};
 
+use crate::chaos::ChaosKind;
 use crate::cli::{is_http_url, parse_size};
 use crate::state::LogState;
 
@@ -158,6 +160,28 @@ pub struct FaultArgs {
     /// Status of the --redirect-downloads-to answers.
     #[arg(long, value_name = "CODE", default_value_t = 307, value_parser = parse_redirect_status)]
     pub redirect_status: u16,
+
+    /// Chaos: turns on seeded random faults. Each API call and each download then has a
+    /// --chaos-percent chance of one fault, chosen at random among the --chaos-kinds that apply
+    /// to it; the same seed and the same order of calls give the same faults.
+    #[arg(long, value_name = "SEED")]
+    pub chaos_seed: Option<u64>,
+
+    /// Chaos: the chance, in percent, that an API call or a download gets a fault [default: 5].
+    #[arg(long, value_name = "P", value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub chaos_percent: Option<u8>,
+
+    /// Chaos: the kinds of fault to choose from, comma separated [default: all]. API calls:
+    /// throttle (429), server-error (503), reset (after the call took effect), failed (a
+    /// created request ends Failed); downloads: expired-url, drop (cut at a random byte), stall
+    /// (silent from a random byte for --chaos-stall-ms, then cut).
+    #[arg(long, value_enum, value_name = "KINDS", value_delimiter = ',')]
+    pub chaos_kinds: Vec<ChaosKind>,
+
+    /// Chaos: how long a stalled download stays silent before its connection is cut, in
+    /// milliseconds [default: 3000].
+    #[arg(long, value_name = "MS")]
+    pub chaos_stall_ms: Option<u64>,
 }
 
 /// Final state forced by `--fail-requests`.
@@ -253,6 +277,15 @@ impl FaultArgs {
         if self.fail_after_complete == Some(0) {
             return Err("--fail-after-complete counts polls after Complete, from 1".into());
         }
+        if self.chaos_seed.is_none()
+            && (self.chaos_percent.is_some()
+                || !self.chaos_kinds.is_empty()
+                || self.chaos_stall_ms.is_some())
+        {
+            return Err(
+                "--chaos-percent, --chaos-kinds and --chaos-stall-ms need --chaos-seed".into(),
+            );
+        }
         Ok(())
     }
 }
@@ -329,8 +362,33 @@ mod tests {
             &["--redirect-downloads-to", "file:///etc/passwd"],
             &["--redirect-status", "200"],
             &["--fail-after-complete", "0"],
+            &["--chaos-percent", "5"],
+            &["--chaos-kinds", "reset"],
+            &["--chaos-stall-ms", "100"],
+            &["--chaos-seed", "1", "--chaos-percent", "101"],
+            &["--chaos-seed", "1", "--chaos-kinds", "meteor"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn chaos_options_parse() {
+        let f = parse(&[]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(f.chaos_seed.is_none() && f.chaos_kinds.is_empty());
+        let f = parse(&[
+            "--chaos-seed",
+            "42",
+            "--chaos-percent",
+            "12",
+            "--chaos-kinds",
+            "throttle,server-error,reset,failed,expired-url,drop,stall",
+            "--chaos-stall-ms",
+            "3000",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((f.chaos_seed, f.chaos_percent), (Some(42), Some(12)));
+        assert_eq!(f.chaos_kinds, ChaosKind::ALL);
+        assert_eq!(f.chaos_stall_ms, Some(3000));
     }
 }

@@ -1,13 +1,15 @@
 //! Fault injection.
 //!
-//! Owns the runtime fault switches built from the command line (`cli_faults.rs`), and the
-//! choice of each renewal's `CreatingNewUrl` hold under the renewal faults. Counted faults are [`Countdown`]s: each
+//! Owns the runtime fault switches built from the command line (`cli_faults.rs`), the seeded
+//! chaos mode among them (`chaos.rs`), and the choice of each renewal's `CreatingNewUrl` hold
+//! under the renewal faults. Counted faults are [`Countdown`]s: each
 //! affected call takes one unit from the budget, so "the first N calls" are hit and the rest
 //! behave normally, even under concurrency.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::chaos::Chaos;
 use crate::cli_faults::{FaultArgs, WrongField};
 use crate::renewal::RenewalHold;
 use crate::state::LogState;
@@ -81,6 +83,8 @@ pub struct Faults {
     /// Redirect every file download there, with this status.
     pub redirect_to: Option<String>,
     pub redirect_status: u16,
+    /// Seeded random faults (`--chaos-seed`), if on.
+    pub chaos: Option<Chaos>,
 }
 
 impl Faults {
@@ -120,6 +124,7 @@ impl Faults {
             truncate_gzip: args.truncate_gzip,
             redirect_to: args.redirect_downloads_to.clone(),
             redirect_status: args.redirect_status,
+            chaos: Chaos::from_args(args),
         }
     }
 
@@ -242,6 +247,9 @@ impl Faults {
                 true,
                 format!("redirect_downloads (status {})", args.redirect_status),
             );
+        }
+        if let Some(chaos) = Chaos::describe(args) {
+            push(true, chaos);
         }
         out
     }

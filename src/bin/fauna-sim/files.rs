@@ -2,8 +2,9 @@
 //!
 //! Owns `GET /files/{request_id}.jsonl.gz`: the redirect fault, signature, readiness and
 //! expiry checks with S3-style XML errors, `Range` support with the no-range and
-//! wrong-Content-Range faults, single-use URLs, the choice of each body's cut, stall and pace
-//! (carried out by `body.rs`), and the download and refusal counters; and
+//! wrong-Content-Range faults, single-use URLs, the download's chaos draw (a URL that expires
+//! now, a cut, a stall), the choice of each body's cut, stall and pace (carried out by
+//! `body.rs`), and the download and refusal counters; and
 //! `GET /_sim/requests/{id}/file`, the exact bytes without checks or faults.
 
 use std::io::SeekFrom;
@@ -19,6 +20,7 @@ use tracing::info;
 use crate::api::ApiError;
 use crate::app::Sim;
 use crate::body::{BodyPlan, InFlight, Tracking, file_body};
+use crate::chaos::{ChaosKind, DownloadChaos};
 use crate::cli_faults::WrongField;
 use crate::logfile::GeneratedFile;
 use crate::range::{RangeRequest, parse_range};
@@ -172,6 +174,18 @@ async fn answer_download(
         info!(request_id = %id, "fault: download refused: single-use URL already used");
         return url_expired(url, used_at, now);
     }
+    let chaos = match &sim.faults.chaos {
+        Some(chaos) if !is_head => chaos.download(&sim.stats.chaos),
+        _ => None,
+    };
+    if chaos.is_some_and(|c| c.kind == ChaosKind::ExpiredUrl) {
+        // The URL expires now, for good: a later download with it is refused as expired too.
+        if let Some(expired) = sim.store.expire_url(id, &url.signature, now) {
+            bump(&sim.stats.chaos.expired_url);
+            info!(request_id = %id, "fault (chaos): the presigned URL expires now");
+            return url_expired(&expired, expired.expires_at, now);
+        }
+    }
     let in_flight = (!is_head).then(|| InFlight::enter(sim));
     let file = match sim.files.get(sim.file_spec(&request)).await {
         Ok(file) => file,
@@ -248,7 +262,7 @@ async fn answer_download(
             ..BodyPlan::default()
         }
     } else {
-        body_plan(sim, &opened, file.len)
+        body_plan(sim, &opened, file.len, chaos)
     };
     let tracking = (!is_head).then(|| Tracking {
         sim: Arc::clone(sim),
@@ -281,8 +295,14 @@ async fn answer_download(
 }
 
 /// The faults of one download's body: the earliest cut (`--drop-download-after` on the first
-/// download, `--cut-every-download-at-percent` on all), the stall and the pace.
-fn body_plan(sim: &Sim, opened: &OpenedFile, file_len: u64) -> BodyPlan {
+/// download, `--cut-every-download-at-percent` on all, a chaos drop), the stall (the counted
+/// one, or a chaos stall, which ends in a cut after `--chaos-stall-ms`) and the pace.
+fn body_plan(
+    sim: &Sim,
+    opened: &OpenedFile,
+    file_len: u64,
+    chaos: Option<DownloadChaos>,
+) -> BodyPlan {
     let faults = &sim.faults;
     let end = opened.start + opened.len.saturating_sub(1);
     let dropped = faults
@@ -292,13 +312,26 @@ fn body_plan(sim: &Sim, opened: &OpenedFile, file_len: u64) -> BodyPlan {
     let cut_at_percent = faults
         .cut_at_percent
         .and_then(|p| cut_for_percent(p, opened.start, end, file_len));
-    let cut_after = [dropped, cut_at_percent].into_iter().flatten().min();
-    let stall_after = faults.stall_after.filter(|_| faults.stall_downloads.take());
+    let chaos_at = |kind| {
+        chaos
+            .filter(|c| c.kind == kind && opened.len > 0)
+            .map(|c| c.offset(opened.len))
+    };
+    let chaos_cut = chaos_at(ChaosKind::Drop);
+    let cut_after = [dropped, cut_at_percent, chaos_cut]
+        .into_iter()
+        .flatten()
+        .min();
+    let counted_stall = faults.stall_after.filter(|_| faults.stall_downloads.take());
+    let chaos_stall = chaos_at(ChaosKind::Stall).filter(|_| counted_stall.is_none());
     BodyPlan {
         len: opened.len,
         cut_after,
-        stall_after,
+        stall_after: counted_stall.or(chaos_stall),
+        stall_for: chaos_stall.and(faults.chaos.as_ref().map(|c| c.stall)),
         bytes_per_second: faults.bytes_per_second,
+        chaos_cut: chaos_cut.is_some() && chaos_cut == cut_after,
+        chaos_stall: chaos_stall.is_some(),
     }
 }
 

@@ -7,6 +7,7 @@
 mod api;
 mod app;
 mod body;
+mod chaos;
 mod cli;
 mod cli_faults;
 mod conn;

@@ -3,7 +3,7 @@
 //! Owns the atomic counters the handlers bump, the [`Gauge`]s that track how many things are in
 //! progress at once (and the peak of that number), and their JSON snapshot. Tests read them to
 //! check how many calls a client made (retries, polls, renewals, downloads, refused URLs), how
-//! much it downloaded, and how much it did at the same time.
+//! much it downloaded, how much it did at the same time, and what the chaos mode injected.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -116,6 +116,64 @@ pub struct Stats {
     /// Log requests that are open, or Complete and not yet served in full (every byte of the
     /// file handed to some client at least once).
     pub active_requests: Gauge,
+    /// What the chaos mode drew and injected.
+    pub chaos: ChaosCounters,
+}
+
+/// The chaos mode's draws, and the faults it injected by kind (each also counted by the
+/// counter of what happened: `throttled`, `server_errors`, `connection_resets`,
+/// `expired_url_refusals`, `cut_downloads`, `stalled_downloads`).
+#[derive(Debug, Default)]
+pub struct ChaosCounters {
+    /// API calls that drew (every one past the account-key check while the mode is on).
+    pub api_draws: AtomicU64,
+    /// Downloads that drew (`GET`s whose URL passed its checks).
+    pub download_draws: AtomicU64,
+    /// API calls answered 429.
+    pub throttle: AtomicU64,
+    /// API calls answered 503.
+    pub server_error: AtomicU64,
+    /// API calls whose connection was reset after they took effect.
+    pub reset: AtomicU64,
+    /// Requests created to end `Failed`.
+    pub failed: AtomicU64,
+    /// Downloads refused because their URL was made to expire.
+    pub expired_url: AtomicU64,
+    /// Download bodies cut.
+    pub drop: AtomicU64,
+    /// Download bodies that stalled (and were cut after the stall).
+    pub stall: AtomicU64,
+}
+
+/// Point-in-time copy of [`ChaosCounters`].
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct ChaosSnapshot {
+    pub api_draws: u64,
+    pub download_draws: u64,
+    pub throttle: u64,
+    pub server_error: u64,
+    pub reset: u64,
+    pub failed: u64,
+    pub expired_url: u64,
+    pub drop: u64,
+    pub stall: u64,
+}
+
+impl ChaosCounters {
+    pub fn snapshot(&self) -> ChaosSnapshot {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        ChaosSnapshot {
+            api_draws: get(&self.api_draws),
+            download_draws: get(&self.download_draws),
+            throttle: get(&self.throttle),
+            server_error: get(&self.server_error),
+            reset: get(&self.reset),
+            failed: get(&self.failed),
+            expired_url: get(&self.expired_url),
+            drop: get(&self.drop),
+            stall: get(&self.stall),
+        }
+    }
 }
 
 /// Point-in-time copy of [`Stats`].
@@ -152,6 +210,7 @@ pub struct StatsSnapshot {
     pub max_open_requests: u64,
     pub active_requests: u64,
     pub max_active_requests: u64,
+    pub chaos: ChaosSnapshot,
 }
 
 /// Adds one to a counter.
@@ -199,6 +258,7 @@ impl Stats {
             max_open_requests: self.open_requests.peak(),
             active_requests: self.active_requests.current(),
             max_active_requests: self.active_requests.peak(),
+            chaos: self.chaos.snapshot(),
         }
     }
 }

@@ -543,6 +543,19 @@ impl Store {
         }
     }
 
+    /// Chaos: makes the request's current URL, named by its `signature`, expire at `now` (whole
+    /// seconds, as every expiry); the URL as it is now. `None` if it is no longer the current one.
+    pub fn expire_url(&self, id: &str, signature: &str, now: DateTime<Utc>) -> Option<IssuedUrl> {
+        let mut inner = self.lock();
+        let url = inner
+            .requests
+            .get_mut(id)
+            .and_then(|r| r.url.as_mut())
+            .filter(|u| u.signature == signature)?;
+        url.expires_at = url.expires_at.min(now.trunc_subsecs(0));
+        Some(url.clone())
+    }
+
     /// `--single-use-urls`: marks the request's current URL, named by its (server-side)
     /// `signature`, as used by a download answered at `now`. Of concurrent downloads with the
     /// same URL, exactly one succeeds.

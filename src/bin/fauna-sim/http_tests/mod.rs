@@ -4,6 +4,7 @@
 //! Owns the [`TestSim`] harness (start, the three API calls, downloads, stats) shared by the
 //! test modules below, one per area.
 
+mod chaos;
 mod concurrency;
 mod downloads;
 mod region_group;
