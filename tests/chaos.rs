@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use fauna_logs_export::cli::STEP_RETRIES;
@@ -31,7 +31,9 @@ use fauna_logs_export::retry::RetryPolicy;
 use fauna_logs_export::step::{MAX_COPY_FAILURES, MAX_RENEWALS};
 use fauna_logs_export::store::crc32c_base64;
 use serde_json::{Value, json};
-use support::{ACCOUNT_KEY, Sim, bucket, export_env, keys, moto, object, records_in, s3, s3_stats};
+use support::{
+    ACCOUNT_KEY, Sim, bucket, exporter_command, keys, moto, object, records_in, s3, s3_stats,
+};
 
 /// The seed when `CHAOS_SEED` is not set.
 const DEFAULT_SEED: u64 = 20261130;
@@ -173,18 +175,8 @@ fn output_file(bucket: &str, run: u32, stream: &str) -> PathBuf {
 fn spawn_backfill(sim: &Sim, bucket: &str, args: &[String], run: u32) -> Child {
     let stdout = File::create(output_file(bucket, run, "out")).expect("create the stdout file");
     let stderr = File::create(output_file(bucket, run, "err")).expect("create the stderr file");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fauna-logs-export"));
-    cmd.arg("backfill").args(args);
-    for var in [
-        "AWS_PROFILE",
-        "AWS_ENDPOINT_URL_S3",
-        "AWS_SESSION_TOKEN",
-        "AWS_LAMBDA_RUNTIME_API",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.envs(export_env(sim, bucket))
-        .env("AWS_EC2_METADATA_DISABLED", "true")
+    let mut cmd = exporter_command(sim, bucket, "backfill");
+    cmd.args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::from(stdout))
         .stderr(Stdio::from(stderr));

@@ -7,27 +7,9 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
-
 use fauna_logs_export::keys::manifest_key;
 use serde_json::{Value, json};
-use support::{Run, Sim, WINDOW, bucket, export, object, open_uploads, s3, s3_faults};
-
-/// Waits until the front holds a request of `operation` for `bucket`, failing after a minute.
-async fn until_held(bucket: &str, operation: &str) {
-    let started = Instant::now();
-    loop {
-        let state = s3_faults(bucket, json!({})).await;
-        if state[operation]["held"].as_u64().unwrap_or(0) > 0 {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no {operation} held: {state}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+use support::{Run, Sim, WINDOW, bucket, export, object, open_uploads, s3, s3_faults, until_held};
 
 async fn release(bucket: &str) {
     let resp = reqwest::Client::new()

@@ -480,15 +480,11 @@ pub async fn backfill(sim: &Sim, bucket: &str, args: &[&str], extra_env: &[(&str
     exporter(sim, bucket, "backfill", args, extra_env).await
 }
 
-async fn exporter(
-    sim: &Sim,
-    bucket: &str,
-    command: &str,
-    args: &[&str],
-    extra_env: &[(&str, &str)],
-) -> Run {
+/// `fauna-logs-export COMMAND` set up to export from `sim` into `bucket` on loopback: the
+/// environment of [`export_env`], without the caller's AWS profile, endpoints or Lambda API.
+pub fn exporter_command(sim: &Sim, bucket: &str, command: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_fauna-logs-export"));
-    cmd.arg(command).args(args);
+    cmd.arg(command);
     for var in [
         "AWS_PROFILE",
         "AWS_ENDPOINT_URL_S3",
@@ -497,8 +493,20 @@ async fn exporter(
     ] {
         cmd.env_remove(var);
     }
-    cmd.envs(export_env(sim, bucket));
-    cmd.envs(extra_env.iter().copied());
+    cmd.envs(export_env(sim, bucket))
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    cmd
+}
+
+async fn exporter(
+    sim: &Sim,
+    bucket: &str,
+    command: &str,
+    args: &[&str],
+    extra_env: &[(&str, &str)],
+) -> Run {
+    let mut cmd = exporter_command(sim, bucket, command);
+    cmd.args(args).envs(extra_env.iter().copied());
     let out = tokio::task::spawn_blocking(move || cmd.output())
         .await
         .expect("join")
