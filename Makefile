@@ -13,7 +13,7 @@ PY_TOOLS     := moto[server,s3crc32c,stepfunctions]==5.2.5 cargo-lambda==1.9.2 c
 VENV_READY   := $(VENV)/.ready-$(shell echo '$(PY_TOOLS)' | sha1sum | cut -c1-12)
 export PATH  := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: test demo rss tools build release deploy invoke clean bench bench-backfill athena-template chaos
+.PHONY: test demo rss tools build release deploy invoke clean bench bench-backfill bench-init athena-template chaos fuzz-build
 
 # Settings that would make `make test` check less than all of it; it runs without them.
 SHRINKING_KNOBS := FAULT_MATRIX_ROWS PROPTEST_CASES FUZZ_SECONDS FUZZ_FLAGS
@@ -33,10 +33,17 @@ test: tools
 	cfn-lint infra/template.yaml
 	$(VENV)/bin/python -m unittest discover -s tests/infra
 	$(VENV)/bin/python -m unittest tests/support/test_s3_front.py
+	env -u FAULT_MATRIX_ROWS -u PROPTEST_CASES cargo test --all-features --no-run
+	# The fuzz target's build (the crate and the SDK in release, under the sanitizer: minutes)
+	# goes on while the tests run, which mostly wait on servers and real intervals. Nothing is
+	# left running if a test fails: the exit waits for it.
+	$(MAKE) --no-print-directory fuzz-build >fuzz/build.log 2>&1 & fuzz_build=$$!
+	trap 'status=$$?; wait; exit $$status' EXIT
 	env -u FAULT_MATRIX_ROWS -u PROPTEST_CASES cargo test --all-features
 	cargo build --all-features --bins
 	$(VENV)/bin/python -m unittest discover -s tests/athena
-	env -u FUZZ_SECONDS -u FUZZ_FLAGS $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS) FUZZ_FLAGS='$(TEST_FUZZ_FLAGS)' 
+	if ! wait $$fuzz_build; then cat fuzz/build.log; echo "fuzz: the target did not build"; exit 1; fi
+	env -u FUZZ_SECONDS -u FUZZ_FLAGS $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS) FUZZ_FLAGS='$(TEST_FUZZ_FLAGS)'
 
 ## athena-template: rewrite the generated block of infra/template.yaml (the saved queries and the
 ## typed view) from infra/athena/*.sql; tests/athena fails while it is not current
@@ -97,6 +104,14 @@ bench-backfill: tools
 	cargo build --release --all-features --bins
 	tests/bench/backfill-rate.sh
 
+## bench-init: cold start of the Lambda binary (exec to its first GET next; to a first poll step
+## answered) next to a minimal lambda_runtime binary, over a fake Runtime API on loopback; medians
+## of BENCH_INIT_RUNS (21) runs, written into docs/performance.md (tests/bench/cold-init.py)
+BENCH_INIT_RUNS ?= 21
+bench-init: tools
+	cargo build --release --all-features --bins --example minimal_runtime
+	$(VENV)/bin/python tests/bench/cold-init.py --runs $(BENCH_INIT_RUNS) --write docs/performance.md
+
 ## deploy: build and deploy the whole stack with SAM (asks for its parameters the first time)
 deploy: tools
 	command -v sam >/dev/null || $(VENV)/bin/pip install --quiet --disable-pip-version-check aws-sam-cli
@@ -116,6 +131,10 @@ FUZZ_TOOLS         := $(CURDIR)/target/fuzz-tools
 fuzz-tools:
 	$(FUZZ_TOOLS)/bin/cargo-fuzz --version 2>/dev/null | grep -x 'cargo-fuzz $(CARGO_FUZZ_VERSION)' >/dev/null \
 	  || cargo install cargo-fuzz@$(CARGO_FUZZ_VERSION) --locked --root $(FUZZ_TOOLS)
+
+## fuzz-build: the fuzz target, built (make test builds it while its tests run)
+fuzz-build: fuzz-tools
+	PATH="$(FUZZ_TOOLS)/bin:$$PATH" RUSTC_BOOTSTRAP=1 cargo fuzz build job_payload
 
 ## fuzz: the job parser under libFuzzer (fuzz/, docs/fuzzing.md) for FUZZ_SECONDS, seeded with
 ## events/*.json; new inputs go to fuzz/corpus/job_payload, a crash's input to fuzz/artifacts/ and
