@@ -14,14 +14,14 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use aws_sdk_s3::types::ServerSideEncryption;
 use fauna_logs_export::keys::manifest_key;
 use serde_json::{Value, json};
 use support::{
-    Sim, WINDOW, bucket, export, export_env, keys, object, open_uploads, s3, s3_faults, s3_stats,
-    s3_stats_reset, until_parts_stored,
+    Sim, WINDOW, bucket, export, exporter_command, keys, object, open_uploads, s3, s3_faults,
+    s3_stats, s3_stats_reset, until_parts_stored,
 };
 
 /// moto's account: the owner of every bucket it makes.
@@ -73,10 +73,8 @@ async fn every_request_names_the_expected_owner() {
         "8388608",
     ]);
     let continued = owned_bucket("owner-continued", MOTO_ACCOUNT).await;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fauna-logs-export"))
-        .arg("run")
+    let mut child = exporter_command(&sim, &continued, "run")
         .args(WINDOW)
-        .envs(export_env(&sim, &continued))
         .envs(owner)
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -8,13 +8,13 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use fauna_logs_export::keys::copy_record_key;
 use serde_json::json;
 use support::{
-    Sim, WINDOW, bucket, export, export_env, object, open_uploads, s3, s3_faults, s3_faults_clear,
-    s3_stats, stored_parts, until_held, until_parts_stored,
+    Sim, WINDOW, bucket, export, exporter_command, object, open_uploads, s3, s3_faults,
+    s3_faults_clear, s3_stats, stored_parts, until_held, until_parts_stored,
 };
 
 /// The key of WINDOW's object.
@@ -86,12 +86,8 @@ async fn a_copy_killed_mid_way_is_continued_from_its_stored_parts() {
         "8388608",
     ]);
     let bucket = bucket(&s3().await, "killed").await;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fauna-logs-export"));
-    cmd.arg("run")
-        .args(WINDOW)
-        .envs(export_env(&sim, &bucket))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    let mut cmd = exporter_command(&sim, &bucket, "run");
+    cmd.args(WINDOW).stdout(Stdio::null()).stderr(Stdio::null());
     let mut child = cmd.spawn().expect("start the export");
     until_parts_stored(&bucket, 2).await;
     child.kill().expect("SIGKILL the export");
@@ -146,12 +142,8 @@ async fn a_copy_killed_before_its_record_is_stored_leaves_no_upload_open() {
         json!({"put_object": {"hold": true, "key_suffix": ".copy.json", "count": 1}}),
     )
     .await;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fauna-logs-export"));
-    cmd.arg("run")
-        .args(WINDOW)
-        .envs(export_env(&sim, &bucket))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    let mut cmd = exporter_command(&sim, &bucket, "run");
+    cmd.args(WINDOW).stdout(Stdio::null()).stderr(Stdio::null());
     let mut child = cmd.spawn().expect("start the export");
     until_held(&bucket, "put_object").await;
     child.kill().expect("SIGKILL the export");
