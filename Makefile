@@ -13,7 +13,7 @@ PY_TOOLS     := moto[server,s3crc32c,stepfunctions]==5.2.5 cargo-lambda==1.9.2 c
 VENV_READY   := $(VENV)/.ready-$(shell echo '$(PY_TOOLS)' | sha1sum | cut -c1-12)
 export PATH  := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: test demo rss tools build release deploy invoke clean bench bench-backfill bench-init athena-template chaos fuzz-build
+.PHONY: test demo rss tools native-tools build release deploy invoke clean bench bench-backfill bench-init athena-template chaos fuzz-build
 
 # Settings that would make `make test` check less than all of it; it runs without them.
 SHRINKING_KNOBS := FAULT_MATRIX_ROWS PROPTEST_CASES FUZZ_SECONDS FUZZ_FLAGS
@@ -30,6 +30,7 @@ test: tools
 	done
 	cargo fmt --check
 	cargo clippy --all-targets --all-features -- -D warnings
+	cargo clippy --lib --no-default-features -- -D warnings
 	cfn-lint infra/template.yaml
 	$(VENV)/bin/python -m unittest discover -s tests/infra
 	$(VENV)/bin/python -m unittest tests/support/test_s3_front.py
@@ -60,7 +61,19 @@ chaos: tools
 	CHAOS_SEED=$(CHAOS_SEED) cargo test --all-features --test chaos -- --ignored --nocapture
 
 ## tools: the project's Python virtualenv with moto (local S3) and cargo-lambda
-tools: $(VENV_READY)
+tools: $(VENV_READY) native-tools
+
+# What ISA-L's build from source needs (the `isal` feature, on by default: the verifier's fast
+# inflate). Installed with apt-get when missing; elsewhere install autoconf, automake, libtool and
+# nasm with the system's package manager, or build with --no-default-features (zlib-rs only).
+NATIVE_TOOLS := autoconf automake libtoolize nasm
+native-tools:
+	@missing=""; for t in $(NATIVE_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing ISA-L's build tools (missing:$$missing)"; \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq autoconf automake libtool nasm >/dev/null; \
+	fi
 
 $(VENV_READY):
 	rm -rf $(VENV)

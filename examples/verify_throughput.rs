@@ -11,13 +11,15 @@
 //!
 //! - (a) the verifier before checkpoints: flate2's `MultiGzDecoder` writing into the line
 //!   counter of that time (copied here from git, commit 19d3b99, `src/verify.rs`);
-//! - (b) [`GzipLines`], no checkpoint requested;
-//! - (c) [`GzipLines`] with a checkpoint requested every 8 MiB (each serialised to JSON).
+//! - (b) [`GzipLines`], no checkpoint requested, with each way of inflating built in (zlib-rs,
+//!   and ISA-L with the `isal` feature);
+//! - (c) [`GzipLines`] with a checkpoint requested every 8 MiB (each serialised to JSON), the
+//!   same.
 
 use std::io::Write;
 use std::time::Instant;
 
-use fauna_logs_export::verify::GzipLines;
+use fauna_logs_export::verify::{GzipLines, InflateWith};
 use flate2::Compression;
 use flate2::write::{GzEncoder, MultiGzDecoder};
 
@@ -29,7 +31,7 @@ fn main() {
     let mb: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(60);
     let level: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(6);
     let file = test_file(mb * 1_000_000, level);
-    let expected = new_path(&file, None).0;
+    let expected = new_path(&file, None, InflateWith::ZlibRs).0;
     println!(
         "file: {} bytes gzip (level {level}), {} bytes of {} JSON lines ({:.2}×)",
         file.len(),
@@ -38,7 +40,14 @@ fn main() {
         expected.uncompressed_bytes as f64 / file.len() as f64
     );
 
-    let mut times: [Vec<f64>; 3] = Default::default();
+    let mut names = vec!["(a) flate2 MultiGzDecoder (before)".to_owned()];
+    for with in InflateWith::AVAILABLE {
+        names.push(format!("(b) GzipLines ({with:?}), no checkpoint"));
+        names.push(format!(
+            "(c) GzipLines ({with:?}), a checkpoint every 8 MiB"
+        ));
+    }
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     let mut checkpoint_sizes = Vec::new();
     for _ in 0..RUNS {
         let t = Instant::now();
@@ -46,25 +55,22 @@ fn main() {
         times[0].push(t.elapsed().as_secs_f64());
         assert_eq!(records, expected.records);
 
-        let t = Instant::now();
-        let (summary, _) = new_path(&file, None);
-        times[1].push(t.elapsed().as_secs_f64());
-        assert_eq!(summary, expected);
+        for (i, &with) in InflateWith::AVAILABLE.iter().enumerate() {
+            let t = Instant::now();
+            let (summary, _) = new_path(&file, None, with);
+            times[1 + 2 * i].push(t.elapsed().as_secs_f64());
+            assert_eq!(summary, expected);
 
-        let t = Instant::now();
-        let (summary, sizes) = new_path(&file, Some(8 << 20));
-        times[2].push(t.elapsed().as_secs_f64());
-        assert_eq!(summary, expected);
-        checkpoint_sizes = sizes;
+            let t = Instant::now();
+            let (summary, sizes) = new_path(&file, Some(8 << 20), with);
+            times[2 + 2 * i].push(t.elapsed().as_secs_f64());
+            assert_eq!(summary, expected);
+            checkpoint_sizes = sizes;
+        }
     }
     println!(
         "| way | median s | compressed MB/s | output MB/s | runs (s) |\n|---|---:|---:|---:|---|"
     );
-    let names = [
-        "(a) flate2 MultiGzDecoder (before)",
-        "(b) GzipLines, no checkpoint",
-        "(c) GzipLines, a checkpoint every 8 MiB",
-    ];
     for (name, runs) in names.iter().zip(&times) {
         let mut sorted = runs.clone();
         sorted.sort_by(f64::total_cmp);
@@ -90,8 +96,9 @@ fn main() {
 fn new_path(
     file: &[u8],
     every: Option<u64>,
+    with: InflateWith,
 ) -> (fauna_logs_export::verify::LogSummary, Vec<usize>) {
-    let mut v = GzipLines::new();
+    let mut v = GzipLines::with(with);
     let mut sizes = Vec::new();
     if let Some(every) = every {
         v.request_checkpoint(every);

@@ -57,8 +57,32 @@ async fn aws_config() -> Result<aws_config::SdkConfig, ConfigError> {
         })?;
     Ok(aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(region)
+        .http_client(aws_http_client()?)
         .load()
         .await)
+}
+
+/// The SDK's HTTPS client as its default one (rustls over aws-lc-rs), trusting the roots of
+/// [`crate::tls`] instead of reading the system store a second time.
+fn aws_http_client() -> Result<aws_smithy_runtime_api::client::http::SharedHttpClient, ConfigError>
+{
+    use aws_smithy_http_client::tls;
+    let trust = tls::TrustStore::empty()
+        .with_native_roots(false)
+        .with_pem_certificate(crate::tls::root_certificates_pem());
+    let context = tls::TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .map_err(|e| ConfigError {
+            var: "SSL_CERT_FILE",
+            problem: format!("names root certificates the AWS SDK cannot use: {e}"),
+        })?;
+    Ok(aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .tls_context(context)
+        .build_https())
 }
 
 /// The account key, and where to read it again when it is kept in a secret.

@@ -15,7 +15,7 @@
 //! | adapters | [`fauna`] (the API client, the file download and where it may go, the account key), [`store`] (the bucket: S3, in-memory), [`manifest`] |
 //! | input | [`input`]: every payload shape → one [`input::Event`] (manual request, returned job, Scheduler input, classic Scheduled Event, backfill plan, Map outcomes), one [`input::InvalidJob`] |
 //! | model | [`job`] (`Job`, `Step`, `UploadProgress`, `Outcome`), [`scope`] |
-//! | bottom | [`time`], [`keys`] (object, manifest and copy-record keys), [`aws_error`], [`retry`], [`verify`] (gunzip and count records as bytes pass, checkpointable) |
+//! | bottom | [`time`], [`keys`] (object, manifest and copy-record keys), [`aws_error`], [`retry`], [`verify`] (gunzip and count records as bytes pass, checkpointable), [`tls`] (the root certificates, read once) |
 
 pub mod aws_error;
 pub mod backfill;
@@ -36,6 +36,7 @@ pub mod scope;
 pub mod step;
 pub mod store;
 pub mod time;
+pub mod tls;
 pub mod verify;
 
 #[cfg(test)]

@@ -8,7 +8,10 @@ use std::path::Path;
 /// The modules from the bottom up, by layer. A module may use the modules of lower layers, and
 /// those before it in its own layer.
 const LAYERS: &[(&str, &[&str])] = &[
-    ("bottom", &["time", "keys", "aws_error", "retry", "verify"]),
+    (
+        "bottom",
+        &["time", "keys", "aws_error", "retry", "verify", "tls"],
+    ),
     ("model", &["scope", "job"]),
     ("input", &["input"]),
     ("adapters", &["fauna", "store", "manifest"]),

@@ -39,7 +39,7 @@ use crate::fauna::{DownloadError, FaunaError, LogFile};
 use crate::job::UploadProgress;
 use crate::keys::copy_record_key;
 use crate::store::{ObjectStore, StoreError, crc32c_base64};
-use crate::verify::{Checkpoint, CorruptLog, LogSummary, Verifier};
+use crate::verify::{Checkpoint, CorruptLog, InflateWith, LogSummary, Verifier};
 
 /// How often one copy reopens a download that broke off.
 pub const MAX_RECONNECTS: u32 = 5;
@@ -89,6 +89,8 @@ pub struct CopyPlan {
     pub resume: Option<UploadProgress>,
     /// Stop at the next part boundary after this instant (the Lambda deadline, minus a margin).
     pub pause_after: Option<Instant>,
+    /// How the verifier inflates the file.
+    pub inflate: InflateWith,
 }
 
 /// A copy that reached the bucket.
@@ -192,7 +194,7 @@ pub async fn copy_file<F: FileSource, S: ObjectStore>(
         _ => {}
     }
     let mut writer = PartWriter::start(store.clone(), key, &plan).await?;
-    let reading = Reading::start(&mut writer, checkpoint);
+    let reading = Reading::start(&mut writer, checkpoint, plan.inflate);
     let mut copy = Copy {
         store,
         record_key,
@@ -399,6 +401,7 @@ impl Reading {
     fn start<S: ObjectStore>(
         writer: &mut PartWriter<S>,
         checkpoint: Option<Checkpoint>,
+        inflate: InflateWith,
     ) -> Reading {
         let mark = writer.mark();
         let stored_crc = writer.stored_crc32c();
@@ -414,20 +417,20 @@ impl Reading {
                 );
                 Reading {
                     verify_from: checkpoint.offset,
-                    verifier: Verifier::resume(checkpoint),
+                    verifier: Verifier::resume_with(checkpoint, inflate),
                     crc,
                     crc_from: mark,
                     from,
                 }
             }
-            _ => Reading::from_byte_0(writer),
+            _ => Reading::from_byte_0(writer, inflate),
         }
     }
 
-    fn from_byte_0<S: ObjectStore>(writer: &mut PartWriter<S>) -> Reading {
+    fn from_byte_0<S: ObjectStore>(writer: &mut PartWriter<S>, inflate: InflateWith) -> Reading {
         writer.check_rereads(true);
         Reading {
-            verifier: Verifier::spawn(),
+            verifier: Verifier::spawn_with(inflate),
             verify_from: 0,
             crc: 0,
             crc_from: 0,
@@ -472,7 +475,7 @@ async fn pump<F: FileSource, S: ObjectStore>(
             if asked {
                 return Ok(Pumped::Paused(None));
             }
-            reading = Reading::from_byte_0(writer);
+            reading = Reading::from_byte_0(writer, plan.inflate);
             writer.discard_buffer();
             pos = 0;
         } else if pos > 0 {
@@ -686,6 +689,7 @@ mod tests {
             max_in_flight: 2,
             resume,
             pause_after: pause.then(Instant::now),
+            inflate: InflateWith::fastest(),
         }
     }
 

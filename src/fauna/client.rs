@@ -60,6 +60,7 @@ impl FaunaClient {
             .user_agent(crate::USER_AGENT)
             .connect_timeout(Duration::from_secs(10).min(timeouts.api))
             .timeout(timeouts.api)
+            .tls_backend_preconfigured(crate::tls::client_config()?)
             .build()
             .map_err(|e| format!("cannot build the Fauna HTTP client: {e}"))?;
         let download_rule = DownloadRule::for_account_url(&base);

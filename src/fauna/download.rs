@@ -110,6 +110,7 @@ pub fn files_client(read_timeout: Duration, rule: DownloadRule) -> Result<reqwes
         .dns_resolver(GuardedResolver { rule })
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
+        .tls_backend_preconfigured(crate::tls::client_config()?)
         .build()
         .map_err(|e| format!("cannot build the download HTTP client: {e}"))
 }

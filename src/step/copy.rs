@@ -44,6 +44,7 @@ pub(super) async fn copy<A: LogsApi, S: ObjectStore>(
             max_in_flight: deps.config.max_parts_in_flight,
             resume: resume.take(),
             pause_after,
+            inflate: deps.config.inflate,
         };
         match copy_file(&mut source, &deps.store, &job.key, plan).await {
             // Counted in the job: a download again that pauses must not reset the count.

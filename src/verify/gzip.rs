@@ -2,13 +2,53 @@
 //! [`GzipLines`]: headers and trailers parsed here, bytes fed in pieces of any size, multi-member
 //! files, checkpoints at deflate block boundaries and between members.
 
+use std::collections::VecDeque;
+
 use super::checkpoint::{Checkpoint, MAX_CHECKPOINT_PARTIAL, MemberState};
 use super::inflate::Inflater;
+#[cfg(feature = "isal")]
+use super::inflate::WINDOW;
+#[cfg(feature = "isal")]
+use super::inflate_isal::{Boundary, FastInflater};
 use super::records::Records;
 use super::{CorruptLog, LogSummary};
 
-/// The decompressed bytes handed to the line counter at a time.
-pub const OUTPUT_BUFFER: usize = 64 << 10;
+/// The decompressed bytes handed to the line counter at a time. (ISA-L saves its 32 KiB of
+/// history on every call, so fewer, larger calls are faster.)
+pub const OUTPUT_BUFFER: usize = 256 << 10;
+
+/// Which raw inflate a verifier uses for the deflate data of its members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InflateWith {
+    /// zlib-rs (pure Rust): always available.
+    ZlibRs,
+    /// ISA-L's igzip, when built with the `isal` feature (the default).
+    Isal,
+}
+
+impl InflateWith {
+    /// Every way this build can inflate.
+    pub const AVAILABLE: &[InflateWith] = &[
+        InflateWith::ZlibRs,
+        #[cfg(feature = "isal")]
+        InflateWith::Isal,
+    ];
+
+    /// The fastest this build has.
+    pub const fn fastest() -> InflateWith {
+        if cfg!(feature = "isal") {
+            InflateWith::Isal
+        } else {
+            InflateWith::ZlibRs
+        }
+    }
+}
+
+/// Once a checkpoint is wanted at an offset, ISA-L is fed one byte at a time from this many
+/// bytes past it (more than it can hold unused: 8 bytes of bits and a 328-byte header), so that
+/// the first block boundary it stops at is at or after the offset.
+#[cfg(feature = "isal")]
+const SEEK_FROM: u64 = 512;
 
 /// The longest gzip header accepted: the extra field (at most 64 KiB) and a name and comment.
 pub const MAX_HEADER: usize = 128 << 10;
@@ -34,6 +74,16 @@ pub struct GzipLines {
     /// Members complete so far.
     members: u64,
     inflater: Option<Inflater>,
+    /// The way new members are inflated, and the current member's way (`None`: not decided yet,
+    /// until its first byte is seen).
+    with: InflateWith,
+    member_with: Option<InflateWith>,
+    #[cfg(feature = "isal")]
+    fast: Option<FastInflater>,
+    /// With ISA-L: the member's last output bytes, at most 32 KiB, for a checkpoint.
+    window: VecDeque<u8>,
+    /// Input taken past a member's deflate data (ISA-L reads ahead), fed again.
+    replay: Vec<u8>,
     /// The CRC-32 and length of the current member's output.
     crc: crc32fast::Hasher,
     size: u64,
@@ -69,13 +119,24 @@ impl Default for GzipLines {
 }
 
 impl GzipLines {
-    /// A verifier of a file from its first byte.
+    /// A verifier of a file from its first byte, inflating with the fastest way built in.
     pub fn new() -> GzipLines {
+        GzipLines::with(InflateWith::fastest())
+    }
+
+    /// A verifier of a file from its first byte, inflating with `with`.
+    pub fn with(with: InflateWith) -> GzipLines {
         GzipLines {
             stage: Stage::Between,
             offset: 0,
             members: 0,
             inflater: None,
+            with,
+            member_with: None,
+            #[cfg(feature = "isal")]
+            fast: None,
+            window: VecDeque::new(),
+            replay: Vec::new(),
             crc: crc32fast::Hasher::new(),
             size: 0,
             tail: 0,
@@ -92,13 +153,30 @@ impl GzipLines {
     /// A verifier that continues from `checkpoint`: the next byte fed is the file's byte
     /// `checkpoint.offset`. Fails if the checkpoint is not one a verifier could have made.
     pub fn resume(checkpoint: Checkpoint) -> Result<GzipLines, CorruptLog> {
+        GzipLines::resume_with(checkpoint, InflateWith::fastest())
+    }
+
+    /// [`GzipLines::resume`], inflating with `with`.
+    pub fn resume_with(checkpoint: Checkpoint, with: InflateWith) -> Result<GzipLines, CorruptLog> {
         let invalid = |e: String| CorruptLog(format!("the checkpoint is not valid: {e}"));
         checkpoint.check().map_err(invalid)?;
-        let mut v = GzipLines::new();
+        let mut v = GzipLines::with(with);
         v.offset = checkpoint.offset;
         v.members = checkpoint.members;
         v.records = Records::restore(checkpoint.lines).map_err(invalid)?;
         if let Some(m) = checkpoint.member {
+            v.crc = crc32fast::Hasher::new_with_initial_len(m.crc32, m.size);
+            v.size = m.size;
+            v.stage = Stage::Deflate;
+            #[cfg(feature = "isal")]
+            if with == InflateWith::Isal {
+                let fast = FastInflater::resume(m.bits, m.byte, m.in_fixed_block, &m.window);
+                v.fast = Some(fast.map_err(invalid)?);
+                v.member_with = Some(InflateWith::Isal);
+                v.window = m.window.into();
+                return Ok(v);
+            }
+            v.member_with = Some(InflateWith::ZlibRs);
             let mut inflater = Inflater::new().map_err(invalid)?;
             if let Some(last) = m.in_fixed_block {
                 // The block's header again: BFINAL, then BTYPE 01 (fixed Huffman codes).
@@ -119,12 +197,15 @@ impl GzipLines {
             }
             inflater.set_window(&m.window).map_err(invalid)?;
             v.inflater = Some(inflater);
-            v.crc = crc32fast::Hasher::new_with_initial_len(m.crc32, m.size);
-            v.size = m.size;
             v.tail = u64::from(m.byte);
-            v.stage = Stage::Deflate;
         }
         Ok(v)
+    }
+
+    /// The way the current (or last) member is inflated, once its first byte was seen.
+    #[cfg(test)]
+    pub(super) fn member_with(&self) -> Option<InflateWith> {
+        self.member_with
     }
 
     /// The file offset of the next byte to feed.
@@ -134,23 +215,33 @@ impl GzipLines {
 
     /// Feeds the next bytes of the file. An error is final: the file is corrupt, and every later
     /// call says so again.
-    pub fn feed(&mut self, mut input: &[u8]) -> Result<(), CorruptLog> {
+    pub fn feed(&mut self, input: &[u8]) -> Result<(), CorruptLog> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
-        while !input.is_empty() {
-            let used = match self.step(input) {
-                Ok(used) => used,
-                Err(e) => {
-                    self.failed = Some(e.clone());
-                    self.request = None;
-                    self.ready = None;
-                    return Err(e);
-                }
-            };
-            input = &input[used..];
+        if let Err(e) = self.take(input) {
+            self.failed = Some(e.clone());
+            self.request = None;
+            self.ready = None;
+            return Err(e);
         }
         Ok(())
+    }
+
+    /// Takes all of `input`, and any input given back to be fed again.
+    fn take(&mut self, mut input: &[u8]) -> Result<(), CorruptLog> {
+        loop {
+            if !self.replay.is_empty() {
+                // At most a few hundred bytes, once per member.
+                let replay = std::mem::take(&mut self.replay);
+                self.take(&replay)?;
+            }
+            if input.is_empty() {
+                return Ok(());
+            }
+            let used = self.step(input)?;
+            input = &input[used..];
+        }
     }
 
     /// Asks for a checkpoint at the first point, at or after file offset `offset`, where this
@@ -219,9 +310,14 @@ impl GzipLines {
                 }
                 Ok(used)
             }
-            Stage::Deflate => self
-                .inflate(input)
-                .map_err(|e| e.unwrap_or_else(|e| invalid(format!("member {member}: {e}")))),
+            Stage::Deflate => {
+                let taken = match *self.member_with.get_or_insert(self.with) {
+                    #[cfg(feature = "isal")]
+                    InflateWith::Isal => self.inflate_fast(input),
+                    _ => self.inflate(input),
+                };
+                taken.map_err(|e| e.unwrap_or_else(|e| invalid(format!("member {member}: {e}"))))
+            }
             Stage::Trailer { bytes, have } => {
                 let used = input.len().min(8 - *have);
                 bytes[*have..*have + used].copy_from_slice(&input[..used]);
@@ -252,6 +348,12 @@ impl GzipLines {
             Some(inflater) => inflater.reset()?,
             None => self.inflater = Some(Inflater::new()?),
         }
+        #[cfg(feature = "isal")]
+        if self.with == InflateWith::Isal {
+            self.fast.get_or_insert_with(FastInflater::new).reset();
+        }
+        self.member_with = None;
+        self.window.clear();
         self.crc = crc32fast::Hasher::new();
         self.size = 0;
         self.block = BlockHeader::Pending { value: 0, bits: 0 };
@@ -368,6 +470,91 @@ impl GzipLines {
         }
     }
 
+    /// [`GzipLines::inflate`] on ISA-L. Once a checkpoint is wanted (and the offset reached), it
+    /// feeds one byte at a time, so that a call ends at the first block boundary.
+    #[cfg(feature = "isal")]
+    fn inflate_fast(&mut self, input: &[u8]) -> Result<usize, Result<CorruptLog, String>> {
+        let mut used = 0;
+        let mut idle = 0;
+        loop {
+            let seeking = self
+                .request
+                .is_some_and(|wanted| self.offset >= wanted.saturating_add(SEEK_FROM));
+            let end = if seeking {
+                (used + 1).min(input.len())
+            } else {
+                input.len()
+            };
+            let Some(fast) = &mut self.fast else {
+                return Err(Err("no inflater".into()));
+            };
+            let step = fast
+                .inflate(&input[used..end], &mut self.out)
+                .map_err(Err)?;
+            used += step.consumed;
+            self.offset += step.consumed as u64;
+            if step.produced > 0 {
+                let out = &self.out[..step.produced];
+                self.crc.update(out);
+                self.size += out.len() as u64;
+                keep_window(&mut self.window, out);
+                self.records.push(out).map_err(Ok)?;
+            }
+            if step.end {
+                // What it read past the deflate data is the trailer's: fed again.
+                self.offset -= step.left_over.len() as u64;
+                self.replay = step.left_over;
+                self.stage = Stage::Trailer {
+                    bytes: [0; 8],
+                    have: 0,
+                };
+                return Ok(used);
+            }
+            if seeking && let Some(boundary) = fast.boundary() {
+                self.checkpoint_at(boundary);
+            }
+            let out_full = step.produced == self.out.len();
+            if used == input.len() && !out_full {
+                return Ok(used);
+            }
+            if step.consumed == 0 && step.produced == 0 {
+                idle += 1;
+                if idle > 1 {
+                    return Err(Err("inflate makes no progress".into()));
+                }
+            } else {
+                idle = 0;
+            }
+        }
+    }
+
+    /// Takes the checkpoint wanted at a block boundary ISA-L stands at, if it is far enough.
+    #[cfg(feature = "isal")]
+    fn checkpoint_at(&mut self, boundary: Boundary) {
+        let Some(wanted) = self.request else { return };
+        let Some(offset) = self.offset.checked_sub(boundary.unused_bytes as u64) else {
+            return;
+        };
+        if offset < wanted || self.records.partial_kept() > MAX_CHECKPOINT_PARTIAL {
+            return;
+        }
+        let member = MemberState {
+            bits: boundary.bits,
+            byte: boundary.byte,
+            in_fixed_block: boundary.in_fixed_block,
+            window: self.window.iter().copied().collect(),
+            crc32: self.crc.clone().finalize(),
+            size: self.size,
+        };
+        self.request = None;
+        self.ready = Some(Checkpoint {
+            offset,
+            members: self.members,
+            member: Some(member),
+            lines: self.records.saved(),
+        });
+    }
+
     /// The checkpoint of where the verifier stands, if it can be taken here.
     fn checkpoint_here(&self) -> Option<Checkpoint> {
         if self.records.partial_kept() > MAX_CHECKPOINT_PARTIAL {
@@ -429,6 +616,19 @@ impl GzipLines {
             self.request = None;
             self.ready = Some(checkpoint);
         }
+    }
+}
+
+/// Keeps the last [`WINDOW`] bytes of a member's output in `window`.
+#[cfg(feature = "isal")]
+fn keep_window(window: &mut VecDeque<u8>, out: &[u8]) {
+    if out.len() >= WINDOW {
+        window.clear();
+        window.extend(&out[out.len() - WINDOW..]);
+    } else {
+        let excess = (window.len() + out.len()).saturating_sub(WINDOW);
+        window.drain(..excess);
+        window.extend(out);
     }
 }
 

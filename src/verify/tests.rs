@@ -27,17 +27,48 @@ fn members(parts: &[(&[u8], Compression)]) -> Vec<u8> {
         .collect()
 }
 
+/// The verifier thread over `chunks`; the synchronous core of each way of inflating must agree
+/// with it.
 async fn verify(chunks: &[&[u8]]) -> Result<LogSummary, CorruptLog> {
     let v = Verifier::spawn();
     for chunk in chunks {
         v.feed(Bytes::copy_from_slice(chunk)).await;
     }
-    v.finish().await
+    let verdict = v.finish().await;
+    let file = chunks.concat();
+    let chunk = chunks.iter().map(|c| c.len()).max().unwrap_or(1).max(1);
+    match (&verdict, verify_sync(&file, chunk)) {
+        (Ok(a), Ok(b)) => assert_eq!(a, &b),
+        (Err(_), Err(_)) => {}
+        (a, b) => panic!("the verifier: {a:?}; its core: {b:?}"),
+    }
+    verdict
 }
 
-/// The synchronous core over `file` in chunks of `chunk` bytes.
+/// The synchronous core over `file` in chunks of `chunk` bytes, with each way of inflating this
+/// build has: they must agree (the same summary, or both refuse the file); the zlib-rs verdict
+/// is returned.
 fn verify_sync(file: &[u8], chunk: usize) -> Result<LogSummary, CorruptLog> {
-    let mut v = GzipLines::new();
+    let verdicts: Vec<_> = InflateWith::AVAILABLE
+        .iter()
+        .map(|&with| verify_sync_with(file, chunk, with))
+        .collect();
+    for (with, verdict) in InflateWith::AVAILABLE.iter().zip(&verdicts) {
+        match (&verdicts[0], verdict) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "{with:?} disagrees"),
+            (Err(_), Err(_)) => {}
+            (a, b) => panic!("zlib-rs: {a:?}; {with:?}: {b:?}"),
+        }
+    }
+    verdicts.into_iter().next().unwrap()
+}
+
+fn verify_sync_with(
+    file: &[u8],
+    chunk: usize,
+    with: InflateWith,
+) -> Result<LogSummary, CorruptLog> {
+    let mut v = GzipLines::with(with);
     for piece in file.chunks(chunk) {
         v.feed(piece)?;
     }
@@ -107,8 +138,9 @@ fn pass_with_checkpoints(
     file: &[u8],
     chunk: usize,
     every: u64,
+    with: InflateWith,
 ) -> (Result<LogSummary, CorruptLog>, Vec<Checkpoint>) {
-    let mut v = GzipLines::new();
+    let mut v = GzipLines::with(with);
     let mut checkpoints: Vec<Checkpoint> = Vec::new();
     v.request_checkpoint(every);
     for piece in file.chunks(chunk) {
@@ -135,7 +167,16 @@ fn round_trip(cp: &Checkpoint) -> Checkpoint {
 
 /// Resumes from `cp` and feeds the rest of `file` in chunks of `chunk` bytes.
 fn resume_sync(file: &[u8], cp: &Checkpoint, chunk: usize) -> Result<LogSummary, CorruptLog> {
-    let mut v = GzipLines::resume(round_trip(cp))?;
+    resume_sync_with(file, cp, chunk, InflateWith::fastest())
+}
+
+fn resume_sync_with(
+    file: &[u8],
+    cp: &Checkpoint,
+    chunk: usize,
+    with: InflateWith,
+) -> Result<LogSummary, CorruptLog> {
+    let mut v = GzipLines::resume_with(round_trip(cp), with)?;
     let rest = file.get(cp.offset as usize..).unwrap();
     for piece in rest.chunks(chunk) {
         v.feed(piece)?;
@@ -143,30 +184,39 @@ fn resume_sync(file: &[u8], cp: &Checkpoint, chunk: usize) -> Result<LogSummary,
     v.finish()
 }
 
-/// Checkpoints every `every` bytes; each, resumed, ends in the uninterrupted pass's summary.
+/// Checkpoints every `every` bytes, taken by each way of inflating; each, resumed by each way,
+/// ends in the uninterrupted pass's summary. Returns zlib-rs's checkpoints.
 fn assert_checkpoints_resume(file: &[u8], every: u64, at_least: usize) -> Vec<Checkpoint> {
     let expected = verify_sync(file, file.len()).unwrap();
-    let (summary, checkpoints) = pass_with_checkpoints(file, 10_000, every);
-    assert_eq!(
-        summary.unwrap(),
-        expected,
-        "asking for checkpoints changes nothing"
-    );
-    assert!(
-        checkpoints.len() >= at_least,
-        "{} checkpoints in {} bytes",
-        checkpoints.len(),
-        file.len()
-    );
-    for (i, cp) in checkpoints.iter().enumerate() {
-        let chunk = [4096, 65_536, 999][i % 3];
+    let mut zlib_rs = Vec::new();
+    for &taken_by in InflateWith::AVAILABLE {
+        let (summary, checkpoints) = pass_with_checkpoints(file, 10_000, every, taken_by);
         assert_eq!(
-            resume_sync(file, cp, chunk).unwrap(),
+            summary.unwrap(),
             expected,
-            "resumed at {cp:?}"
+            "asking for checkpoints changes nothing ({taken_by:?})"
         );
+        assert!(
+            checkpoints.len() >= at_least,
+            "{} checkpoints in {} bytes ({taken_by:?})",
+            checkpoints.len(),
+            file.len()
+        );
+        for (i, cp) in checkpoints.iter().enumerate() {
+            let chunk = [4096, 65_536, 999][i % 3];
+            for &resumed_by in InflateWith::AVAILABLE {
+                assert_eq!(
+                    resume_sync_with(file, cp, chunk, resumed_by).unwrap(),
+                    expected,
+                    "taken by {taken_by:?}, resumed by {resumed_by:?} at {cp:?}"
+                );
+            }
+        }
+        if taken_by == InflateWith::ZlibRs {
+            zlib_rs = checkpoints;
+        }
     }
-    checkpoints
+    zlib_rs
 }
 
 #[tokio::test]
@@ -401,7 +451,7 @@ fn checkpoints_resume_to_the_same_summary_inside_fixed_huffman_blocks() {
     let text = log_lines(16_000, 13);
     let (a, b) = text.split_at(4_000_000);
     let file = members(&[(a, Compression::fast()), (b, Compression::fast())]);
-    let (_, all) = pass_with_checkpoints(&file, 1000, 1);
+    let (_, all) = pass_with_checkpoints(&file, 1000, 1, InflateWith::fastest());
     let block_ends = all
         .iter()
         .filter(|cp| {
@@ -486,9 +536,31 @@ fn a_checkpoint_between_codes_gives_back_whole_unused_bytes() {
     let file = gzip_level(&text, Compression::fast());
     let expected = verify_sync(&file, file.len()).unwrap();
     let chunk = 101;
-    let (summary, cps) = pass_with_checkpoints(&file, chunk, 1);
+    // ISA-L holds up to 8 bytes it has not used (its bit buffer is 64 bits wide): its
+    // checkpoints inside the block give back up to 8, and resume.
+    #[cfg(feature = "isal")]
+    {
+        let (summary, cps) = pass_with_checkpoints(&file, chunk, 1, InflateWith::Isal);
+        assert_eq!(summary.unwrap(), expected);
+        let inside: Vec<&Checkpoint> = cps
+            .iter()
+            .filter(|cp| {
+                cp.member
+                    .as_ref()
+                    .is_some_and(|m| m.in_fixed_block.is_some())
+            })
+            .collect();
+        assert!(inside.len() > 100, "{} of {}", inside.len(), cps.len());
+        for cp in inside.iter().step_by(inside.len() / 20) {
+            for &with in InflateWith::AVAILABLE {
+                assert_eq!(resume_sync_with(&file, cp, 4096, with).unwrap(), expected);
+            }
+        }
+    }
+    // zlib-rs holds less than a byte and a code: taken at the end of a chunk, inside the block,
+    // its offset is a multiple of `chunk`, or one less.
+    let (summary, cps) = pass_with_checkpoints(&file, chunk, 1, InflateWith::ZlibRs);
     assert_eq!(summary.unwrap(), expected);
-    // Taken at the end of a chunk, inside the block: offset a multiple of `chunk`, or one less.
     let given_back: Vec<&Checkpoint> = cps
         .iter()
         .filter(|cp| {
@@ -509,6 +581,23 @@ fn a_checkpoint_between_codes_gives_back_whole_unused_bytes() {
     );
     for cp in given_back.iter().take(20) {
         assert_eq!(resume_sync(&file, cp, 4096).unwrap(), expected, "{cp:?}");
+    }
+}
+
+#[test]
+fn members_are_inflated_the_way_asked() {
+    let text = log_lines(2000, 21);
+    let expected = verify_sync(&gzip_level(&text, FAST), 1 << 20).unwrap();
+    // Level 2: dynamic-Huffman blocks. Level 1 of zlib-rs: one fixed-Huffman block.
+    for level in [FAST, Compression::fast()] {
+        let file = gzip_level(&text, level);
+        for &with in InflateWith::AVAILABLE {
+            let mut v = GzipLines::with(with);
+            v.feed(&file[..file.len() / 2]).unwrap();
+            assert_eq!(v.member_with(), Some(with), "{with:?}, level {level:?}");
+            v.feed(&file[file.len() / 2..]).unwrap();
+            assert_eq!(v.finish().unwrap(), expected);
+        }
     }
 }
 
@@ -539,16 +628,18 @@ fn a_checkpoint_between_members_resumes() {
 fn the_checkpoint_json_is_bounded() {
     let text = log_lines(6000, 5);
     let file = gzip_level(&text, Compression::default());
-    let (_, cps) = pass_with_checkpoints(&file, 65_536, 50_000);
-    assert!(cps.len() >= 5);
-    let sizes: Vec<usize> = cps
-        .iter()
-        .map(|cp| serde_json::to_vec(cp).unwrap().len())
-        .collect();
-    eprintln!("checkpoint JSON sizes: {sizes:?}");
-    for size in sizes {
-        // The window, 32 KiB in base64, is most of it.
-        assert!((43_000..48_000).contains(&size), "{size}");
+    for &with in InflateWith::AVAILABLE {
+        let (_, cps) = pass_with_checkpoints(&file, 65_536, 50_000, with);
+        assert!(cps.len() >= 5);
+        let sizes: Vec<usize> = cps
+            .iter()
+            .map(|cp| serde_json::to_vec(cp).unwrap().len())
+            .collect();
+        eprintln!("checkpoint JSON sizes ({with:?}): {sizes:?}");
+        for size in sizes {
+            // The window, 32 KiB in base64, is most of it.
+            assert!((43_000..48_000).contains(&size), "{size}");
+        }
     }
 }
 
@@ -556,35 +647,37 @@ fn the_checkpoint_json_is_bounded() {
 fn a_resumed_verifier_refuses_wrong_and_missing_bytes() {
     let text = log_lines(8000, 6);
     let file = gzip_level(&text, FAST);
-    let (summary, cps) = pass_with_checkpoints(&file, 8192, 200_000);
-    summary.unwrap();
-    assert!(cps.len() >= 2);
-    for cp in &cps {
-        let at = cp.offset as usize;
-        for delta in [0, 1, 1000, 50_000] {
-            let mut bad = file.clone();
-            bad[at + delta] ^= 0x04;
-            assert!(
-                resume_sync(&bad, cp, 4096).is_err(),
-                "a flipped byte {delta} after {at}"
-            );
+    for &with in InflateWith::AVAILABLE {
+        let (summary, cps) = pass_with_checkpoints(&file, 8192, 200_000, with);
+        summary.unwrap();
+        assert!(cps.len() >= 2);
+        for cp in &cps {
+            let at = cp.offset as usize;
+            for delta in [0, 1, 1000, 50_000] {
+                let mut bad = file.clone();
+                bad[at + delta] ^= 0x04;
+                assert!(
+                    resume_sync_with(&bad, cp, 4096, with).is_err(),
+                    "{with:?}: a flipped byte {delta} after {at}"
+                );
+            }
+            let truncated = &file[..file.len() - 100];
+            let err = resume_sync_with(truncated, cp, 4096, with).unwrap_err();
+            assert!(err.0.contains("incomplete"), "{with:?}: {err}");
+            // Fed from the wrong offset.
+            let mut v = GzipLines::resume_with(cp.clone(), with).unwrap();
+            let wrong = v
+                .feed(&file[at + 1..])
+                .and_then(|()| v.finish().map(|_| ()));
+            assert!(wrong.is_err(), "{with:?}: fed from one byte too late");
         }
-        let truncated = &file[..file.len() - 100];
-        let err = resume_sync(truncated, cp, 4096).unwrap_err();
-        assert!(err.0.contains("incomplete"), "{err}");
-        // Fed from the wrong offset.
-        let mut v = GzipLines::resume(cp.clone()).unwrap();
-        let wrong = v
-            .feed(&file[at + 1..])
-            .and_then(|()| v.finish().map(|_| ()));
-        assert!(wrong.is_err(), "fed from one byte too late");
     }
 }
 
 #[test]
 fn a_checkpoint_no_verifier_could_make_is_refused() {
     let file = gzip_level(&log_lines(2000, 7), FAST);
-    let (_, cps) = pass_with_checkpoints(&file, 8192, 100_000);
+    let (_, cps) = pass_with_checkpoints(&file, 8192, 100_000, InflateWith::fastest());
     let cp = &cps[0];
     let mut json: serde_json::Value = serde_json::to_value(cp).unwrap();
     json["member"]["bits"] = 9.into();
@@ -776,7 +869,7 @@ async fn restart_after_resume_starts_from_byte_0() {
     let text = log_lines(3000, 11);
     let file = gzip_level(&text, FAST);
     let expected = verify_sync(&file, file.len()).unwrap();
-    let (_, cps) = pass_with_checkpoints(&file, 8192, 100_000);
+    let (_, cps) = pass_with_checkpoints(&file, 8192, 100_000, InflateWith::fastest());
     let cp = &cps[0];
     let v = Verifier::resume(cp.clone());
     v.feed(Bytes::copy_from_slice(&file[cp.offset as usize..][..5000]))
