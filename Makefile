@@ -107,7 +107,7 @@ bench: tools
 	  || cargo install s3s-fs@0.14.1 --features binary --locked --root target/bench-tools
 	$(VENV)/bin/aws --version 2>&1 | grep '^aws-cli/1\.46\.3 ' >/dev/null \
 	  || $(VENV)/bin/pip install --quiet --disable-pip-version-check awscli==1.46.3
-	cargo build --release --all-features --bins
+	cargo build --release --all-features --bins --example verify_throughput
 	tests/bench/copy-throughput.sh
 
 ## bench-backfill: exports per minute of `backfill` at concurrency 1, 4 and 16 against the

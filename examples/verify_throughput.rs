@@ -2,7 +2,12 @@
 //!
 //! ```text
 //! cargo run --release --example verify_throughput [-- MB [LEVEL]]
+//! cargo run --release --example verify_throughput -- --file FILE.jsonl.gz [RUNS]
 //! ```
+//!
+//! With `--file`, only (b) below, on that file, `RUNS` (default 3) runs of each way of
+//! inflating; the last line, `cpu-seconds-per-gib <way> <seconds>`, is what `make bench` reads
+//! (the verifier thread's CPU time per GiB of compressed file, tests/bench/lambda-cost.py).
 //!
 //! Generates a gzip file of about `MB` (default 60) MB of realistic JSON lines at compression
 //! `LEVEL` (default 6; cached in the temp directory), then verifies it from memory in 64 KiB
@@ -28,6 +33,16 @@ const RUNS: usize = 5;
 
 fn main() {
     let mut args = std::env::args().skip(1);
+    if let Some(flag) = std::env::args().nth(1)
+        && flag == "--file"
+    {
+        let path = std::env::args().nth(2).expect("--file FILE");
+        let runs: usize = std::env::args()
+            .nth(3)
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(3);
+        return file_mode(&std::fs::read(&path).expect("a readable file"), runs);
+    }
     let mb: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(60);
     let level: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(6);
     let file = test_file(mb * 1_000_000, level);
@@ -90,6 +105,38 @@ fn main() {
         checkpoint_sizes.len(),
         checkpoint_sizes
     );
+}
+
+/// `--file`: each way of inflating on `file`, `runs` times; the median per way.
+fn file_mode(file: &[u8], runs: usize) {
+    for &with in InflateWith::AVAILABLE {
+        let mut times: Vec<f64> = (0..runs.max(1))
+            .map(|_| {
+                let t = Instant::now();
+                new_path(file, None, with);
+                t.elapsed().as_secs_f64()
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        let median = times[times.len() / 2];
+        let summary = new_path(file, None, with).0;
+        println!(
+            "{with:?}: {} bytes, {:.1} MB/s compressed, {:.1} MB/s output ({:.2}×), median of {}",
+            file.len(),
+            file.len() as f64 / median / 1e6,
+            summary.uncompressed_bytes as f64 / median / 1e6,
+            summary.uncompressed_bytes as f64 / file.len() as f64,
+            times.len()
+        );
+        println!(
+            "cpu-seconds-per-gib {} {:.3}",
+            match with {
+                InflateWith::Isal => "isal",
+                InflateWith::ZlibRs => "zlib-rs",
+            },
+            median * (1u64 << 30) as f64 / file.len() as f64
+        );
+    }
 }
 
 /// The new verifier; with `every`, a checkpoint requested every `every` bytes.

@@ -26,6 +26,7 @@ export LC_ALL=C # decimal points in $EPOCHREALTIME, awk and sort
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=$root/target/release
+verifier_bench=$root/target/release/examples/verify_throughput
 s3s_fs=$root/target/bench-tools/bin/s3s-fs
 aws=$root/.venv/bin/aws
 py=$root/.venv/bin/python
@@ -68,7 +69,7 @@ cleanup() {
 
 check_prerequisites() {
   local f
-  for f in "$bin/fauna-logs-export" "$bin/fauna-sim" "$s3s_fs" "$aws" "$py" /usr/bin/time; do
+  for f in "$bin/fauna-logs-export" "$bin/fauna-sim" "$verifier_bench" "$s3s_fs" "$aws" "$py" /usr/bin/time; do
     [ -x "$f" ] || die "missing $f (run \`make bench\`, which installs and builds everything)"
   done
   command -v curl >/dev/null || die "curl is needed for the pipeline measurement"
@@ -249,7 +250,7 @@ copy_pipeline() {
 
 # --- measuring ------------------------------------------------------------------------------------
 
-declare -A seconds=() rss_kib=() # per "SIZE.WAY": the timed runs' seconds, the largest peak RSS
+declare -A seconds=() rss_kib=() cpu=() # per "SIZE.WAY": the timed runs' seconds, the largest peak RSS, ours' CPU seconds
 declare -a rows=()                # the result table's rows, one per size
 
 # peak_rss_kib: the processes' peak RSS in KiB, added up over the GNU time reports of one way (a
@@ -278,6 +279,9 @@ measure() {
   secs=$(calc "$t1 - $t0" %.3f)
   rss=$(peak_rss_kib)
   seconds[$size.$way]+="$secs "
+  if [ "$way" = ours ]; then
+    cpu[$size.ours]+="$(awk -F': ' '/(User|System) time \(seconds\)/ { s += $2 } END { print s + 0 }' "$work/time/export") "
+  fi
   if ((rss > ${rss_kib[$size.$way]:-0})); then rss_kib[$size.$way]=$rss; fi
   log "$size $way: $secs s, $(calc "$file_bytes / 1048576 / $secs") MiB/s, peak RSS $(calc "$rss / 1024") MiB"
 }
@@ -285,9 +289,10 @@ measure() {
 # calc EXPR [FORMAT]: floating-point arithmetic (awk), printed with FORMAT [%.1f].
 calc() { awk "BEGIN { printf \"${2:-%.1f}\", $1 }"; }
 
-# median_seconds KEY: the median of the runs recorded under KEY.
+# median_seconds KEY [ARRAY]: the median of the runs recorded under KEY (in `seconds`, or ARRAY).
 median_seconds() {
-  tr ' ' '\n' <<<"${seconds[$1]}" | grep . | sort -g |
+  local -n runs=${2:-seconds}
+  tr ' ' '\n' <<<"${runs[$1]}" | grep . | sort -g |
     awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
@@ -304,7 +309,8 @@ add_row() {
   a=$(median_seconds "$size.ours") b=$(median_seconds "$size.ceiling") c=$(median_seconds "$size.pipeline")
   local vs_b vs_c rss_a
   vs_b=$(calc "$b / $a" %.2f) vs_c=$(calc "$c / $a" %.2f) rss_a=$(calc "${rss_kib[$size.ours]} / 1024")
-  rows+=("| $size | $file_bytes |$cells $vs_b | $vs_c | $(yes_no "$vs_b >= $goal_vs_ceiling") / $(yes_no "$vs_c >= $goal_vs_pipeline") / $(yes_no "$rss_a <= $goal_rss_mib") |")
+  cpu_per_gib=$(calc "$(median_seconds "$size.ours" cpu) * 1073741824 / $file_bytes" %.2f)
+  rows+=("| $size | $file_bytes |$cells $cpu_per_gib | $vs_b | $vs_c | $(yes_no "$vs_b >= $goal_vs_ceiling") / $(yes_no "$vs_c >= $goal_vs_pipeline") / $(yes_no "$rss_a <= $goal_rss_mib") |")
 }
 
 # run_size SIZE: the three ways, BENCH_REPEAT times each, interleaved; then the size's row.
@@ -315,6 +321,13 @@ run_size() {
     for way in "${ways[@]}"; do measure "$1" "$way"; done
   done
   add_row "$1"
+  # The verifier thread's own CPU time per GiB, on this file (once: it is the same at every size).
+  if [ -z "${verifier_cpu:-}" ]; then
+    "$verifier_bench" --file "$local_file" 3 >"$work/verifier.txt" || die "verify_throughput failed"
+    cat "$work/verifier.txt" >&2
+    verifier_cpu=$(awk -v way="${VERIFY_INFLATE:-isal}" '$1 == "cpu-seconds-per-gib" && $2 == way { print $3 }' "$work/verifier.txt")
+    [ -n "$verifier_cpu" ] || die "verify_throughput measured no ${VERIFY_INFLATE:-isal} (a build without ISA-L? set VERIFY_INFLATE=zlib-rs)"
+  fi
   finish_size
 }
 
@@ -343,13 +356,21 @@ section() {
 Measured $(date -u +%Y-%m-%dT%H:%MZ) with \`$(the_command)\`; $repeat run(s) of each way per size$( ((repeat > 1)) && echo " (median time, largest peak RSS)").
 
 - Machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) memory, $(uname -sr); files and S3 root on $(df --output=fstype "$work" | tail -1); load average $load_at_start at the start
-- Source: commit $commit$dirty; \`fauna-logs-export\` built $(date -u -r "$bin/fauna-logs-export" +%Y-%m-%dT%H:%MZ), default \`PART_SIZE_MIB\` and \`MAX_PARTS_IN_FLIGHT\`
+- Source: commit $commit$dirty; \`fauna-logs-export\` built $(date -u -r "$bin/fauna-logs-export" +%Y-%m-%dT%H:%MZ), default \`PART_SIZE_MIB\` and \`MAX_PARTS_IN_FLIGHT\`, \`VERIFY_INFLATE=${VERIFY_INFLATE:-isal}\`
 - Tools: $("$s3s_fs" --version), $("$aws" --version 2>&1 | cut -d' ' -f1,4), $(curl --version | head -1 | cut -d' ' -f1,2)
 
-| size | bytes | ours MiB/s | ours RSS MiB | aws cp file MiB/s | RSS MiB | curl \| aws cp MiB/s | RSS MiB | ours / file | ours / pipe | goals met (≥ 0.95 file / ≥ 1.0 pipe / RSS ≤ 64) |
-|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|
+| size | bytes | ours MiB/s | ours RSS MiB | aws cp file MiB/s | RSS MiB | curl \| aws cp MiB/s | RSS MiB | ours CPU s per GiB | ours / file | ours / pipe | goals met (≥ 0.95 file / ≥ 1.0 pipe / RSS ≤ 64) |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|
 EOF
   printf '%s\n' "${rows[@]}"
+  cat <<EOF
+
+**Lambda GB-seconds per exported GiB**, from ours' CPU time per GiB at ${sizes[-1]} (user + sys,
+GNU time) and the verifier thread's alone ($verifier_cpu s per GiB: \`examples/verify_throughput.rs
+--file\` on the ${sizes[0]} file, median of 3), by [tests/bench/lambda-cost.py](../tests/bench/lambda-cost.py):
+
+EOF
+  "$root/tests/bench/lambda-cost.py" --copy-cpu "$cpu_per_gib" --verifier-cpu "$verifier_cpu"
   echo "<!-- bench:end -->"
 }
 
