@@ -7,8 +7,10 @@
 //! read once; the two `reqwest` clients share one rustls [`ClientConfig`] built from it, and the
 //! SDK's client is given the same certificates (as PEM, the form its trust store takes).
 //!
-//! The trust model is the system's roots ([`read_system_roots`]: `SSL_CERT_FILE`/`SSL_CERT_DIR`
-//! honoured), with rustls over aws-lc-rs as the one TLS stack.
+//! The trust model is unchanged: the system's roots as `rustls-native-certs` finds them
+//! (`SSL_CERT_FILE`/`SSL_CERT_DIR` honoured), with rustls over aws-lc-rs as the one TLS stack. A
+//! certificate found twice (Debian has the bundle and a directory of the same certificates) is
+//! kept once.
 
 use std::sync::{Arc, LazyLock};
 
@@ -26,30 +28,14 @@ struct Roots {
 
 static ROOTS: LazyLock<Roots> = LazyLock::new(load);
 
-/// The system's root certificates, as OpenSSL would find them: what `SSL_CERT_FILE` and
-/// `SSL_CERT_DIR` name when either is set; otherwise the system's bundle file when it has one
-/// (`/etc/ssl/certs/ca-certificates.crt` on Debian, `/etc/pki/tls/certs/ca-bundle.crt` on Amazon
-/// Linux), and the certificate directories only when it has none. A system's bundle and its
-/// directory hold the same certificates (`update-ca-certificates` writes both), and OpenSSL only
-/// looks into the directory by hash, when it verifies; reading every file of it at start cost
-/// 10 ms of a cold start on Debian (146 files).
-fn read_system_roots() -> rustls_native_certs::CertificateResult {
-    if openssl_probe::has_ssl_cert_env_vars() {
-        return rustls_native_certs::load_native_certs();
-    }
-    match openssl_probe::probe().cert_file {
-        Some(bundle) => rustls_native_certs::load_certs_from_paths(Some(&bundle), None),
-        None => rustls_native_certs::load_native_certs(),
-    }
-}
-
 fn load() -> Roots {
-    let found = read_system_roots();
+    // `SSL_CERT_FILE`/`SSL_CERT_DIR` when set, else the system's bundle and directories.
+    let found = rustls_native_certs::load_native_certs();
     for error in &found.errors {
         tracing::warn!(%error, "a system root certificate could not be read");
     }
     // `add` parses each certificate once; the ones it accepts are the ones passed on, so every
-    // client trusts exactly the same anchors.
+    // client trusts exactly the same anchors, each once.
     let mut store = rustls::RootCertStore::empty();
     let mut certificates = Vec::with_capacity(found.certs.len());
     let mut seen = std::collections::HashSet::new();
