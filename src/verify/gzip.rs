@@ -391,7 +391,7 @@ impl GzipLines {
     /// the line counter's verdict, an `Err(Err(_))` inflate's.
     fn inflate(&mut self, input: &[u8]) -> Result<usize, Result<CorruptLog, String>> {
         let mut used = 0;
-        let mut idle = 0;
+        let mut stall = Stall::default();
         loop {
             if let (BlockHeader::Pending { value, bits }, Some(&next)) =
                 (self.block, input.get(used))
@@ -458,15 +458,8 @@ impl GzipLines {
             if wants_input {
                 return Ok(used);
             }
-            if step.consumed == 0 && step.produced == 0 {
-                // One call may only step over a block boundary; two in a row is no progress.
-                idle += 1;
-                if idle > 1 {
-                    return Err(Err("inflate makes no progress".into()));
-                }
-            } else {
-                idle = 0;
-            }
+            // One call may only step over a block boundary; two in a row is no progress.
+            stall.check(step.consumed, step.produced).map_err(Err)?;
         }
     }
 
@@ -475,7 +468,7 @@ impl GzipLines {
     #[cfg(feature = "isal")]
     fn inflate_fast(&mut self, input: &[u8]) -> Result<usize, Result<CorruptLog, String>> {
         let mut used = 0;
-        let mut idle = 0;
+        let mut stall = Stall::default();
         loop {
             let seeking = self
                 .request
@@ -517,14 +510,7 @@ impl GzipLines {
             if used == input.len() && !out_full {
                 return Ok(used);
             }
-            if step.consumed == 0 && step.produced == 0 {
-                idle += 1;
-                if idle > 1 {
-                    return Err(Err("inflate makes no progress".into()));
-                }
-            } else {
-                idle = 0;
-            }
+            stall.check(step.consumed, step.produced).map_err(Err)?;
         }
     }
 
@@ -629,6 +615,25 @@ fn keep_window(window: &mut VecDeque<u8>, out: &[u8]) {
         let excess = (window.len() + out.len()).saturating_sub(WINDOW);
         window.drain(..excess);
         window.extend(out);
+    }
+}
+
+/// Inflate calls in a row that took no input and gave no output.
+#[derive(Default)]
+struct Stall(u8);
+
+impl Stall {
+    /// Counts a call; the second in a row that did nothing is an error.
+    fn check(&mut self, consumed: usize, produced: usize) -> Result<(), String> {
+        if consumed > 0 || produced > 0 {
+            self.0 = 0;
+        } else {
+            self.0 += 1;
+            if self.0 > 1 {
+                return Err("inflate makes no progress".into());
+            }
+        }
+        Ok(())
     }
 }
 
