@@ -73,11 +73,10 @@ pub struct GzipLines {
     offset: u64,
     /// Members complete so far.
     members: u64,
-    inflater: Option<Inflater>,
-    /// The way new members are inflated, and the current member's way (`None`: not decided yet,
-    /// until its first byte is seen).
+    /// The way members are inflated: with `inflater` (zlib-rs) or `fast` (ISA-L); only that
+    /// one is ever made.
     with: InflateWith,
-    member_with: Option<InflateWith>,
+    inflater: Option<Inflater>,
     #[cfg(feature = "isal")]
     fast: Option<FastInflater>,
     /// With ISA-L: the member's last output bytes, at most 32 KiB, for a checkpoint.
@@ -130,9 +129,8 @@ impl GzipLines {
             stage: Stage::Between,
             offset: 0,
             members: 0,
-            inflater: None,
             with,
-            member_with: None,
+            inflater: None,
             #[cfg(feature = "isal")]
             fast: None,
             window: VecDeque::new(),
@@ -172,11 +170,9 @@ impl GzipLines {
             if with == InflateWith::Isal {
                 let fast = FastInflater::resume(m.bits, m.byte, m.in_fixed_block, &m.window);
                 v.fast = Some(fast.map_err(invalid)?);
-                v.member_with = Some(InflateWith::Isal);
                 v.window = m.window.into();
                 return Ok(v);
             }
-            v.member_with = Some(InflateWith::ZlibRs);
             let mut inflater = Inflater::new().map_err(invalid)?;
             if let Some(last) = m.in_fixed_block {
                 // The block's header again: BFINAL, then BTYPE 01 (fixed Huffman codes).
@@ -202,10 +198,14 @@ impl GzipLines {
         Ok(v)
     }
 
-    /// The way the current (or last) member is inflated, once its first byte was seen.
+    /// The inflater that has been made, once a member's deflate data began.
     #[cfg(test)]
-    pub(super) fn member_with(&self) -> Option<InflateWith> {
-        self.member_with
+    pub(super) fn inflater_made(&self) -> Option<InflateWith> {
+        #[cfg(feature = "isal")]
+        if self.fast.is_some() {
+            return self.inflater.is_none().then_some(InflateWith::Isal);
+        }
+        self.inflater.as_ref().map(|_| InflateWith::ZlibRs)
     }
 
     /// The file offset of the next byte to feed.
@@ -311,7 +311,7 @@ impl GzipLines {
                 Ok(used)
             }
             Stage::Deflate => {
-                let taken = match *self.member_with.get_or_insert(self.with) {
+                let taken = match self.with {
                     #[cfg(feature = "isal")]
                     InflateWith::Isal => self.inflate_fast(input),
                     _ => self.inflate(input),
@@ -344,15 +344,12 @@ impl GzipLines {
     }
 
     fn start_member(&mut self) -> Result<(), String> {
-        match &mut self.inflater {
-            Some(inflater) => inflater.reset()?,
-            None => self.inflater = Some(Inflater::new()?),
+        match (self.with, &mut self.inflater) {
+            #[cfg(feature = "isal")]
+            (InflateWith::Isal, _) => self.fast.get_or_insert_with(FastInflater::new).reset(),
+            (_, Some(inflater)) => inflater.reset()?,
+            (_, None) => self.inflater = Some(Inflater::new()?),
         }
-        #[cfg(feature = "isal")]
-        if self.with == InflateWith::Isal {
-            self.fast.get_or_insert_with(FastInflater::new).reset();
-        }
-        self.member_with = None;
         self.window.clear();
         self.crc = crc32fast::Hasher::new();
         self.size = 0;
