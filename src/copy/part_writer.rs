@@ -1,7 +1,8 @@
 //! [`PartWriter`]: cuts a byte stream into parts and keeps a bounded number of them uploading
 //! (object_store's `WriteMultipart` is the model). It owns the multipart upload: it starts one
 //! with the first full part, continues one a job carried over (after checking it with ListParts),
-//! pauses at a part boundary, completes with the full-object CRC32C, or aborts.
+//! pauses at a part boundary, completes with the full-object CRC32C, or aborts. A part's buffer
+//! is filled again once its upload is done, so a copy holds at most `max_in_flight + 1` of them.
 
 use std::collections::BTreeMap;
 
@@ -24,9 +25,17 @@ pub(super) struct PartWriter<S: ObjectStore> {
     max_in_flight: usize,
     /// Bytes from `mark()` on, not yet handed to a part.
     buffer: BytesMut,
+    /// Buffers of parts whose upload is done, to be filled again. Reused rather than freed and
+    /// allocated anew: glibc serves part-sized blocks from its heaps once one is freed, and peak
+    /// RSS crept up over long copies.
+    spare: Vec<BytesMut>,
+    /// Part buffers allocated so far (at most `max_in_flight + 1` while the store lets go of
+    /// the bytes it was given).
+    buffers_made: usize,
     upload_id: Option<String>,
     next_part: i32,
-    in_flight: JoinSet<Result<UploadedPart, StoreError>>,
+    /// Uploads in flight; each gives back its part's buffer.
+    in_flight: JoinSet<Result<(UploadedPart, Bytes), StoreError>>,
     /// Parts stored, by number.
     uploaded: BTreeMap<i32, UploadedPart>,
     /// CRC32C of the part being read again below the mark (after a resume or a restart).
@@ -48,6 +57,8 @@ impl<S: ObjectStore> PartWriter<S> {
             part_size,
             max_in_flight: max_in_flight.max(1),
             buffer: BytesMut::new(),
+            spare: Vec::new(),
+            buffers_made: 0,
             upload_id: None,
             next_part: 1,
             in_flight: JoinSet::new(),
@@ -184,7 +195,10 @@ impl<S: ObjectStore> PartWriter<S> {
         let mut sent = false;
         while !chunk.is_empty() {
             if self.buffer.capacity() == 0 {
-                self.buffer.reserve(part_size);
+                self.buffer = self.spare.pop().unwrap_or_else(|| {
+                    self.buffers_made += 1;
+                    BytesMut::with_capacity(part_size)
+                });
             }
             let room = part_size - self.buffer.len();
             let piece = chunk.split_to(room.min(chunk.len()));
@@ -245,20 +259,39 @@ impl<S: ObjectStore> PartWriter<S> {
         while self.in_flight.len() >= self.max_in_flight {
             self.join_one().await?;
         }
-        let body = self.buffer.split().freeze();
+        let body = std::mem::take(&mut self.buffer).freeze();
         let number = self.next_part;
         self.next_part += 1;
         let store = self.store.clone();
         let key = self.key.clone();
-        self.in_flight
-            .spawn(async move { store.upload_part(&key, &upload_id, number, body).await });
+        self.in_flight.spawn(async move {
+            let part = store
+                .upload_part(&key, &upload_id, number, body.clone())
+                .await?;
+            Ok((part, body))
+        });
         Ok(())
+    }
+
+    /// Keeps an uploaded part's buffer to fill again, if nothing else holds it and it is a
+    /// whole part's size.
+    fn recycle(&mut self, body: Bytes) {
+        if self.spare.len() >= self.max_in_flight {
+            return;
+        }
+        if let Ok(mut buffer) = body.try_into_mut()
+            && buffer.capacity() as u64 >= self.part_size
+        {
+            buffer.clear();
+            self.spare.push(buffer);
+        }
     }
 
     async fn join_one(&mut self) -> Result<(), StoreError> {
         match self.in_flight.join_next().await {
-            Some(Ok(part)) => {
-                let part = part?;
+            Some(Ok(uploaded)) => {
+                let (part, body) = uploaded?;
+                self.recycle(body);
                 self.uploaded.insert(part.number, part);
                 Ok(())
             }
@@ -333,7 +366,7 @@ impl<S: ObjectStore> PartWriter<S> {
     /// for a single PutObject) and the object's ETag.
     pub(super) async fn finish(&mut self, crc32c: u32) -> Result<(u32, String), CopyError> {
         let Some(upload_id) = self.upload_id.clone() else {
-            let body = self.buffer.split().freeze();
+            let body = std::mem::take(&mut self.buffer).freeze();
             let etag = self.store.put_object(&self.key, body, CONTENT_TYPE).await?;
             return Ok((0, etag));
         };
@@ -384,5 +417,29 @@ mod tests {
         small.part_size = 8 << 20;
         small.fit_part_size(1 << 30);
         assert_eq!(small.part_size, 8 << 20);
+    }
+
+    #[tokio::test]
+    async fn part_buffers_are_filled_again_not_allocated_per_part() {
+        const PART: u64 = 8 << 20;
+        let store = MemoryStore::default();
+        let mut w = PartWriter::new(store.clone(), "k", PART, 2);
+        let chunk = Bytes::from(vec![7u8; 1 << 20]);
+        let mut pos = 0;
+        // Twelve parts and a half, in 1 MiB chunks, as a download delivers them.
+        while pos < 12 * PART + PART / 2 {
+            w.write_at(pos, chunk.clone()).await.unwrap();
+            pos += chunk.len() as u64;
+        }
+        let crc = crc32c::crc32c(&vec![7u8; pos as usize]);
+        let (parts, _) = w.finish(crc).await.unwrap();
+        assert_eq!(parts, 13);
+        assert_eq!(store.state.lock().unwrap().parts_uploaded, 13);
+        // Two in flight and one filling: three buffers, whatever the file's length.
+        assert!(
+            w.buffers_made <= 3,
+            "{} part buffers for 13 parts",
+            w.buffers_made
+        );
     }
 }

@@ -1,7 +1,8 @@
 //! An in-memory bucket for unit tests: it keeps objects and multipart uploads, checks what S3
 //! checks (parts listed in order, the full-object CRC32C at completion), reports part checksums
 //! in ListParts as S3 does, and records what happened (parts uploaded, aborts, the largest part)
-//! so tests can assert on it. Faults: `fail_part` fails one part number.
+//! so tests can assert on it. Faults: `fail_part` fails one part number. Like S3, it keeps a copy
+//! of what it is sent, never the caller's buffer.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -119,7 +120,7 @@ impl ObjectStore for MemoryStore {
             .get_mut(upload_id)
             .ok_or_else(|| fail("UploadPart", key, "NoSuchUpload"))?
             .parts
-            .insert(number, body);
+            .insert(number, Bytes::copy_from_slice(&body));
         Ok(part)
     }
     async fn list_parts(
