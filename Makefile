@@ -99,6 +99,7 @@ build:
 ## release: the Lambda binary for arm64 (cross-compiles with the zig that cargo-lambda brings into .venv)
 release: tools
 	cargo lambda build --release --arm64
+	echo "release: target/lambda/fauna-logs-export/bootstrap is $$(stat -c %s target/lambda/fauna-logs-export/bootstrap) bytes"
 
 ## demo: a whole export on the embedded defaults (Fauna simulator + moto S3 on loopback), then one
 ## saved Athena query over what landed, run by DuckDB locally
