@@ -25,9 +25,9 @@ pub(super) struct PartWriter<S: ObjectStore> {
     max_in_flight: usize,
     /// Bytes from `mark()` on, not yet handed to a part.
     buffer: BytesMut,
-    /// Buffers of parts whose upload is done, to be filled again. Reused rather than freed and
-    /// allocated anew: glibc serves part-sized blocks from its heaps once one is freed, and peak
-    /// RSS crept up over long copies.
+    /// Buffers of parts whose upload is done, to be filled again rather than freed and allocated
+    /// anew: a copy makes at most `max_in_flight + 1` part buffers however long the file. (Peak
+    /// RSS is kept down by the single malloc arena of `main`; docs/performance.md.)
     spare: Vec<BytesMut>,
     /// Part buffers allocated so far (at most `max_in_flight + 1` while the store lets go of
     /// the bytes it was given).
