@@ -16,7 +16,8 @@ Owns what this project reproduces of Athena on a machine without AWS, and nothin
   (Hive matches names case-insensitively; DuckDB's reader matches exact names, so the local
   table reads the upper-case keys Fauna writes and names the columns as the template does);
 - the view and the saved queries (infra/athena/), transpiled from Athena's dialect to DuckDB's
-  by sqlglot, with their `?` parameters bound as Athena's execution parameters would be.
+  by sqlglot, with their `?` parameters bound as Athena's execution parameters would be, and
+  refused where Athena refuses them: outside a WHERE clause (DuckDB takes them anywhere).
 
 Used by the tests in this directory, by `make athena-template` (the view's column types) and by
 `make demo` (run_saved_query.py).
@@ -242,6 +243,20 @@ def view_select() -> str:
     return text[match.end() :].rstrip("\n")
 
 
+def _is_date(node) -> bool:
+    """A date in Trino: CAST(... AS date), DATE '...', current_date, or one of them plus or
+    minus a day interval."""
+    from sqlglot import exp
+
+    if isinstance(node, exp.Cast):
+        return node.to.is_type(exp.DataType.Type.DATE)
+    if isinstance(node, exp.CurrentDate):
+        return True
+    if isinstance(node, (exp.Add, exp.Sub)) and isinstance(node.expression, exp.Interval):
+        return _is_date(node.this) and node.expression.unit is not None and node.expression.unit.name.upper() == "DAY"
+    return False
+
+
 # Where sqlglot's Athena-to-DuckDB output means something else than the Athena SQL did, the
 # expression is rewritten, before DuckDB's SQL is written, to what Athena computes:
 #
@@ -263,20 +278,52 @@ def _athena_semantics(node):
         return rewritten
     if isinstance(node, exp.ApproxQuantile):
         return exp.Anonymous(this="QUANTILE_DISC", expressions=[node.this, node.args["quantile"]])
-    if isinstance(node, exp.GenerateSeries) and isinstance(node.args.get("start"), exp.Cast) \
-            and node.args["start"].to.is_type(exp.DataType.Type.DATE):
+    if isinstance(node, exp.GenerateSeries) and _is_date(node.args.get("start")):
         if not isinstance(node.parent, exp.Cast):
             return exp.Cast(this=node, to=exp.DataType.build("DATE[]", dialect="duckdb"))
     return node
 
 
+def parameters_outside_where(tree) -> list[str]:
+    """The `?` parameters Athena refuses: "`?` parameters can be placed only in the WHERE
+    clause" (Athena's parameterized queries). A parameter is accepted when the nearest clause
+    around it is a WHERE: in the SELECT list, FROM (UNNEST, VALUES), a JOIN's ON, GROUP BY,
+    HAVING, ORDER BY or LIMIT it is not, nor in a subquery's SELECT list inside a WHERE. Each
+    refused one is named by the clause it sits in."""
+    from sqlglot import exp
+
+    refused = []
+    for placeholder in tree.find_all(exp.Placeholder):
+        node, clause = placeholder, None
+        while node.parent is not None:
+            key, node = node.arg_key, node.parent
+            if isinstance(node, exp.Where) and isinstance(node.parent, exp.Select):
+                break
+            if isinstance(node, exp.Where):
+                clause = f"a WHERE in {type(node.parent).__name__.upper()}"
+                break
+            if isinstance(node, exp.Query) or node.parent is None:
+                clause = f"{type(node).__name__.upper()} {key.rstrip('_')}"
+                break
+        else:
+            clause = "the statement"
+        if clause is not None:
+            context = (placeholder.parent_select or placeholder.root()).sql(dialect="athena")
+            refused.append(f"? in {clause}: {context[:120]}")
+    return refused
+
+
 def to_duckdb(sql: str) -> str:
-    """Athena (Trino) SQL as DuckDB's, by sqlglot, with the rewrites above."""
+    """Athena (Trino) SQL as DuckDB's, by sqlglot, with the rewrites above. Refuses SQL that
+    Athena would not run: a `?` parameter outside a WHERE clause."""
     import sqlglot
 
     statements = sqlglot.parse(sql, read="athena")
     if len(statements) != 1:
         raise AssertionError(f"expected one statement, got {len(statements)}")
+    refused = parameters_outside_where(statements[0])
+    if refused:
+        raise AssertionError("Athena takes ? parameters only in a WHERE clause; " + "; ".join(refused))
     return statements[0].transform(_athena_semantics).sql(dialect="duckdb")
 
 

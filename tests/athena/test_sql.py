@@ -6,7 +6,8 @@
   knows (an unknown name would parse as an anonymous function and fail only in Athena).
 - Every saved query names the injected partition scope_database with static equalities, as
   Athena requires (else CONSTRAINT_VIOLATION), and the day, so it reads only those objects.
-- Each file's header lists its `?` parameters, as many as the query has.
+- Each file's header lists its `?` parameters, as many as the query has, and every one sits in
+  a WHERE clause, the only place Athena takes them (local_athena refuses the others).
 - infra/template.yaml's generated block is what the files render to, and reads back (YAML) as
   the files' exact text; the stored view decodes to the view's query and columns.
 - local_athena's projection and hidden-file rules on keys of each kind, and the DuckDB reading
@@ -113,6 +114,62 @@ class AthenaWouldRunThem(unittest.TestCase):
                 self.assertTrue(on_day, f"{query.name}: no filter on window_day reads every day since 2020")
                 for condition in on_day:
                     self.assertIsInstance(condition, (exp.EQ, exp.Between), query.name)
+
+    def test_parameters_sit_only_in_where_clauses(self):
+        for query in local_athena.saved_queries():
+            self.assertEqual([], local_athena.parameters_outside_where(parse(query.sql)), query.name)
+
+    # "Is every window there?" as it was: its days came from the parameters, in FROM.
+    OLD_WINDOWS_PRESENT_DAYS = """WITH days AS (
+  SELECT day
+  FROM UNNEST(sequence(CAST(? AS date), CAST(? AS date), INTERVAL '1' DAY)) AS t (day)
+)
+SELECT d.day FROM days AS d
+"""
+
+    def test_a_parameter_outside_a_where_clause_is_refused(self):
+        """DuckDB runs `?` anywhere; Athena only in a WHERE clause. The local check refuses the
+        rest, whatever the clause, before DuckDB sees the SQL."""
+        refused = {
+            self.OLD_WINDOWS_PRESENT_DAYS: 2,
+            "SELECT ? AS day FROM query_logs WHERE scope_database = 'a'": 1,
+            "SELECT fql_shape FROM query_logs WHERE scope_database = 'a' LIMIT ?": 1,
+            "SELECT fql_shape, count(*) FROM query_logs WHERE scope_database = 'a' GROUP BY fql_shape HAVING count(*) > ?": 1,
+            "SELECT a.fql_shape FROM query_logs AS a JOIN query_logs AS b ON a.ts = b.ts AND b.scope_database = ? WHERE a.scope_database = 'a'": 1,
+            "SELECT fql_shape FROM query_logs WHERE scope_database IN (SELECT ? FROM query_logs)": 1,
+            "SELECT count(*) FILTER (WHERE fql_shape = ?) FROM query_logs WHERE scope_database = 'a'": 1,
+            "SELECT fql_shape FROM (VALUES (?)) AS t (fql_shape)": 1,
+        }
+        accepted = [
+            "SELECT fql_shape FROM query_logs WHERE scope_database = ? AND window_day BETWEEN CAST(? AS date) AND CAST(? AS date)",
+            "SELECT fql_shape FROM query_logs WHERE scope_database IN (SELECT scope_database FROM query_logs WHERE fql_shape = ?)",
+            "SELECT * FROM (SELECT fql_shape FROM query_logs WHERE scope_database = ?) AS s",
+        ]
+        for sql, count in refused.items():
+            self.assertEqual(count, len(local_athena.parameters_outside_where(parse(sql))), sql)
+            with self.assertRaisesRegex(AssertionError, "only in a WHERE clause"):
+                local_athena.to_duckdb(sql)
+        for sql in accepted:
+            self.assertEqual([], local_athena.parameters_outside_where(parse(sql)), sql)
+            local_athena.to_duckdb(sql)
+        # Run, not only transpiled: the old text never reaches DuckDB (which would answer it).
+        with self.assertRaisesRegex(AssertionError, "only in a WHERE clause"):
+            local_athena.run(local_athena.empty_connection(), self.OLD_WINDOWS_PRESENT_DAYS, ["2026-11-24", "2026-11-25"])
+
+    def test_windows_present_lists_every_day_of_a_long_range_up_to_today(self):
+        """Its days are the last 10,000 to today, filtered by the range: every day of a range of
+        years is listed (here, with no windows: each day once, a NULL window), none after today."""
+        con = local_athena.empty_connection()
+        sql = local_athena.saved_query("windows_present").sql
+        today = con.execute("SELECT current_date").fetchone()[0]
+        for first, last in ((dt.date(2020, 1, 1), today), (today - dt.timedelta(days=9999), today - dt.timedelta(days=9000)),
+                            (today - dt.timedelta(days=2), today)):
+            _, rows = local_athena.run(con, sql, [first.isoformat(), last.isoformat(), "ECommerce", first.isoformat(), last.isoformat()])
+            days = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+            self.assertEqual([(d, None, None, None, None, 0, None) for d in days], rows, (first, last))
+        _, rows = local_athena.run(con, sql, [today.isoformat(), (today + dt.timedelta(days=3)).isoformat(), "ECommerce",
+                                               today.isoformat(), (today + dt.timedelta(days=3)).isoformat()])
+        self.assertEqual([today], [r[0] for r in rows], "no day after today")
 
     def test_each_header_lists_the_parameters(self):
         for query in local_athena.saved_queries():

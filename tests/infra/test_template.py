@@ -24,6 +24,7 @@ import os
 import re
 import time
 import unittest
+import uuid
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -94,6 +95,16 @@ def cfn_template() -> dict:
 NO_VALUE = object()
 
 
+def stack_id(stack_name: str) -> str:
+    """A stack's ID as CloudFormation writes it: its name, then a UUID (lower-case hex)."""
+    return f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{stack_name}/{stack_uuid(stack_name)}"
+
+
+def stack_uuid(stack_name: str) -> str:
+    """The UUID that ends the ID of the stack named `stack_name` here."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, stack_name))
+
+
 class Stack:
     """The transformed template evaluated for one set of parameter values and one stack name:
     conditions, intrinsic functions, Rules, parameter constraints. A resource's physical ID is
@@ -113,6 +124,7 @@ class Stack:
             "AWS::Partition": "aws",
             "AWS::URLSuffix": "amazonaws.com",
             "AWS::StackName": stack_name,
+            "AWS::StackId": stack_id(stack_name),
             "AWS::NoValue": NO_VALUE,
         }
         self._conditions: dict[str, bool] = {}
@@ -454,8 +466,8 @@ class Item2PhysicalNames(unittest.TestCase):
     def test_every_physical_name_is_stack_unique_or_absent(self):
         params = {"AlarmEmail": "ops@example.com", "LogsKmsKeyArn": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab", "ReservedConcurrency": "66"}
         params = {k: v for k, v in params.items() if k in cfn_template()["Parameters"]}
-        a = Stack(params, stack_name="logs-a")
-        b = Stack(params, stack_name="logs-b")
+        a = Stack(params, stack_name="StackA")
+        b = Stack(params, stack_name="StackB")
         checked = 0
         for name, resource in cfn_template()["Resources"].items():
             for prop in resource.get("Properties", {}):
@@ -466,7 +478,7 @@ class Item2PhysicalNames(unittest.TestCase):
                 self.assertIn(prop, PHYSICAL_NAMES, f"{name}.{prop}: is it a physical name? classify it")
                 in_a, in_b = a.resource(name)[prop], b.resource(name)[prop]
                 self.assertNotEqual(in_a, in_b, f"{name}.{prop} is {in_a!r} in every stack")
-                self.assertIn("logs-a", in_a, f"{name}.{prop} carries the stack name")
+                self.assertTrue("StackA" in in_a or stack_uuid("StackA") in in_a, f"{name}.{prop} carries the stack's name or ID")
                 checked += 1
         self.assertGreater(checked, 0)
 
@@ -578,6 +590,14 @@ class Item3Parameters(unittest.TestCase):
         ("AlarmEmail", "ops@example.com", True),
         ("AlarmEmail", "ops", False),
         ("AlarmEmail", "o ps@example.com", False),
+        ("AthenaDatabaseName", "", True),
+        ("AthenaDatabaseName", "team_logs", True),
+        ("AthenaDatabaseName", "l" * 255, True),
+        ("AthenaDatabaseName", "Team_Logs", False),
+        ("AthenaDatabaseName", "team-logs", False),
+        ("AthenaDatabaseName", "1logs", False),
+        ("AthenaDatabaseName", "_logs", False),
+        ("AthenaDatabaseName", "l" * 256, False),
     ]
 
     # Whole stacks: (parameters besides the defaults, deployable)
@@ -1067,9 +1087,11 @@ class Item9QueryYourLogs(unittest.TestCase):
 
     def test_the_database_is_stack_unique(self):
         names = {n: Stack(stack_name=n).resource("QueryLogsDatabase")["DatabaseInput"]["Name"] for n in ("logs-a", "logs-b")}
-        self.assertEqual({"logs-a": "logs_a", "logs-b": "logs_b"}, names)
+        self.assertEqual({n: "fauna_logs_" + stack_uuid(n).replace("-", "_") for n in names}, names)
         for name in names.values():
-            self.assertRegex(name, r"^[A-Za-z0-9_]+$", "Athena names take letters, digits and _")
+            self.assertRegex(name, r"^[a-z0-9_]+$", "Athena names take letters, digits and _; Glue keeps them lower case")
+        named = Stack({"AthenaDatabaseName": "team_logs"}).resource("QueryLogsDatabase")["DatabaseInput"]["Name"]
+        self.assertEqual("team_logs", named)
 
     def test_every_documented_field_is_a_column_of_its_type(self):
         table = Stack().resource("QueryLogsTable")["TableInput"]
@@ -1209,6 +1231,277 @@ class Item9QueryYourLogs(unittest.TestCase):
         self.assertEqual("<QueryLogsPolicy>", out["QueryLogsPolicyArn"])
         table = Stack().resource("QueryLogsTable")["TableInput"]
         self.assertEqual(out["AthenaTable"], table["Name"])
+
+
+
+# ---------------------------------------------------------------------------------------------
+# Names Glue folds, names services bound, policies for service principals, backfill redrive
+# ---------------------------------------------------------------------------------------------
+
+
+def paths(node, path: tuple = ()):
+    """(path, node) of every node below `node`, the path of keys (lists' indices as "*")."""
+    yield path, node
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from paths(value, path + (key,))
+    elif isinstance(node, list):
+        for value in node:
+            yield from paths(value, path + ("*",))
+
+
+def mentions(node, names: set[str]) -> set[str]:
+    """Which of `names` (parameters, pseudo parameters) a raw template node refers to, by Ref
+    or inside a Fn::Sub text."""
+    found = set()
+    for _, sub in paths(node):
+        if isinstance(sub, dict) and set(sub) == {"Ref"} and sub["Ref"] in names:
+            found.add(sub["Ref"])
+        if isinstance(sub, dict) and "Fn::Sub" in sub:
+            text = sub["Fn::Sub"] if isinstance(sub["Fn::Sub"], str) else sub["Fn::Sub"][0]
+            found |= {n for n in names if "${" + n + "}" in text}
+    return found
+
+
+class GlueNamesAreLowerCase(unittest.TestCase):
+    """Glue keeps database names in lower case ("For hive compatibility, this is folded to
+    lowercase when it is stored"): a name built from the stack's name, which may hold capitals,
+    is not the name the query policy's ARNs, the view and the saved queries use."""
+
+    STACK_NAMES = ("Fauna-Logs-Prod", "logs-a", "L" + "x" * 127)
+
+    def database_name(self, stack: Stack) -> str:
+        return stack.resource("QueryLogsDatabase")["DatabaseInput"]["Name"]
+
+    def test_the_database_name_is_lower_case_by_construction(self):
+        for stack_name in self.STACK_NAMES:
+            for params in ({}, {"AthenaDatabaseName": "team_logs"}):
+                name = self.database_name(Stack(params, stack_name=stack_name))
+                self.assertRegex(name, r"^[a-z][a-z0-9_]{0,254}$", (stack_name, params))
+        raw = cfn_template()["Resources"]["QueryLogsDatabase"]["Properties"]["DatabaseInput"]["Name"]
+        self.assertFalse(mentions(raw, {"AWS::StackName"}), "never the stack's name: it may hold capitals")
+        spec = cfn_template()["Parameters"]["AthenaDatabaseName"]
+        self.assertEqual([], parameter_errors(spec, ""))
+        for upper in ("Logs", "LOGS", "team_Logs"):
+            self.assertTrue(parameter_errors(spec, upper), upper)
+
+    def test_every_glue_name_in_the_template_is_the_databases_and_lower_case(self):
+        """Whatever names the database (the tables' DatabaseName, the saved queries' Database,
+        the view's schema, the query policy's glue ARNs) names it by the resource, never by the
+        stack's name; and resolved, every one is lower case."""
+        cfn = cfn_template()
+        raw_names = []
+        for logical, resource in cfn["Resources"].items():
+            props = resource.get("Properties", {})
+            if resource["Type"] == "AWS::Glue::Table":
+                raw_names.append((logical, props["DatabaseName"]))
+            if resource["Type"] == "AWS::Athena::NamedQuery":
+                raw_names.append((logical, props["Database"]))
+        for logical, raw in raw_names:
+            self.assertEqual({"Ref": "QueryLogsDatabase"}, raw, logical)
+        for stack_name in self.STACK_NAMES:
+            stack = Stack(stack_name=stack_name)
+            database = self.database_name(stack)
+            glue_arns = [
+                r.replace("<QueryLogsDatabase>", database)
+                for s in stack.resource("QueryLogsPolicy")["PolicyDocument"]["Statement"]
+                for r in as_list(s["Resource"]) if ":glue:" in str(r)
+            ]
+            self.assertIn(f"arn:aws:glue:{REGION}:{ACCOUNT}:database/{database}", glue_arns)
+            for arn in glue_arns:
+                self.assertEqual(arn.lower(), arn, f"{stack_name}: {arn} names what Glue does not store")
+            for logical, table in stack.resources("AWS::Glue::Table").items():
+                name = table["TableInput"]["Name"]
+                self.assertEqual(name.lower(), name, logical)
+            view = stack.resource("QueryLogsTypedView")["TableInput"]["ViewOriginalText"]
+            schema = json.loads(base64.b64decode(view[len("/* Presto View: "):-3]))["schema"]
+            self.assertEqual("<QueryLogsDatabase>", schema)
+        self.assertEqual({"Ref": "QueryLogsDatabase"}, cfn["Outputs"]["AthenaDatabase"]["Value"])
+
+
+# The most characters each name-like property takes (the services' API references; where
+# cfn-lint's bundled resource schema states a bound, test_the_limits_are_the_services checks
+# it against this table).
+NAME_LIMITS = {
+    ("AWS::Lambda::Function", "FunctionName"): 64,
+    ("AWS::StepFunctions::StateMachine", "StateMachineName"): 80,
+    ("AWS::IAM::Role", "RoleName"): 64,
+    ("AWS::IAM::ManagedPolicy", "ManagedPolicyName"): 128,
+    ("AWS::IAM::ManagedPolicy", "Description"): 1000,
+    ("AWS::Scheduler::Schedule", "Name"): 64,
+    ("AWS::Scheduler::Schedule", "GroupName"): 64,
+    ("AWS::Scheduler::ScheduleGroup", "Name"): 64,
+    ("AWS::SQS::Queue", "QueueName"): 80,
+    ("AWS::SNS::Topic", "TopicName"): 256,
+    ("AWS::CloudWatch::Alarm", "AlarmName"): 255,
+    ("AWS::Logs::LogGroup", "LogGroupName"): 512,
+    ("AWS::Athena::WorkGroup", "Name"): 128,
+    ("AWS::Athena::WorkGroup", "Description"): 1024,
+    ("AWS::Athena::NamedQuery", "Name"): 128,
+    ("AWS::Glue::Database", "DatabaseInput.Name"): 255,
+    ("AWS::Glue::Database", "DatabaseInput.Description"): 2048,
+    ("AWS::Glue::Table", "TableInput.Name"): 255,
+    ("AWS::KMS::Alias", "AliasName"): 256,
+    ("AWS::SecretsManager::Secret", "Name"): 512,
+}
+MAX_STACK_NAME = 128
+# Where a name may not be looked for: policy documents (ARNs, not names), the state machines'
+# definitions and the view's text.
+NOT_NAMES = {"PolicyDocument", "Policies", "KeyPolicy", "AssumeRolePolicyDocument", "DefinitionString",
+             "DefinitionSubstitutions", "ViewOriginalText", "QueryString", "Tags", "Environment"}
+
+
+class NamesFitTheirServices(unittest.TestCase):
+    """A name built from the stack's name (up to 128 characters) or a parameter must fit its
+    service's limit for the longest stack name and parameter value CloudFormation accepts;
+    CloudFormation has no function to shorten a string, so such names are built from bounded
+    parts (the stack's ID, parameters with a MaxLength) or left to CloudFormation."""
+
+    def name_like(self) -> list[tuple[str, str, str, object]]:
+        """(logical id, type, property path, raw node) of every property whose name ends in
+        Name or Description, outside policies and definitions, that uses the stack's name or
+        ID or a parameter."""
+        cfn = cfn_template()
+        sources = set(cfn["Parameters"]) | {"AWS::StackName", "AWS::StackId"}
+        found = []
+        for logical, resource in cfn["Resources"].items():
+            for path, node in paths(resource.get("Properties", {})):
+                if not path or set(path) & NOT_NAMES or not str(path[-1]).endswith(("Name", "Description")):
+                    continue
+                if mentions(node, sources):
+                    found.append((logical, resource["Type"], ".".join(path), node))
+        return found
+
+    def longest(self, raw, stack_name: str) -> dict:
+        """The parameter values that make `raw` longest: each parameter it names at its
+        MaxLength (or its longest AllowedValue)."""
+        params = {}
+        for name in mentions(raw, set(cfn_template()["Parameters"])):
+            spec = cfn_template()["Parameters"][name]
+            if "MaxLength" in spec:
+                params[name] = "l" * int(spec["MaxLength"])
+            elif "AllowedValues" in spec:
+                params[name] = max((str(v) for v in spec["AllowedValues"]), key=len)
+            else:
+                self.fail(f"parameter {name} is in a name and has no MaxLength: its names have no bound")
+        return params
+
+    def test_every_name_fits_for_the_longest_stack_name_and_parameters(self):
+        stack_name = "L" + "x" * (MAX_STACK_NAME - 1)
+        found = self.name_like()
+        self.assertTrue(found)
+        too_long, unclassified = [], []
+        for logical, type_, prop, raw in found:
+            limit = NAME_LIMITS.get((type_, prop))
+            if limit is None:
+                unclassified.append(f"{logical}.{prop} ({type_})")
+                continue
+            for params in ({}, self.longest(raw, stack_name)):
+                value = Stack(params, stack_name=stack_name).resource(logical)
+                for part in prop.split("."):
+                    value = value[part]
+                if len(str(value)) > limit:
+                    too_long.append(f"{logical}.{prop}: {len(str(value))} > {limit} ({params or 'defaults'}): {value}")
+        self.assertEqual([], unclassified, "give these names their limit in NAME_LIMITS")
+        self.assertEqual([], too_long)
+
+    def test_the_limits_are_the_services(self):
+        """NAME_LIMITS against cfn-lint's bundled resource schemas, where they bound a name
+        (maxLength, or a pattern's {1,N})."""
+        from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+        checked = 0
+        for (type_, prop), limit in NAME_LIMITS.items():
+            schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema(REGION, type_).schema
+            node = schema
+            for part in prop.split("."):
+                node = node["properties"][part]
+                while "$ref" in node:
+                    node = schema["definitions"][node["$ref"].rsplit("/", 1)[1]]
+            bounds = [int(node["maxLength"])] if "maxLength" in node else []
+            bounds += [int(n) for n in re.findall(r"\{1,(\d+)\}", node.get("pattern", ""))]
+            if bounds:
+                self.assertEqual(limit, min(bounds), f"{type_} {prop}")
+                checked += 1
+        self.assertGreaterEqual(checked, 10)
+
+
+class ServicePrincipalsNameTheirSource(unittest.TestCase):
+    """A resource or key policy that lets an AWS service act says on behalf of whom
+    (aws:SourceAccount, aws:SourceArn): without it, the service could use the grant for another
+    account's resource (the confused deputy). Role trust policies are the exception below."""
+
+    # Policies these checks leave out, and why.
+    EXCEPTIONS = {
+        # A service assumes a role only for a resource of this account that a principal here
+        # gave it (iam:PassRole does not cross accounts); SAM writes these four.
+        "AssumeRolePolicyDocument": "a role's trust policy",
+    }
+    SOURCE_KEYS = {"aws:SourceAccount", "aws:SourceArn"}
+
+    def service_statements(self, stack: Stack):
+        for logical, props in stack.resources().items():
+            for path, node in paths(props):
+                if not (isinstance(node, dict) and "Statement" in node) or set(path) & set(self.EXCEPTIONS):
+                    continue
+                for statement in as_list(node["Statement"]):
+                    principal = statement.get("Principal")
+                    if statement.get("Effect") == "Allow" and isinstance(principal, dict) and "Service" in principal:
+                        yield f"{logical}.{'.'.join(path)}", statement
+
+    def test_every_service_principal_statement_carries_a_source_condition(self):
+        for params in ({}, {"AlarmEmail": "ops@example.com", "LogsKmsKeyArn": Item8DocsAndEncryption.KEY}):
+            stack = Stack(params)
+            found = list(self.service_statements(stack))
+            self.assertTrue(found, "the alarm key grants cloudwatch.amazonaws.com")
+            for where, statement in found:
+                conditions = {k: v for test in statement.get("Condition", {}).values() for k, v in test.items()}
+                self.assertTrue(self.SOURCE_KEYS & set(conditions), f"{where}: {statement.get('Sid')} has no aws:SourceAccount or aws:SourceArn")
+                if "aws:SourceAccount" in conditions:
+                    self.assertEqual([ACCOUNT], as_list(conditions["aws:SourceAccount"]), where)
+                for arn in as_list(conditions.get("aws:SourceArn", [])):
+                    self.assertIn(f":{REGION}:{ACCOUNT}:", arn, where)
+            for logical, permission in stack.resources("AWS::Lambda::Permission").items():
+                self.assertTrue({"SourceAccount", "SourceArn"} & set(permission), logical)
+
+    def test_cloudwatch_uses_the_alarm_key_for_this_accounts_alarms_only(self):
+        statements = Stack().resource("FailedExportsKey")["KeyPolicy"]["Statement"]
+        cloudwatch = [s for s in statements if s.get("Principal", {}).get("Service") == "cloudwatch.amazonaws.com"]
+        self.assertEqual(1, len(cloudwatch))
+        self.assertEqual(
+            {"StringEquals": {"aws:SourceAccount": ACCOUNT}, "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:*"}},
+            cloudwatch[0]["Condition"],
+        )
+
+
+class BackfillRedrive(unittest.TestCase):
+    """Redriving a failed backfill execution redrives its Distributed Map's Map Run, whose
+    failed child executions Step Functions restarts with the backfill's role: that role needs
+    states:RedriveExecution on them (AWS: "IAM permission to redrive a Map Run")."""
+
+    def test_the_backfill_role_may_redrive_its_child_executions_only(self):
+        stack = Stack()
+        name = stack.resource("BackfillStateMachine")["StateMachineName"]
+        statements = stack.role_statements("BackfillStateMachineRole")
+        redrive = [s for s in statements if "states:RedriveExecution" in as_list(s["Action"])]
+        self.assertEqual(1, len(redrive), statements)
+        self.assertEqual(["states:RedriveExecution"], as_list(redrive[0]["Action"]))
+        self.assertEqual([f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{name}/*"], as_list(redrive[0]["Resource"]))
+        for role in ("ExportStateMachineRole", "ExportFunctionRole"):
+            actions = {a for s in stack.role_statements(role) for a in as_list(s["Action"])}
+            self.assertNotIn("states:RedriveExecution", actions, role)
+
+    def test_the_backfill_role_names_its_own_state_machine(self):
+        """The ARNs of the backfill's own grants are built from its name (a resource cannot
+        !Ref itself): they must be the name the state machine gets."""
+        for stack_name in ("logs-a", "L" + "x" * (MAX_STACK_NAME - 1)):
+            stack = Stack(stack_name=stack_name)
+            name = stack.resource("BackfillStateMachine")["StateMachineName"]
+            prefix = f"arn:aws:states:{REGION}:{ACCOUNT}:"
+            wanted = {f"{prefix}stateMachine:{name}", f"{prefix}execution:{name}/*", f"{prefix}execution:{name}:*"}
+            for statement in stack.role_statements("BackfillStateMachineRole"):
+                if any(str(a).startswith("states:") for a in as_list(statement["Action"])):
+                    self.assertLessEqual(set(as_list(statement["Resource"])), wanted, statement)
 
 
 

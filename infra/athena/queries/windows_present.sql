@@ -7,6 +7,7 @@
 -- they are equal when the export is whole. That comparison stays outside SQL: the manifests'
 -- names start with '_' so that Athena never reads them as log rows, and so no table can read
 -- them. A window Fauna had no logs for has a manifest with "records": 0 and no object.
+-- Days after today (the table holds none yet) and more than 9,999 days before it are not listed.
 -- Parameters, in order:
 --   1. the first day, e.g. '2026-11-24'
 --   2. the last day (included), e.g. '2026-11-25'
@@ -14,8 +15,11 @@
 --   4. the first day again
 --   5. the last day again
 WITH days AS (
+  -- Athena takes ? parameters only in a WHERE clause: the last 10,000 days to today (the most
+  -- one sequence may hold), then the range asked for.
   SELECT day
-  FROM UNNEST(sequence(CAST(? AS date), CAST(? AS date), INTERVAL '1' DAY)) AS t (day)
+  FROM UNNEST(sequence(current_date - INTERVAL '9999' DAY, current_date, INTERVAL '1' DAY)) AS t (day)
+  WHERE day BETWEEN CAST(? AS date) AND CAST(? AS date)
 ),
 windows AS (
   SELECT
