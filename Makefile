@@ -161,11 +161,11 @@ fuzz-tools:
 	$(FUZZ_TOOLS)/bin/cargo-fuzz --version 2>/dev/null | grep -x 'cargo-fuzz $(CARGO_FUZZ_VERSION)' >/dev/null \
 	  || cargo install cargo-fuzz@$(CARGO_FUZZ_VERSION) --locked --root $(FUZZ_TOOLS)
 
-## fuzz-build: the fuzz target, built (make test builds it while its tests run)
+## fuzz-build: the fuzz targets, built (make test builds them while its tests run)
 fuzz-build: fuzz-tools
-	PATH="$(FUZZ_TOOLS)/bin:$$PATH" RUSTC_BOOTSTRAP=1 cargo fuzz build job_payload
+	PATH="$(FUZZ_TOOLS)/bin:$$PATH" RUSTC_BOOTSTRAP=1 cargo fuzz build
 
-## fuzz: the job parser under libFuzzer (fuzz/, docs/fuzzing.md) for FUZZ_SECONDS, seeded with
+## fuzz: the job parser, then the redaction of upstream text (fuzz_targets/redact.rs), under libFuzzer (fuzz/, docs/fuzzing.md) for FUZZ_SECONDS, seeded with
 ## events/*.json; new inputs go to fuzz/corpus/job_payload, a crash's input to fuzz/artifacts/ and
 ## fails the run. Stable Rust: RUSTC_BOOTSTRAP=1 lets cargo-fuzz pass its nightly-only flags. The
 ## whole output goes to fuzz/last-run.log: printed if the run fails, else only its figures.
@@ -180,6 +180,12 @@ fuzz: fuzz-tools
 	  cargo fuzz run job_payload fuzz/corpus/job_payload events -- -max_total_time=$(FUZZ_SECONDS) $(FUZZ_FLAGS) \
 	  >fuzz/last-run.log 2>&1; then cat fuzz/last-run.log; echo "fuzz: FAILED (docs/fuzzing.md: reproduce a crash)"; exit 1; fi
 	grep -E '^(Done |stat::)' fuzz/last-run.log
+	mkdir -p fuzz/corpus/redact
+	echo "fuzz: running redact for $(FUZZ_SECONDS) s (log: fuzz/last-run-redact.log)"
+	if ! PATH="$(FUZZ_TOOLS)/bin:$$PATH" RUSTC_BOOTSTRAP=1 \
+	  cargo fuzz run redact fuzz/corpus/redact -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -dict=fuzz/redact.dict -print_final_stats=1 \
+	  >fuzz/last-run-redact.log 2>&1; then cat fuzz/last-run-redact.log; echo "fuzz: FAILED (docs/fuzzing.md: reproduce a crash)"; exit 1; fi
+	grep -E '^(Done |stat::)' fuzz/last-run-redact.log
 
 clean:
 	cargo clean

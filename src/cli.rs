@@ -20,6 +20,7 @@ use crate::input::backfill::{DEFAULT_MAX_CONCURRENCY, MAX_CONCURRENCY, PlanReque
 use crate::input::job::{new_job, scope, time};
 use crate::input::{InvalidJob, JobRules, Plan};
 use crate::job::{Job, Outcome, Step};
+use crate::redact::redact;
 use crate::retry::RetryPolicy;
 use crate::scope::Scope;
 use crate::step::step;
@@ -117,7 +118,7 @@ pub async fn main() -> ExitCode {
 
 /// A bad argument or setting: printed, and exit status 2.
 fn refuse(e: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {e}");
+    eprintln!("error: {}", redact(&e.to_string()));
     ExitCode::from(2)
 }
 
@@ -136,7 +137,7 @@ async fn run(args: RunArgs) -> ExitCode {
     };
     let job = run_to_end(job, &deps, StepLines::Print).await;
     match serde_json::to_string(&job) {
-        Ok(line) => println!("{line}"),
+        Ok(line) => println!("{}", redact(&line)),
         Err(e) => eprintln!("error: cannot print the job: {e}"),
     }
     match (&job.step, &job.error) {
@@ -205,13 +206,15 @@ pub async fn run_to_end<A: LogsApi, S: ObjectStore>(
                     StepLines::Quiet => format!("{}: ", job.window_name()),
                 };
                 eprintln!(
-                    "{whose}{before} failed ({}): {e}; trying again in {:.1}s",
+                    "{whose}{before} failed ({}): {}; trying again in {:.1}s",
                     e.error_type(),
+                    redact(&e.to_string()),
                     delay.as_secs_f64()
                 );
                 tokio::time::sleep(delay).await;
             }
-            Err(e) => job = job.fail(e.failure()),
+            // The export ends: it lets go of the upload and copy record it holds.
+            Err(e) => job = crate::step::give_up(job, deps, e.failure()).await,
         }
     }
     job

@@ -17,6 +17,7 @@ use crate::fauna::secret::SecretError;
 use crate::fauna::{DownloadError, FaunaError};
 use crate::input::InvalidJob;
 use crate::job::JobFailure;
+use crate::redact::redact;
 use crate::scope::Scope;
 use crate::store::StoreError;
 use crate::time::rfc3339;
@@ -99,8 +100,9 @@ impl StepError {
             StepError::Copy(CopyError::Download(DownloadError::InsecureUrl { .. })) => {
                 "InsecureDownloadUrl"
             }
+            StepError::Copy(CopyError::Download(DownloadError::FileChanged { .. }))
+            | StepError::Copy(CopyError::Corrupt(_)) => "CorruptLogFile",
             StepError::Copy(CopyError::Download(_)) => "DownloadFailed",
-            StepError::Copy(CopyError::Corrupt(_)) => "CorruptLogFile",
             StepError::Copy(CopyError::ChecksumMismatch { .. }) => "ChecksumMismatch",
             StepError::Store(e) | StepError::Copy(CopyError::Store(e))
                 if e.is_checksum_refused() =>
@@ -117,10 +119,12 @@ impl StepError {
     }
 
     /// The job's record of this error, when the export ends on it.
+    /// Its message goes through [`redact`] (again: upstream text is redacted where it enters),
+    /// as every message that leaves the process does.
     pub fn failure(&self) -> JobFailure {
         JobFailure {
             error_type: self.error_type().to_owned(),
-            message: self.to_string(),
+            message: redact(&self.to_string()).into_owned(),
         }
     }
 
@@ -145,9 +149,10 @@ impl From<CopyError> for StepError {
 
 impl From<StepError> for Diagnostic {
     fn from(err: StepError) -> Diagnostic {
+        let failure = err.failure();
         Diagnostic {
-            error_type: err.error_type().to_owned(),
-            error_message: err.to_string(),
+            error_type: failure.error_type,
+            error_message: failure.message,
         }
     }
 }
@@ -236,9 +241,14 @@ mod tests {
                 expected: 2,
             }),
             download(DownloadError::BadRange {
-                url,
+                url: url.clone(),
                 asked: 1,
                 answer: "bytes 0-1/2".into(),
+            }),
+            download(DownloadError::FileChanged {
+                url,
+                pinned: "ETag \"a\"".into(),
+                now: "ETag \"b\"".into(),
             }),
             StepError::Copy(CopyError::Store(store(None, "Unknown"))),
             StepError::Copy(CopyError::Corrupt(CorruptLog("cut short".into()))),
@@ -293,10 +303,11 @@ mod tests {
             StepError::Copy(CopyError::UrlNotReady { .. }) => 19,
             StepError::Secret(SecretError::Unreadable { .. }) => 20,
             StepError::Secret(SecretError::Unavailable { .. }) => 21,
+            StepError::Copy(CopyError::Download(DownloadError::FileChanged { .. })) => 22,
         }
     }
 
-    const VARIANTS: usize = 22;
+    const VARIANTS: usize = 23;
 
     /// Every error a step can fail with has a name in `ERROR_TYPES`, with the retry flag that
     /// list gives, and every name listed is one a step can fail with.

@@ -84,6 +84,53 @@ pub struct UploadProgress {
     /// Bytes stored in those parts: the file offset the copy continues from.
     pub offset: u64,
     pub part_size: u64,
+    /// The version of the file those parts hold (absent from jobs of earlier releases).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileIdentity>,
+}
+
+/// What tells one version of a file from another, as the file host describes it: its ETag,
+/// Last-Modified and total size. A copy pins the identity of the first answer and compares every
+/// later one with it, across renewals and invocations, so that no object is made of two files.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileIdentity {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+}
+
+impl FileIdentity {
+    /// Whether `other` can be the same version: every attribute that both name is equal.
+    pub fn same_as(&self, other: &FileIdentity) -> bool {
+        fn agree<T: PartialEq>(a: &Option<T>, b: &Option<T>) -> bool {
+            match (a, b) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            }
+        }
+        agree(&self.etag, &other.etag)
+            && agree(&self.last_modified, &other.last_modified)
+            && agree(&self.size, &other.size)
+    }
+
+    /// Whether it names one version (an ETag or a Last-Modified), so that a `Range` request can
+    /// continue it: without one, a file is read again from its first byte, and each stored part
+    /// is checked against it.
+    pub fn is_pinned(&self) -> bool {
+        self.etag.is_some() || self.last_modified.is_some()
+    }
+}
+
+impl fmt::Display for FileIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let etag = self.etag.as_deref().unwrap_or("none");
+        let modified = self.last_modified.as_deref().unwrap_or("unknown");
+        let size = self.size.map_or("unknown".into(), |n| n.to_string());
+        write!(f, "ETag {etag}, Last-Modified {modified}, {size} bytes")
+    }
 }
 
 /// One export of one scope over one window, between invocations.

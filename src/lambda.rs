@@ -68,7 +68,7 @@ fn pause_before(deadline_ms: u64) -> Instant {
 #[serde(untagged)]
 pub enum Answer {
     /// The job after its step.
-    Job(Job),
+    Job(Box<Job>),
     /// A backfill plan's windows.
     Plan(Value),
     /// How a backfill's windows went.
@@ -87,7 +87,9 @@ pub async fn handle<A: LogsApi, S: ObjectStore>(
             tracing::error!(error_type = e.error_type(), error = %e, "event refused");
         })?;
     match event {
-        Event::Job(job) => export_step(deps, job, deadline).await.map(Answer::Job),
+        Event::Job(job) => export_step(deps, job, deadline)
+            .await
+            .map(|job| Answer::Job(Box::new(job))),
         Event::Plan(plan) => {
             let answer = backfill::plan_answer(plan, &deps.store).await;
             if let Err(e) = &answer {

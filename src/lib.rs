@@ -15,7 +15,7 @@
 //! | adapters | [`fauna`] (the API client, the file download and where it may go, the account key), [`store`] (the bucket: S3, in-memory), [`manifest`] |
 //! | input | [`input`]: every payload shape → one [`input::Event`] (manual request, returned job, Scheduler input, classic Scheduled Event, backfill plan, Map outcomes), one [`input::InvalidJob`] |
 //! | model | [`job`] (`Job`, `Step`, `UploadProgress`, `Outcome`), [`scope`] |
-//! | bottom | [`time`], [`keys`] (object, manifest and copy-record keys), [`aws_error`], [`retry`], [`verify`] (gunzip and count records as bytes pass, checkpointable), [`tls`] (the root certificates, read once) |
+//! | bottom | [`time`], [`keys`] (object, manifest and copy-record keys), [`aws_error`], [`retry`], [`verify`] (gunzip and count records as bytes pass, checkpointable), [`tls`] (the root certificates, read once), [`redact`] (the one redaction of upstream text) |
 
 pub mod aws_error;
 pub mod backfill;
@@ -31,6 +31,7 @@ pub mod keys;
 pub mod lambda;
 pub mod manifest;
 pub mod metrics;
+pub mod redact;
 pub mod retry;
 pub mod scope;
 pub mod step;

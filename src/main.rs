@@ -5,6 +5,7 @@
 
 use std::process::ExitCode;
 
+use fauna_logs_export::redact::RedactingWriter;
 use fauna_logs_export::{cli, lambda};
 use tracing_subscriber::EnvFilter;
 
@@ -47,10 +48,13 @@ fn one_malloc_arena() {
 fn one_malloc_arena() {}
 
 async fn run() -> ExitCode {
-    // Logs go to stderr: stdout is the CLI's answer, and the Lambda's metric lines.
+    // Logs go to stderr, through the one redaction: stdout is the CLI's answer, and the Lambda's
+    // metric lines.
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         // JSON when AWS_LAMBDA_LOG_FORMAT=JSON; the level from AWS_LAMBDA_LOG_LEVEL or RUST_LOG.
-        lambda_runtime::tracing::init_default_subscriber_with_writer(std::io::stderr);
+        lambda_runtime::tracing::init_default_subscriber_with_writer(|| {
+            RedactingWriter(std::io::stderr())
+        });
         match lambda::run().await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -63,7 +67,7 @@ async fn run() -> ExitCode {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(CLI_LOG_FILTER));
         tracing_subscriber::fmt()
             .with_env_filter(filter)
-            .with_writer(std::io::stderr)
+            .with_writer(|| RedactingWriter(std::io::stderr()))
             .init();
         cli::main().await
     }

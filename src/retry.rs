@@ -1,7 +1,8 @@
 //! Backoff for transient faults: capped exponential delays with full jitter, bounded attempts,
 //! and `Retry-After` honoured when the server sends one.
 
-use std::time::Duration;
+use std::future::Future;
+use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
@@ -51,11 +52,41 @@ impl RetryPolicy {
     }
 }
 
-/// `Retry-After` in delay-seconds form. (The HTTP-date form is rare for APIs; it falls back to
-/// backoff.)
+/// `Retry-After`, in either of its forms: delay-seconds, or an HTTP-date (a date in the past is
+/// no wait).
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    Some(
+        (date.to_utc() - chrono::Utc::now())
+            .to_std()
+            .unwrap_or_default(),
+    )
+}
+
+tokio::task_local! {
+    /// The instant the running step must have yielded by, for the waits inside it.
+    static STEP_DEADLINE: Instant;
+}
+
+/// Runs `step` with `deadline` as the instant its retries must not wait past.
+pub async fn within_deadline<F: Future>(deadline: Option<Instant>, step: F) -> F::Output {
+    match deadline {
+        Some(deadline) => STEP_DEADLINE.scope(deadline, step).await,
+        None => step.await,
+    }
+}
+
+/// Whether waiting `delay` from now ends before the running step's deadline (always, outside a
+/// step that has one): a retry that would wait past it is not made, and the step yields with
+/// its error instead, for the driver to retry.
+pub fn fits_before_deadline(delay: Duration) -> bool {
+    STEP_DEADLINE
+        .try_with(|deadline| Instant::now() + delay < *deadline)
+        .unwrap_or(true)
 }
 
 #[cfg(test)]
@@ -87,5 +118,35 @@ mod tests {
         assert_eq!(p.delay_after(1, &h), None);
         h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert!(p.delay_after(1, &h).is_some_and(|d| d <= p.base_delay));
+        // The HTTP-date form: a date 5 s ahead is about 5 s; one in the past, no wait.
+        let ahead = (chrono::Utc::now() + chrono::TimeDelta::seconds(5)).to_rfc2822();
+        h.insert(RETRY_AFTER, HeaderValue::from_str(&ahead).unwrap());
+        let wait = p.delay_after(1, &h).unwrap();
+        assert!(
+            wait > Duration::from_secs(3) && wait <= Duration::from_secs(5),
+            "{wait:?}"
+        );
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"),
+        );
+        assert_eq!(p.delay_after(1, &h), Some(Duration::ZERO));
+        let far = (chrono::Utc::now() + chrono::TimeDelta::hours(2)).to_rfc2822();
+        h.insert(RETRY_AFTER, HeaderValue::from_str(&far).unwrap());
+        assert_eq!(p.delay_after(1, &h), None);
+    }
+
+    #[tokio::test]
+    async fn waits_end_before_the_step_deadline() {
+        assert!(
+            fits_before_deadline(Duration::from_secs(3600)),
+            "no deadline"
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        within_deadline(Some(deadline), async {
+            assert!(fits_before_deadline(Duration::from_secs(1)));
+            assert!(!fits_before_deadline(Duration::from_secs(11)));
+        })
+        .await;
     }
 }

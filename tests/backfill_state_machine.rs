@@ -1,7 +1,8 @@
 //! The backfill state machine of infra/ (`backfill.asl.json`).
 //!
 //! - Its export loop can never drift from the export state machine's: the Distributed Map's
-//!   `RunStep`, `WhatNext` and `WaitBeforeNextStep` must equal `state-machine.asl.json`'s.
+//!   `RunStep`, `WhatNext`, `WaitBeforeNextStep` and the give-up states (`CaughtError`,
+//!   `AsFailedJob`, `LetGo`, `FailedJobError`) must equal `state-machine.asl.json`'s.
 //! - Run for real in moto's Step Functions engine (which executes Distributed Map states and
 //!   `MaxConcurrencyPath`), against the function under `cargo lambda watch`, the Fauna simulator
 //!   and moto's S3: a plan of 2 scopes × 2 days where the simulator fails the first log request
@@ -65,6 +66,9 @@ fn the_backfill_runs_the_export_loop_unchanged() {
         "RunStep",
         "WhatNext",
         "WaitBeforeNextStep",
+        "CaughtError",
+        "AsFailedJob",
+        "LetGo",
         "FailedJobError",
     ] {
         assert!(processor["States"][state].is_object(), "no {state}");
@@ -85,6 +89,9 @@ fn the_backfill_runs_the_export_loop_unchanged() {
         "RunStep",
         "WhatNext",
         "WaitBeforeNextStep",
+        "CaughtError",
+        "AsFailedJob",
+        "LetGo",
         "FailedJobError",
         "ExportDone",
         "ExportFailed",
@@ -244,8 +251,8 @@ async fn a_backfill_exports_every_window_and_names_the_one_that_failed() {
     assert!(object(&s3, &bucket, failed).await.is_none());
     assert!(object(&s3, &bucket, &manifest_key(failed)).await.is_none());
     // Plan, three windows of four steps (request, poll, poll, copy), the failed one's three
-    // (request, poll, poll → Failed), Summarize.
-    assert_eq!(shim.invocations().await, 1 + 3 * 4 + 3 + 1);
+    // (request, poll, poll → ExportFailed, not retryable: caught) and its LetGo, Summarize.
+    assert_eq!(shim.invocations().await, 1 + 3 * 4 + 3 + 1 + 1);
     // The Map ran at most 2 at once, and every child execution succeeded: a failed export is an
     // outcome, not a failed child.
     let execution = first["executionArn"].as_str().expect("executionArn");

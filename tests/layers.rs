@@ -10,7 +10,15 @@ use std::path::Path;
 const LAYERS: &[(&str, &[&str])] = &[
     (
         "bottom",
-        &["time", "keys", "aws_error", "retry", "verify", "tls"],
+        &[
+            "time",
+            "keys",
+            "aws_error",
+            "retry",
+            "verify",
+            "tls",
+            "redact",
+        ],
     ),
     ("model", &["scope", "job"]),
     ("input", &["input"]),

@@ -168,4 +168,43 @@ async fn the_state_machine_runs_an_export_and_its_retry_and_catch_work() {
     );
     assert!(support::keys(&s3, &corrupt_bucket).await.is_empty());
     assert_eq!(open_uploads(&s3, &corrupt_bucket).await, 0);
+    drop((shim, watch, sim));
+
+    // Giving up lets go: the copy pauses with a part stored (its upload and copy record in the
+    // bucket), then Fauna answers 503 for good. The copy step fails FaunaUnavailable until the
+    // Retry runs out; the Catch hands the job, marked failed, to the function (LetGo), which
+    // aborts the upload and removes the record; the execution fails with the caught error.
+    let sim = Sim::start(&[
+        "--polls-to-complete",
+        "0",
+        "--file-size",
+        "20000000",
+        "--server-errors-after",
+        "3",
+    ]);
+    let given_up_bucket = bucket(&s3, "state-machine-gives-up").await;
+    let mut env = export_env(&sim, &given_up_bucket);
+    env.push(("STEP_TIME_LIMIT_SECONDS".into(), "0".into()));
+    let watch = Watch::start(&env);
+    let shim = Shim::start(&watch);
+    let given_up = execute("export-gives-up", window()).await;
+    assert_eq!(given_up["status"], "FAILED", "{given_up}");
+    assert_eq!(given_up["error"], "FaunaUnavailable", "{given_up}");
+    let events = step_functions::history(given_up["executionArn"].as_str().expect("arn")).await;
+    let let_go = events
+        .iter()
+        .any(|e| e["type"] == "TaskStateExited" && e["stateExitedEventDetails"]["name"] == "LetGo");
+    assert!(let_go, "{:?}", step_functions::event_types(&events));
+    assert_eq!(
+        open_uploads(&s3, &given_up_bucket).await,
+        0,
+        "the upload is aborted"
+    );
+    assert!(
+        support::keys(&s3, &given_up_bucket).await.is_empty(),
+        "no copy record, no object: {:?}",
+        support::keys(&s3, &given_up_bucket).await
+    );
+    // request, poll, the copy that paused, the copy step and its 5 retries, LetGo.
+    assert_eq!(shim.invocations().await, 2 + 1 + 6 + 1);
 }

@@ -6,76 +6,60 @@
 //! model). Memory stays near `(max_in_flight + 1) × part_size` whatever the file's size.
 //!
 //! As the bytes pass they are also checksummed (CRC32C of the whole file, which S3 verifies at
-//! completion and which is confirmed after it) and gunzipped by a [`Verifier`], so a truncated or
-//! corrupt file is refused before anything appears at the key.
+//! completion and which is confirmed after it) and gunzipped by a [`Verifier`], which checks that
+//! every line is one JSON object, so a truncated, corrupt or foreign file is refused before
+//! anything appears at the key.
 //!
-//! Resuming: a download that breaks off is reopened at the next byte (HTTP `Range`); if the server
-//! answers 200 instead of 206 the stream starts over from byte 0 and only bytes past the parts
-//! already handed off are uploaded. Past the `pause_after` instant the copy stops at a part
-//! boundary and returns an [`UploadProgress`] (upload id, next part, offset) for a later
-//! invocation, which rebuilds the part list with ListParts and reads the file again from its
-//! start, verifying but not re-uploading what is already stored.
+//! One file version per object: the first answer's identity (ETag, Last-Modified, size) is pinned
+//! and every later answer, after a break, a renewal or in a later invocation, must be the same
+//! version ([`pump`]). Past the `pause_after` instant the copy pauses and returns an
+//! [`UploadProgress`] for a later invocation, which continues from the verifier's checkpoint; the
+//! [`record`] beside the upload carries it. An upload is continued only when its parts are proven
+//! to be this file's; a failure that ends the copy aborts it.
 //!
-//! Any failure aborts the multipart upload: nothing half-written is left behind.
-
-//!
-//! The part writer ([`part_writer`]) owns the multipart upload: bounded parts in flight, resume,
-//! abort.
+//! | file | what |
+//! |---|---|
+//! | `mod.rs` | [`copy_file`]: which upload to continue, how the copy ends, the record |
+//! | `pump.rs` | the download loop: versions, breaks, pace, pauses, the verifier |
+//! | `part_writer.rs` | bounded parts in flight, resume, abort |
+//! | `record.rs` | the record beside an upload |
 
 mod part_writer;
+mod pump;
 pub mod record;
 
 use std::future::Future;
-use std::pin::Pin;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-
-use futures_util::StreamExt;
-
 use self::part_writer::PartWriter;
+use self::pump::{Pumped, Reading, ResumePoint, pump};
 use self::record::{CopyRecord, Owner};
-use crate::fauna::{DownloadError, FaunaError, LogFile};
+use crate::fauna::{DownloadError, FaunaError, FileIdentity, LogFile};
 use crate::job::UploadProgress;
 use crate::keys::copy_record_key;
 use crate::store::{ObjectStore, StoreError, crc32c_base64};
-use crate::verify::{Checkpoint, CorruptLog, InflateWith, LogSummary, Verifier};
+use crate::verify::{CorruptLog, InflateWith, LogSummary};
 
-/// How often one copy reopens a download that broke off.
+/// How often one copy reopens a download that broke off (or went too slowly).
 pub const MAX_RECONNECTS: u32 = 5;
 
-/// How long a read may wait for data once the step's time is up. A download stalled then must
-/// not carry the step past its deadline: Lambda's margin is 60 s, and the read timeout alone is
-/// 60 s, reopened five times.
+/// How long a copy past its `pause_after` may go on reading for the verifier to reach a
+/// checkpoint: then it pauses with what it has, however slowly the file comes.
 pub const PAST_DEADLINE_READ: Duration = Duration::from_secs(10);
 
-/// The next chunk of the download. Once `pause_after` has passed, a read that waits longer than
-/// PAST_DEADLINE_READ for data ends the copy for this step (a transient fault: the next step
-/// continues from the stored parts), instead of reopening the download.
-async fn next_chunk(
-    file: &mut LogFile,
-    pause_after: Option<Instant>,
-    pos: u64,
-) -> Result<Option<Result<Bytes, DownloadError>>, DownloadError> {
-    let Some(pause_after) = pause_after else {
-        return Ok(file.body.next().await);
-    };
-    let limit = pause_after.max(Instant::now()) + PAST_DEADLINE_READ;
-    tokio::time::timeout_at(limit.into(), file.body.next())
-        .await
-        .map_err(|_| DownloadError::Interrupted {
-            url: file.url.clone(),
-            received: pos,
-            cause: format!(
-                "no data for {} s past the step's time limit",
-                PAST_DEADLINE_READ.as_secs()
-            ),
-        })
-}
+/// A download must bring at least MIN_WINDOW_BYTES in each RATE_WINDOW, or it is reopened as if
+/// it broke off: a host that trickles cannot hold a step.
+pub const RATE_WINDOW: Duration = Duration::from_secs(30);
+pub const MIN_WINDOW_BYTES: u64 = 1 << 20;
 
 /// A log file that can be opened at a byte offset (HTTP `Range`), renewing its URL as needed.
 pub trait FileSource: Send {
-    fn open(&mut self, from: u64) -> impl Future<Output = Result<LogFile, CopyError>> + Send;
+    /// Opens the file at `from`; with `pinned`, asks for that version only.
+    fn open(
+        &mut self,
+        from: u64,
+        pinned: Option<&FileIdentity>,
+    ) -> impl Future<Output = Result<LogFile, CopyError>> + Send;
 }
 
 /// How to copy.
@@ -87,7 +71,7 @@ pub struct CopyPlan {
     pub max_in_flight: usize,
     /// Continue this upload instead of starting one.
     pub resume: Option<UploadProgress>,
-    /// Stop at the next part boundary after this instant (the Lambda deadline, minus a margin).
+    /// Pause after this instant (the Lambda deadline, minus a margin).
     pub pause_after: Option<Instant>,
     /// How the verifier inflates the file.
     pub inflate: InflateWith,
@@ -109,7 +93,7 @@ pub struct Stored {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CopyOutcome {
     Stored(Stored),
-    /// Stopped at a part boundary to continue in a later invocation: its time was up.
+    /// Paused to continue in a later invocation: its time was up.
     Paused(UploadProgress),
     /// Stored and verified, but another run of the same window stored its object at the key
     /// since: that one stands, and this copy's is gone.
@@ -154,11 +138,23 @@ impl CopyError {
     pub fn is_transient(&self) -> bool {
         match self {
             CopyError::Fauna(e) => matches!(e, FaunaError::Unavailable { .. }),
-            CopyError::Download(e) => !matches!(e, DownloadError::InsecureUrl { .. }),
+            CopyError::Download(e) => !matches!(
+                e,
+                DownloadError::InsecureUrl { .. } | DownloadError::FileChanged { .. }
+            ),
             CopyError::Store(e) => e.is_retryable(),
             CopyError::Corrupt(_) => false,
             CopyError::ChecksumMismatch { .. } | CopyError::UrlNotReady { .. } => true,
         }
+    }
+
+    /// Whether the file read was not the file to store (corrupt, or another version than the
+    /// copy began with): downloading it again from the first byte may give the right one.
+    pub fn is_bad_file(&self) -> bool {
+        matches!(
+            self,
+            CopyError::Corrupt(_) | CopyError::Download(DownloadError::FileChanged { .. })
+        )
     }
 }
 
@@ -170,42 +166,55 @@ pub async fn copy_file<F: FileSource, S: ObjectStore>(
     key: &str,
     mut plan: CopyPlan,
 ) -> Result<CopyOutcome, CopyError> {
-    let record_key = copy_record_key(key);
-    let found = record::read(store, &record_key).await?;
-    let mut checkpoint = None;
-    let mut record_etag = None;
+    let mut copy = Copy {
+        store,
+        record_key: copy_record_key(key),
+        record_etag: None,
+        request_id: &plan.request_id,
+        file: plan.resume.as_ref().and_then(|p| p.file.clone()),
+    };
+    let found = record::read(store, &copy.record_key).await?;
+    let mut resume_point = None;
     // The upload of a record this copy found and did not continue: its owner may be running.
     let mut left_alone = None;
     match (&plan.resume, found) {
         (Some(progress), Some((rec, etag))) if rec.upload_id == progress.upload_id => {
-            checkpoint = rec.checkpoint;
-            record_etag = Some(etag);
+            copy.file = copy.file.take().or_else(|| rec.identity());
+            resume_point = ResumePoint::of(&rec);
+            copy.record_etag = Some(etag);
         }
         (None, Some((rec, etag))) => {
             left_alone = Some(rec.upload_id.clone());
             if let Some(progress) = adopt(store, key, &rec, &plan.request_id).await? {
                 if rec.request_id == plan.request_id {
-                    checkpoint = rec.checkpoint;
+                    copy.file = rec.identity();
+                    resume_point = ResumePoint::of(&rec);
                 }
                 plan.resume = Some(progress);
-                record_etag = Some(etag);
+                copy.record_etag = Some(etag);
             }
         }
         _ => {}
     }
     let mut writer = PartWriter::start(store.clone(), key, &plan).await?;
-    let reading = Reading::start(&mut writer, checkpoint, plan.inflate);
-    let mut copy = Copy {
-        store,
-        record_key,
-        record_etag,
-        request_id: &plan.request_id,
-        file_size: 0,
-    };
+    if writer.is_resumed() && !copy.file_pinned() && writer.stored_crc32c().is_none() {
+        // Nothing proves the stored parts are this file's: the store lists no checksum for them,
+        // and no record of this request names the file's version.
+        tracing::warn!(
+            "the stored parts cannot be proven to be this file's; aborting that upload and starting over"
+        );
+        writer.abort().await;
+        copy.remove_record().await;
+        plan.resume = None;
+        resume_point = None;
+        writer = PartWriter::start(store.clone(), key, &plan).await?;
+    }
+    let reading = Reading::start(&mut writer, resume_point, copy.file_pinned(), plan.inflate);
     let outcome = match pump(source, &mut writer, &plan, reading, &mut copy).await {
-        Ok(Pumped::Paused(checkpoint)) => match writer.pause().await {
-            Ok(progress) => {
-                copy.write_record(&progress.upload_id, progress.part_size, checkpoint)
+        Ok(Pumped::Paused(point)) => match writer.pause().await {
+            Ok(mut progress) => {
+                progress.file = copy.file.clone();
+                copy.write_record(&progress.upload_id, progress.part_size, point)
                     .await;
                 Ok(CopyOutcome::Paused(progress))
             }
@@ -233,8 +242,17 @@ pub async fn copy_file<F: FileSource, S: ObjectStore>(
     };
     match outcome {
         Ok(CopyOutcome::Stored(stored)) => {
-            copy.remove_record().await;
-            match confirm_checksum(store, key, &stored).await {
+            let confirmed = confirm_checksum(store, key, &stored).await;
+            // The record goes once the object's checksum is confirmed (or refused, and the
+            // object deleted): not before, so that a copy cut short in between is found.
+            let settled = match &confirmed {
+                Ok(_) | Err(CopyError::ChecksumMismatch { .. }) => true,
+                Err(_) => false,
+            };
+            if settled {
+                copy.remove_record().await;
+            }
+            match confirmed {
                 Ok(true) => Ok(CopyOutcome::Stored(stored)),
                 Ok(false) => Ok(CopyOutcome::Superseded(stored)),
                 Err(cause) if cause.is_transient() => Ok(CopyOutcome::Interrupted {
@@ -246,7 +264,10 @@ pub async fn copy_file<F: FileSource, S: ObjectStore>(
         }
         Ok(paused) => Ok(paused),
         Err(cause) if cause.is_transient() => {
-            let progress = writer.keep().await;
+            let progress = writer.keep().await.map(|progress| UploadProgress {
+                file: copy.file.clone(),
+                ..progress
+            });
             if progress.is_none() {
                 copy.remove_record().await;
             }
@@ -265,7 +286,8 @@ pub async fn copy_file<F: FileSource, S: ObjectStore>(
 /// or its owner is a process of this machine that is gone (a command killed mid-copy, run
 /// again). It then continues from the stored parts that follow each other from the first, and
 /// the other uploads of the key started before it, left by earlier cut-short copies, are
-/// aborted. An upload whose owner may still be running is left alone.
+/// aborted. An upload whose owner may still be running is left alone. (Whether its parts are
+/// proven to be this file's is [`copy_file`]'s to decide.)
 async fn adopt<S: ObjectStore>(
     store: &S,
     key: &str,
@@ -305,6 +327,7 @@ async fn adopt<S: ObjectStore>(
         next_part: i32::try_from(stored).unwrap_or(i32::MAX).saturating_add(1),
         offset: stored as u64 * rec.part_size,
         part_size: rec.part_size,
+        file: None,
     }))
 }
 
@@ -340,34 +363,63 @@ async fn abort_older_uploads<S: ObjectStore>(
     }
 }
 
-/// The copy's record, as this copy keeps it.
+/// The copy's record, as this copy keeps it, and the version of the file it copies.
 struct Copy<'a, S> {
     store: &'a S,
     record_key: String,
     /// The ETag of the record as this copy last wrote (or adopted) it.
     record_etag: Option<String>,
     request_id: &'a str,
-    /// The file's size, once the download says it.
-    file_size: u64,
+    /// The version of the file this copy reads: pinned by its first answer, or by the job or
+    /// record it continues.
+    file: Option<FileIdentity>,
 }
 
 impl<S: ObjectStore> Copy<'_, S> {
-    /// Writes the record of `upload_id` (at its start, or at a pause with the verifier's
-    /// checkpoint). A failure is logged: without a record a later step reads the file again
-    /// from byte 0, which costs time, not correctness.
-    async fn write_record(
-        &mut self,
-        upload_id: &str,
-        part_size: u64,
-        checkpoint: Option<Checkpoint>,
-    ) {
+    /// Whether the file's version is pinned (an ETag or Last-Modified is known).
+    fn file_pinned(&self) -> bool {
+        self.file.as_ref().is_some_and(FileIdentity::is_pinned)
+    }
+
+    /// Pins the version of `file` on the first answer; refuses an answer of another version
+    /// after that. Attributes the pin lacks are taken from the answer.
+    fn pin(&mut self, file: &LogFile) -> Result<(), DownloadError> {
+        let Some(pinned) = &mut self.file else {
+            self.file = Some(file.identity.clone());
+            return Ok(());
+        };
+        if !pinned.same_as(&file.identity) {
+            return Err(DownloadError::FileChanged {
+                url: file.url.clone(),
+                pinned: pinned.to_string(),
+                now: file.identity.to_string(),
+            });
+        }
+        let now = &file.identity;
+        pinned.etag = pinned.etag.take().or_else(|| now.etag.clone());
+        pinned.last_modified = pinned
+            .last_modified
+            .take()
+            .or_else(|| now.last_modified.clone());
+        pinned.size = pinned.size.or(now.size);
+        Ok(())
+    }
+
+    /// Writes the record of `upload_id` (at its start, or at a pause with where to continue).
+    /// A failure is logged: without a record a later step reads the file again from byte 0,
+    /// which costs time, not correctness.
+    async fn write_record(&mut self, upload_id: &str, part_size: u64, point: Option<ResumePoint>) {
+        let (checkpoint, past_mark) =
+            point.map_or((None, None), |p| (Some(p.checkpoint), p.past_mark));
         let rec = CopyRecord {
             upload_id: upload_id.to_owned(),
             request_id: self.request_id.to_owned(),
-            file_size: self.file_size,
+            file_size: self.file.as_ref().and_then(|f| f.size).unwrap_or(0),
             part_size,
             owner: Owner::this_process(),
             checkpoint,
+            past_mark,
+            file: self.file.clone(),
         };
         match record::write(self.store, &self.record_key, &rec).await {
             Ok(etag) => self.record_etag = Some(etag),
@@ -380,203 +432,6 @@ impl<S: ObjectStore> Copy<'_, S> {
             record::remove(self.store, &self.record_key, &etag).await;
         }
     }
-}
-
-/// Where a copy reads from, and what each byte it reads goes to.
-struct Reading {
-    verifier: Verifier,
-    /// The first file byte the verifier needs (0, or a checkpoint's offset).
-    verify_from: u64,
-    /// The full-object CRC32C of the bytes below `crc_from`.
-    crc: u32,
-    crc_from: u64,
-    /// Where the download starts.
-    from: u64,
-}
-
-impl Reading {
-    /// From a checkpoint, when the writer continues an upload whose parts' checksums are known:
-    /// the file is read from the checkpoint (or the mark, if that is lower), each byte once.
-    /// Otherwise from byte 0, bytes below the mark checked against the stored parts.
-    fn start<S: ObjectStore>(
-        writer: &mut PartWriter<S>,
-        checkpoint: Option<Checkpoint>,
-        inflate: InflateWith,
-    ) -> Reading {
-        let mark = writer.mark();
-        let stored_crc = writer.stored_crc32c();
-        match (checkpoint, stored_crc) {
-            (Some(checkpoint), Some(crc)) if writer.is_resumed() => {
-                writer.check_rereads(false);
-                let from = checkpoint.offset.min(mark);
-                tracing::info!(
-                    from,
-                    checkpoint = checkpoint.offset,
-                    mark,
-                    "continuing the copy from its checkpoint"
-                );
-                Reading {
-                    verify_from: checkpoint.offset,
-                    verifier: Verifier::resume_with(checkpoint, inflate),
-                    crc,
-                    crc_from: mark,
-                    from,
-                }
-            }
-            _ => Reading::from_byte_0(writer, inflate),
-        }
-    }
-
-    fn from_byte_0<S: ObjectStore>(writer: &mut PartWriter<S>, inflate: InflateWith) -> Reading {
-        writer.check_rereads(true);
-        Reading {
-            verifier: Verifier::spawn_with(inflate),
-            verify_from: 0,
-            crc: 0,
-            crc_from: 0,
-            from: 0,
-        }
-    }
-}
-
-enum Pumped {
-    Ended {
-        bytes: u64,
-        crc32c: u32,
-        summary: LogSummary,
-    },
-    /// Stopped at a part boundary; the verifier's checkpoint, when it gave one.
-    Paused(Option<Checkpoint>),
-}
-
-/// Moves bytes from the source to the verifier, the checksum and the part writer, reopening
-/// the download where it broke off. Past `plan.pause_after`, once a part was sent, it asks the
-/// verifier for a checkpoint and reads on for the verifier alone until it has one (the
-/// verifier's queue and a deflate block at most), then stops at that part boundary.
-async fn pump<F: FileSource, S: ObjectStore>(
-    source: &mut F,
-    writer: &mut PartWriter<S>,
-    plan: &CopyPlan,
-    mut reading: Reading,
-    copy: &mut Copy<'_, S>,
-) -> Result<Pumped, CopyError> {
-    let mut pos = reading.from;
-    let mut total: Option<u64> = None;
-    let mut reconnects = 0;
-    let mut checkpoint: Option<Pin<Box<dyn Future<Output = Option<Checkpoint>> + Send>>> = None;
-    let mut asked = false;
-    'download: loop {
-        let mut file = source.open(pos).await?;
-        if file.start != pos {
-            tracing::warn!(
-                from = pos,
-                "the file host ignored Range and sent the whole file; reading it again from the start"
-            );
-            if asked {
-                return Ok(Pumped::Paused(None));
-            }
-            reading = Reading::from_byte_0(writer, plan.inflate);
-            writer.discard_buffer();
-            pos = 0;
-        } else if pos > 0 {
-            tracing::info!(from = pos, "download resumed with Range");
-        }
-        if let Some(len) = file.total {
-            if len < writer.mark() {
-                return Err(CopyError::Corrupt(CorruptLog(format!(
-                    "the file is {len} bytes, shorter than the {} bytes of parts already stored: the file changed",
-                    writer.mark()
-                ))));
-            }
-            total = Some(len);
-            copy.file_size = len;
-            writer.fit_part_size(len);
-        }
-        loop {
-            let read = next_chunk(&mut file, plan.pause_after, pos);
-            let next = match checkpoint.as_mut() {
-                None => read.await,
-                Some(waiting) => tokio::select! {
-                    got = waiting => return Ok(Pumped::Paused(got)),
-                    chunk = read => chunk,
-                },
-            };
-            let next = match next {
-                Ok(next) => next,
-                Err(stalled) => return Err(stalled.into()),
-            };
-            let Some(chunk) = next else { break };
-            let chunk = match chunk {
-                Ok(chunk) => chunk,
-                Err(e) if reconnects < MAX_RECONNECTS => {
-                    reconnects += 1;
-                    tracing::warn!(error = %e, at = pos, "download broke off; reopening it at the next byte");
-                    continue 'download;
-                }
-                Err(e) => return Err(e.into()),
-            };
-            let len = chunk.len() as u64;
-            let end = pos + len;
-            if end > reading.verify_from {
-                let skip = usize::try_from(reading.verify_from.saturating_sub(pos)).unwrap_or(0);
-                reading.verifier.feed(chunk.slice(skip..)).await;
-            }
-            // Once a checkpoint is asked for, the copy only reads on for the verifier: it stops
-            // at the part boundary it asked at, which the next step reads on from.
-            let mut sent_part = false;
-            if !asked {
-                if end > reading.crc_from {
-                    let skip = usize::try_from(reading.crc_from.saturating_sub(pos)).unwrap_or(0);
-                    reading.crc = crc32c::crc32c_append(reading.crc, &chunk[skip..]);
-                }
-                sent_part = writer.write_at(pos, chunk).await?;
-            }
-            pos = end;
-            if let Some(upload_id) = writer.take_created() {
-                copy.write_record(&upload_id, writer.part_size(), None)
-                    .await;
-            }
-            let time_is_up = plan.pause_after.is_some_and(|t| Instant::now() >= t);
-            // A pause is worth it while more than a part is left; less is finished now.
-            let more_than_a_part_left =
-                total.is_none_or(|t| t.saturating_sub(pos) > writer.part_size());
-            if sent_part && time_is_up && more_than_a_part_left && !asked {
-                asked = true;
-                checkpoint = Some(Box::pin(
-                    reading.verifier.checkpoint_at_or_after(writer.mark()),
-                ));
-            }
-        }
-        if asked {
-            // The file ended (or broke off) before the verifier could be checkpointed: pause
-            // without one; the next step reads the file from byte 0.
-            return Ok(Pumped::Paused(None));
-        }
-        match total {
-            Some(expected) if pos < expected && reconnects < MAX_RECONNECTS => {
-                reconnects += 1;
-                tracing::warn!(
-                    at = pos,
-                    expected,
-                    "download ended early; reopening it at the next byte"
-                );
-            }
-            Some(expected) if pos != expected => {
-                return Err(CopyError::Download(DownloadError::Truncated {
-                    url: file.url,
-                    received: pos,
-                    expected,
-                }));
-            }
-            _ => break,
-        }
-    }
-    let summary = reading.verifier.finish().await?;
-    Ok(Pumped::Ended {
-        bytes: pos,
-        crc32c: reading.crc,
-        summary,
-    })
 }
 
 /// Checks the checksum S3 reports for the object this copy stored. `false` when another object
@@ -620,6 +475,7 @@ mod tests {
     use crate::store::memory::MemoryStore;
     use crate::test_data::log_file;
     use bytes::Bytes;
+    use futures_util::StreamExt;
 
     /// A file served from memory, with scripted faults per open.
     struct MemoryFile {
@@ -631,24 +487,82 @@ mod tests {
         opens: Vec<u64>,
         /// Bytes the copy took from the bodies served.
         read: std::sync::Arc<std::sync::atomic::AtomicU64>,
+        /// The version it serves (an ETag of its bytes, unless a test says otherwise).
+        identity: FileIdentity,
+        /// Whether a request for a pinned version (`If-Match`) is refused when this is another.
+        honour_if_match: bool,
+        /// From this open on, another file is served (a renewed URL that leads elsewhere).
+        then: Option<(usize, Bytes, FileIdentity)>,
+        /// Chunks from this file offset on come this long apart (a host that trickles).
+        trickle: Option<(u64, Duration)>,
+        /// Set while the body waits on the clock for its next chunk.
+        waiting: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    /// Marks a body as waiting on the clock while it lives.
+    struct Waiting(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+    impl Waiting {
+        fn new(flag: &std::sync::Arc<std::sync::atomic::AtomicBool>) -> Waiting {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            Waiting(std::sync::Arc::clone(flag))
+        }
+    }
+
+    impl Drop for Waiting {
+        fn drop(&mut self) {
+            self.0.store(false, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    fn etag_of(bytes: &[u8]) -> FileIdentity {
+        FileIdentity {
+            etag: Some(format!("\"{:08x}\"", crc32c::crc32c(bytes))),
+            last_modified: None,
+            size: Some(bytes.len() as u64),
+        }
     }
 
     impl MemoryFile {
         fn new(bytes: Vec<u8>) -> Self {
             MemoryFile {
+                identity: etag_of(&bytes),
                 bytes: bytes.into(),
                 chunk: 1000,
                 cuts: Vec::new(),
                 honour_range: true,
                 opens: Vec::new(),
                 read: Default::default(),
+                honour_if_match: true,
+                then: None,
+                trickle: None,
+                waiting: Default::default(),
             }
         }
     }
 
     impl FileSource for MemoryFile {
-        async fn open(&mut self, from: u64) -> Result<LogFile, CopyError> {
+        async fn open(
+            &mut self,
+            from: u64,
+            pinned: Option<&FileIdentity>,
+        ) -> Result<LogFile, CopyError> {
             let n = self.opens.len();
+            if let Some((at, bytes, identity)) = &self.then
+                && n >= *at
+            {
+                (self.bytes, self.identity) = (bytes.clone(), identity.clone());
+            }
+            if self.honour_if_match
+                && pinned.is_some_and(|p| p.etag.is_some() && p.etag != self.identity.etag)
+            {
+                return Err(DownloadError::FileChanged {
+                    url: "mem".into(),
+                    pinned: String::new(),
+                    now: "HTTP 412".into(),
+                }
+                .into());
+            }
             self.opens.push(from);
             let start = if self.honour_range { from } else { 0 };
             let body = self.bytes.slice(start as usize..);
@@ -668,14 +582,34 @@ mod tests {
                 chunks.push(Ok(body.slice_ref(c)));
             }
             let read = std::sync::Arc::clone(&self.read);
-            let body = futures_util::stream::iter(chunks).inspect(move |chunk| {
-                if let Ok(bytes) = chunk {
-                    read.fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
-                }
-            });
+            let trickle = self.trickle;
+            let waiting = std::sync::Arc::clone(&self.waiting);
+            let mut at = start;
+            let body = futures_util::stream::iter(chunks)
+                .then(move |chunk| {
+                    let delay = match (&chunk, trickle) {
+                        (Ok(bytes), Some((from, every))) if at >= from => Some(every),
+                        _ => None,
+                    };
+                    at += chunk.as_ref().map_or(0, |b| b.len() as u64);
+                    let waiting = std::sync::Arc::clone(&waiting);
+                    async move {
+                        if let Some(delay) = delay {
+                            let _waiting = Waiting::new(&waiting);
+                            tokio::time::sleep(delay).await;
+                        }
+                        chunk
+                    }
+                })
+                .inspect(move |chunk| {
+                    if let Ok(bytes) = chunk {
+                        read.fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                    }
+                });
             Ok(LogFile {
                 start,
                 total: Some(self.bytes.len() as u64),
+                identity: self.identity.clone(),
                 url: "mem".into(),
                 body: body.boxed(),
             })
@@ -937,36 +871,262 @@ mod tests {
         assert_stored_once(&store, &bytes);
     }
 
-    #[tokio::test]
-    async fn a_file_that_changed_where_a_resumed_copy_reads_is_refused() {
-        let bytes = log_file(1000);
-        let store = MemoryStore::default();
+    /// Pauses a copy of `bytes` into `store` once, and returns its progress.
+    async fn paused_copy(store: &MemoryStore, bytes: &[u8]) -> UploadProgress {
         let paused = copy(
-            &mut MemoryFile::new(bytes.clone()),
-            &store,
+            &mut MemoryFile::new(bytes.to_vec()),
+            store,
             plan(None, true),
         )
         .await
         .unwrap();
         let CopyOutcome::Paused(progress) = paused else {
-            panic!("expected a pause")
+            panic!("expected a pause, got {paused:?}")
         };
-        // A byte past the checkpoint changes: the verifier, continuing from its checkpoint,
-        // finds the member's CRC-32 wrong at its end (a part that was stored is not read again,
-        // so a change there leaves the object the file as first read: whole and valid).
+        progress
+    }
+
+    /// Nothing at the key, no upload open, no copy record.
+    fn assert_nothing_left(store: &MemoryStore) {
+        let st = store.state.lock().unwrap();
+        assert!(st.objects.is_empty(), "{:?}", st.objects.keys());
+        assert!(st.uploads.is_empty(), "{:?}", st.uploads.keys());
+    }
+
+    #[tokio::test]
+    async fn a_file_that_changed_where_a_resumed_copy_reads_is_refused() {
+        let bytes = log_file(1000);
         let mut changed = bytes.clone();
         let near_end = changed.len() - 100;
         changed[near_end] ^= 1;
+        // The host says it is another version: the pinned ETag does not match.
+        let store = MemoryStore::default();
+        let progress = paused_copy(&store, &bytes).await;
+        assert_eq!(
+            progress.file,
+            Some(etag_of(&bytes)),
+            "the job pins the version"
+        );
         let err = copy(
-            &mut MemoryFile::new(changed),
+            &mut MemoryFile::new(changed.clone()),
             &store,
             plan(Some(progress), false),
         )
         .await
         .unwrap_err();
+        assert!(
+            matches!(err, CopyError::Download(DownloadError::FileChanged { .. })),
+            "{err}"
+        );
+        assert_nothing_left(&store);
+        // A host that claims the same version for other bytes: the verifier, continuing from
+        // its checkpoint, finds the member's CRC-32 wrong at its end.
+        let store = MemoryStore::default();
+        let progress = paused_copy(&store, &bytes).await;
+        let mut liar = MemoryFile::new(changed);
+        liar.identity = etag_of(&bytes);
+        let err = copy(&mut liar, &store, plan(Some(progress), false))
+            .await
+            .unwrap_err();
         assert!(matches!(err, CopyError::Corrupt(_)), "{err}");
+        assert_nothing_left(&store);
+    }
+
+    /// A download breaks, and the host then serves another file that does not honour
+    /// `If-Match`: the copy refuses it rather than store the first file's head and the second's
+    /// tail (valid gzip, and neither file).
+    #[tokio::test]
+    async fn a_download_that_resumes_into_another_file_is_never_spliced() {
+        let first = log_file(1000);
+        let second = log_file(1200);
+        let store = MemoryStore::default();
+        let mut file = MemoryFile::new(first);
+        file.cuts = vec![Some(10_500)];
+        file.honour_if_match = false;
+        file.then = Some((1, second.clone().into(), etag_of(&second)));
+        let err = copy(&mut file, &store, plan(None, false))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, CopyError::Download(DownloadError::FileChanged { .. })),
+            "{err}"
+        );
+        assert!(err.is_bad_file() && !err.is_transient());
+        assert_nothing_left(&store);
+        // Another version with the same ETag but another size is another file too.
+        let store = MemoryStore::default();
+        let mut file = MemoryFile::new(log_file(1000));
+        file.cuts = vec![Some(10_500)];
+        let mut other = file.identity.clone();
+        other.size = other.size.map(|n| n + 1);
+        file.then = Some((1, file.bytes.clone(), other));
+        let err = copy(&mut file, &store, plan(None, false))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, CopyError::Download(DownloadError::FileChanged { .. })),
+            "{err}"
+        );
+    }
+
+    /// Without an ETag or Last-Modified nothing pins the version: a break is not continued with
+    /// Range, the file is read again from its first byte and the stored parts checked.
+    #[tokio::test]
+    async fn a_file_without_a_version_is_read_again_from_byte_0_after_a_break() {
+        let bytes = log_file(1000);
+        let store = MemoryStore::default();
+        let mut file = MemoryFile::new(bytes.clone());
+        file.identity.etag = None;
+        file.cuts = vec![Some(10_500)];
+        stored(copy(&mut file, &store, plan(None, false)).await.unwrap());
+        assert_eq!(file.opens, [0, 0], "no Range without a version");
+        assert_stored_once(&store, &bytes);
+    }
+
+    /// The bytes between the stored parts and a checkpoint past them were verified before the
+    /// pause and are uploaded after it: read again with other bytes (the same ETag claimed),
+    /// they are refused.
+    #[tokio::test]
+    async fn bytes_past_the_mark_are_checked_against_what_was_verified() {
+        // Parts larger than what the verifier lags behind (16 chunks), so that the checkpoint it
+        // gives after the part is sent lies past that part's end.
+        let bytes = log_file(20_000);
+        let store = MemoryStore::default();
+        let large = |resume, pause| CopyPlan {
+            part_size: 40_000,
+            ..plan(resume, pause)
+        };
+        let outcome = copy(
+            &mut MemoryFile::new(bytes.clone()),
+            &store,
+            large(None, true),
+        )
+        .await
+        .unwrap();
+        let CopyOutcome::Paused(progress) = outcome else {
+            panic!("expected a pause, got {outcome:?}")
+        };
+        let (rec, _) = record::read(&store, &copy_record_key("k"))
+            .await
+            .unwrap()
+            .unwrap();
+        let past = rec.past_mark.expect("the checkpoint lies past the mark");
+        assert_eq!(past.mark, progress.offset);
+        let checkpoint = rec.checkpoint.unwrap().offset;
+        assert!(checkpoint > past.mark);
+        let mut changed = bytes.clone();
+        changed[past.mark as usize] ^= 0x20;
+        let mut liar = MemoryFile::new(changed);
+        liar.identity = etag_of(&bytes);
+        let err = copy(&mut liar, &store, large(Some(progress), false))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, CopyError::Download(DownloadError::FileChanged { .. })),
+            "{err}"
+        );
+        assert_eq!(liar.opens, [past.mark], "read from the mark, not byte 0");
+        assert_nothing_left(&store);
+    }
+
+    /// A record another request left, whose owner is gone, names an upload whose part holds
+    /// another file's bytes. On a store that lists no part checksums nothing proves the part is
+    /// this file's: the upload is aborted, never completed at the key.
+    #[tokio::test]
+    async fn an_upload_of_another_file_is_never_completed_at_the_key() {
+        let ours = log_file(5000);
+        let theirs = log_file(6000);
+        let store = MemoryStore::default();
+        store.state.lock().unwrap().unlisted_checksums = true;
+        let foreign = paused_copy(&store, &theirs).await;
+        // The record says its owner is a process of this machine that has ended.
+        let key = copy_record_key("k");
+        let (mut rec, _) = record::read(&store, &key).await.unwrap().unwrap();
+        rec.request_id = "r0".into();
+        rec.owner.started = rec.owner.started.wrapping_add(1);
+        assert!(rec.owner.is_gone());
+        record::write(&store, &key, &rec).await.unwrap();
+        let s = stored(
+            copy(
+                &mut MemoryFile::new(ours.clone()),
+                &store,
+                plan(None, false),
+            )
+            .await
+            .unwrap(),
+        );
+        assert_eq!(s.summary.records, 5000);
         let st = store.state.lock().unwrap();
-        assert!(!st.objects.contains_key("k") && st.uploads.is_empty());
+        assert_eq!(st.objects["k"], ours);
+        assert!(
+            !st.uploads.contains_key(&foreign.upload_id),
+            "the foreign upload is aborted"
+        );
+    }
+
+    /// Runs a copy on the test's clock: tokio's paused clock does not advance by itself while
+    /// a blocking task (the verifier's thread) runs, so the test advances it, 50 ms at a time,
+    /// whenever the copy waits for the host's next chunk, until the copy ends. Returns the
+    /// outcome and the time it spent waiting on the host, on that clock.
+    async fn copy_on_test_clock(
+        mut file: MemoryFile,
+        store: &MemoryStore,
+        plan: CopyPlan,
+    ) -> (CopyOutcome, Duration, MemoryFile) {
+        let started = tokio::time::Instant::now();
+        let store = store.clone();
+        let waiting = std::sync::Arc::clone(&file.waiting);
+        let task = tokio::spawn(async move {
+            let outcome = copy(&mut file, &store, plan).await;
+            (outcome, file)
+        });
+        while !task.is_finished() {
+            if waiting.load(std::sync::atomic::Ordering::SeqCst) {
+                tokio::time::advance(Duration::from_millis(50)).await;
+            } else {
+                tokio::task::yield_now().await;
+            }
+        }
+        let took = started.elapsed();
+        let (outcome, file) = task.await.unwrap();
+        (outcome.unwrap(), took, file)
+    }
+
+    /// A host that sends a few bytes every two seconds cannot hold a step: past its time the
+    /// copy pauses within PAST_DEADLINE_READ; with no time limit, the download is reopened while
+    /// too slow and then given up, typed, within (MAX_RECONNECTS + 1) × RATE_WINDOW.
+    #[tokio::test(start_paused = true)]
+    async fn a_host_that_trickles_cannot_hold_a_step() {
+        let bytes = log_file(5000);
+        let store = MemoryStore::default();
+        let mut file = MemoryFile::new(bytes.clone());
+        file.trickle = Some((12_000, Duration::from_secs(2)));
+        let limited = CopyPlan {
+            pause_after: Some(Instant::now() + Duration::from_secs(4)),
+            ..plan(None, false)
+        };
+        let (outcome, took, _) = copy_on_test_clock(file, &store, limited).await;
+        assert!(matches!(outcome, CopyOutcome::Paused(_)), "{outcome:?}");
+        // (The clock moves in 50 ms steps while the copy also waits on its verifier: a second
+        // of slack, against the 150 s a trickle held a step before.)
+        let bound = Duration::from_secs(4) + PAST_DEADLINE_READ + Duration::from_secs(1);
+        assert!(took <= bound, "{took:?} > {bound:?}");
+
+        let store = MemoryStore::default();
+        let mut file = MemoryFile::new(bytes);
+        file.trickle = Some((0, Duration::from_secs(2)));
+        let (outcome, took, file) = copy_on_test_clock(file, &store, plan(None, false)).await;
+        let CopyOutcome::Interrupted {
+            progress: Some(_),
+            cause: CopyError::Download(DownloadError::Interrupted { cause, .. }),
+        } = &outcome
+        else {
+            panic!("expected a slow download given up, parts kept: {outcome:?}")
+        };
+        assert!(cause.contains("fewer than"), "{cause}");
+        assert_eq!(file.opens.len() as u32, MAX_RECONNECTS + 1);
+        let bound = RATE_WINDOW * (MAX_RECONNECTS + 1) + Duration::from_secs(1);
+        assert!(took <= bound, "{took:?} > {bound:?}");
     }
 
     #[tokio::test]
@@ -978,6 +1138,7 @@ mod tests {
             next_part: 3,
             offset: 8000,
             part_size: 4000,
+            file: None,
         };
         stored(
             copy(

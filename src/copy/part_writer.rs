@@ -170,6 +170,13 @@ impl<S: ObjectStore> PartWriter<S> {
         }
     }
 
+    /// The CRC32C of the first `len` buffered bytes (the file's bytes from the mark on), if
+    /// that many are buffered.
+    pub(super) fn buffered_crc32c(&self, len: u64) -> Option<u32> {
+        let len = usize::try_from(len).ok()?;
+        self.buffer.get(..len).map(crc32c::crc32c)
+    }
+
     /// Drops buffered bytes that were not handed to a part (the stream starts over).
     pub(super) fn discard_buffer(&mut self) {
         self.buffer.clear();
@@ -328,6 +335,7 @@ impl<S: ObjectStore> PartWriter<S> {
             next_part: self.next_part,
             offset: self.mark(),
             part_size: self.part_size,
+            file: None,
         })
     }
 
@@ -359,6 +367,7 @@ impl<S: ObjectStore> PartWriter<S> {
             next_part,
             offset: stored as u64 * self.part_size,
             part_size: self.part_size,
+            file: None,
         })
     }
 

@@ -12,6 +12,7 @@
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+use crate::job::FileIdentity;
 use crate::store::{ObjectStore, StoreError};
 use crate::verify::Checkpoint;
 
@@ -27,6 +28,35 @@ pub struct CopyRecord {
     /// The verifier's state when the copy last paused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<Checkpoint>,
+    /// When the checkpoint lies past the end of the stored parts: the checksum of the bytes
+    /// between, as the verifier took them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub past_mark: Option<PastMark>,
+    /// The version of the file the stored parts hold (absent from records of earlier releases,
+    /// which give only `file_size`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileIdentity>,
+}
+
+/// The CRC32C of the file's bytes from `mark` (where the stored parts end) to a checkpoint past
+/// it. Those bytes were verified before the pause, but they are uploaded after it, from another
+/// download: this is what proves they are the bytes that were verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PastMark {
+    pub mark: u64,
+    pub crc32c: u32,
+}
+
+impl CopyRecord {
+    /// The version of the file the record's parts hold, as far as it says.
+    pub fn identity(&self) -> Option<FileIdentity> {
+        self.file.clone().or_else(|| {
+            (self.file_size > 0).then(|| FileIdentity {
+                size: Some(self.file_size),
+                ..FileIdentity::default()
+            })
+        })
+    }
 }
 
 /// The process that copies: enough to tell, on the same machine, whether it is still running.

@@ -8,7 +8,10 @@ use secrecy::{ExposeSecret, SecretString};
 pub struct AccountKey(SecretString);
 
 impl AccountKey {
+    /// The key, registered with [`crate::redact`] so that no output can show it, even where
+    /// an upstream answer echoes it.
     pub fn new(secret: String) -> AccountKey {
+        crate::redact::register_secret(&secret);
         AccountKey(SecretString::from(secret))
     }
 

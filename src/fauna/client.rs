@@ -13,10 +13,11 @@ use url::Url;
 
 use std::sync::{Arc, RwLock};
 
-use super::download::{self, DownloadError, LogFile, PresignedUrl};
+use super::download::{self, DownloadError, FileIdentity, LogFile, PresignedUrl};
 use super::download_guard::DownloadRule;
 use super::secret::SecretReader;
 use super::{AccountKey, FaunaError, LogRequestStatus, LogsApi};
+use crate::redact::redact;
 use crate::retry::RetryPolicy;
 use crate::scope::Scope;
 use crate::time::rfc3339;
@@ -137,21 +138,16 @@ impl FaunaClient {
             let key = self.key();
             let (last, delay) = match build().bearer_auth(key.expose()).send().await {
                 Ok(resp) if resp.status().is_success() => {
-                    if resp
-                        .content_length()
-                        .is_some_and(|n| n > MAX_ANSWER_BYTES as u64)
-                    {
-                        return Err(too_large(endpoint));
-                    }
-                    match resp.bytes().await {
-                        Ok(body) => return parse_status(endpoint, &body),
+                    match read_bounded(resp, MAX_ANSWER_BYTES).await {
+                        Ok(Some(body)) => return parse_status(endpoint, &body),
+                        Ok(None) => return Err(too_large(endpoint)),
                         Err(e) => (transport_error(e), Some(self.retry.backoff(attempt))),
                     }
                 }
                 Ok(resp) => {
                     let status = resp.status();
                     let headers = resp.headers().clone();
-                    let body = resp.bytes().await.unwrap_or_default();
+                    let body = read_prefix(resp, MAX_ERROR_BODY_BYTES).await;
                     let (code, reason) = error_body(&body);
                     match status {
                         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
@@ -198,7 +194,10 @@ impl FaunaClient {
                 Err(e) => (transport_error(e), Some(self.retry.backoff(attempt))),
             };
             match delay {
-                Some(delay) if attempt < self.retry.max_attempts => {
+                Some(delay)
+                    if attempt < self.retry.max_attempts
+                        && crate::retry::fits_before_deadline(delay) =>
+                {
                     tracing::warn!(endpoint, attempt, ?delay, cause = %last, "Fauna call failed; retrying");
                     tokio::time::sleep(delay).await;
                 }
@@ -225,11 +224,51 @@ fn transport_error(e: reqwest::Error) -> String {
         text.push_str(&inner.to_string());
         cause = inner.source();
     }
-    text
+    redact(&text).into_owned()
 }
 
 /// The most an answer of the logs API may take: a few hundred bytes of status and a URL.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+/// The most of an error answer's body that is read: its `{code, reason}` is short, and the rest
+/// (an HTML page, a proxy's dump) is not read at all.
+const MAX_ERROR_BODY_BYTES: usize = 8 * 1024;
+
+/// The body of `resp`, read chunk by chunk, chunked or not: `None` as soon as it is over `limit`
+/// bytes (a declared Content-Length over it is refused before a byte is read), so that no answer
+/// makes memory grow past the limit, whatever it says of its length.
+async fn read_bounded(
+    mut resp: reqwest::Response,
+    limit: usize,
+) -> Result<Option<Vec<u8>>, reqwest::Error> {
+    if resp.content_length().is_some_and(|n| n > limit as u64) {
+        return Ok(None);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
+}
+
+/// At most the first `limit` bytes of an error answer's body (what could be read of them; the
+/// connection is dropped with the rest unread).
+async fn read_prefix(mut resp: reqwest::Response, limit: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    while body.len() < limit {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                let take = chunk.len().min(limit - body.len());
+                body.extend_from_slice(&chunk[..take]);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    body
+}
 
 /// The most of a string from Fauna that is kept: an id, a state, a path, an error's reason.
 const MAX_FAUNA_STRING: usize = 1024;
@@ -252,7 +291,7 @@ fn parse_status(endpoint: &'static str, body: &[u8]) -> Result<LogRequestStatus,
         return Err(too_large(endpoint));
     }
     let status: LogRequestStatus = serde_json::from_slice(body)
-        .map_err(|e| protocol(crate::input::error::clip(&e.to_string(), 300)))?;
+        .map_err(|e| protocol(crate::input::error::clip(&redact(&e.to_string()), 300)))?;
     if status.request_id.is_empty() || status.request_id.len() > MAX_FAUNA_STRING {
         return Err(protocol(format!(
             "`request_id` is {} bytes: expected 1 to {MAX_FAUNA_STRING}",
@@ -274,6 +313,18 @@ fn parse_status(endpoint: &'static str, body: &[u8]) -> Result<LogRequestStatus,
             )));
         }
     }
+    // These strings go into the job and its messages: one that holds a credential (an echoed
+    // key, a token) is refused, never carried.
+    let carried = [
+        ("request_id", Some(status.request_id.as_str())),
+        ("database", status.database.as_deref()),
+        ("region_group", status.region_group.as_deref()),
+    ];
+    for (field, value) in carried {
+        if value.is_some_and(|v| matches!(redact(v), std::borrow::Cow::Owned(_))) {
+            return Err(protocol(format!("`{field}` holds a credential")));
+        }
+    }
     if let Some(len) = status
         .presigned_url
         .as_ref()
@@ -287,13 +338,33 @@ fn parse_status(endpoint: &'static str, body: &[u8]) -> Result<LogRequestStatus,
     Ok(status)
 }
 
+/// The answer about request `asked`, or a protocol error when it is about another one: a status
+/// or a URL of another request would copy another export's file to this window's key.
+fn same_request(
+    endpoint: &'static str,
+    asked: &str,
+    status: LogRequestStatus,
+) -> Result<LogRequestStatus, FaunaError> {
+    if status.request_id == asked {
+        return Ok(status);
+    }
+    Err(FaunaError::Protocol {
+        endpoint,
+        detail: format!(
+            "the answer is about request {}, not {}",
+            crate::input::error::clip(&status.request_id, 96),
+            crate::input::error::clip(asked, 96)
+        ),
+    })
+}
+
 /// `{code, reason}` (Account API v1) or `{error: {code, message}}` (v2), else the raw text; each
 /// clipped, as they go into messages.
 fn error_body(body: &[u8]) -> (String, String) {
     let (code, reason) = parsed_error_body(body);
     (
-        crate::input::error::clip(&code, 96),
-        crate::input::error::clip(&reason, 300),
+        crate::input::error::clip(&redact(&code), 96),
+        crate::input::error::clip(&redact(&reason), 300),
     )
 }
 
@@ -359,10 +430,11 @@ impl LogsApi for FaunaClient {
         region_group: &str,
     ) -> Result<LogRequestStatus, FaunaError> {
         let url = self.endpoint(&[request_id], Some(region_group));
-        self.call("GET /api/v1/logs/{id}", || {
-            self.api.request(Method::GET, url.clone())
-        })
-        .await
+        let endpoint = "GET /api/v1/logs/{id}";
+        let status = self
+            .call(endpoint, || self.api.request(Method::GET, url.clone()))
+            .await?;
+        same_request(endpoint, request_id, status)
     }
 
     async fn renew_url(
@@ -371,21 +443,158 @@ impl LogsApi for FaunaClient {
         region_group: &str,
     ) -> Result<LogRequestStatus, FaunaError> {
         let url = self.endpoint(&[request_id, "url"], Some(region_group));
-        self.call("POST /api/v1/logs/{id}/url", || {
-            self.api.request(Method::POST, url.clone())
-        })
-        .await
+        let endpoint = "POST /api/v1/logs/{id}/url";
+        let status = self
+            .call(endpoint, || self.api.request(Method::POST, url.clone()))
+            .await?;
+        same_request(endpoint, request_id, status)
     }
 
-    async fn download(&self, url: &PresignedUrl, from: u64) -> Result<LogFile, DownloadError> {
+    async fn download(
+        &self,
+        url: &PresignedUrl,
+        from: u64,
+        pinned: Option<&FileIdentity>,
+    ) -> Result<LogFile, DownloadError> {
         self.download_rule.check_url(url)?;
-        download::download(&self.files, url, from).await
+        download::download(&self.files, url, from, pinned).await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A file host on a loopback port that answers every request with `head` and then `body`
+    /// chunks from `body` until it returns `None` (or the client hangs up); counts what it sent.
+    async fn serve(
+        head: &'static str,
+        body: impl Fn(u64) -> Option<Vec<u8>> + Send + Sync + 'static,
+    ) -> (Url, Arc<AtomicU64>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
+        let sent = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&sent);
+        let body = Arc::new(body);
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let (sent, body) = (Arc::clone(&counter), Arc::clone(&body));
+                tokio::spawn(async move {
+                    let mut request = vec![0u8; 4096];
+                    let _ = socket.read(&mut request).await;
+                    if socket.write_all(head.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    let mut n = 0;
+                    while let Some(chunk) = body(n) {
+                        n += 1;
+                        if socket.write_all(&chunk).await.is_err() {
+                            return;
+                        }
+                        sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                    }
+                });
+            }
+        });
+        (url, sent)
+    }
+
+    fn client(base: Url) -> FaunaClient {
+        FaunaClient::new(
+            base,
+            AccountKey::new("fnAE_client_test_key_0123".into()),
+            None,
+            RetryPolicy {
+                max_attempts: 1,
+                ..RetryPolicy::default()
+            },
+            Timeouts {
+                api: Duration::from_secs(30),
+                download_read: Duration::from_secs(30),
+            },
+        )
+        .unwrap()
+    }
+
+    /// One chunk of HTTP/1.1 chunked encoding.
+    fn chunk(data: &[u8]) -> Vec<u8> {
+        let mut out = format!("{:x}\r\n", data.len()).into_bytes();
+        out.extend_from_slice(data);
+        out.extend_from_slice(b"\r\n");
+        out
+    }
+
+    /// No answer makes the client read more than its limit: not a 503 whose body is 300 MiB,
+    /// not a Complete answer followed by 300 MiB of whitespace, chunked. The host can only
+    /// get as far as the socket buffers take.
+    #[tokio::test]
+    async fn every_answer_is_read_within_its_limit() {
+        const HUGE: u64 = 300 << 20;
+        let mib = |n: u64| (n * (1 << 20) < HUGE).then(|| vec![b' '; 1 << 20]);
+        let head_503 = "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 314572800\r\n\r\n";
+        let (url, sent) = serve(head_503, mib).await;
+        let err = client(url).status("r1", "us-std").await.unwrap_err();
+        assert!(matches!(err, FaunaError::Unavailable { .. }), "{err}");
+        let complete = br#"{"request_id":"r1","state":"Complete"}"#;
+        let head_chunked = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+        let (url2, sent2) = serve(head_chunked, move |n| match n {
+            0 => Some(chunk(complete)),
+            n if n * (1 << 20) < HUGE => Some(chunk(&vec![b' '; 1 << 20])),
+            _ => None,
+        })
+        .await;
+        let err = client(url2).status("r1", "us-std").await.unwrap_err();
+        assert!(
+            matches!(&err, FaunaError::Protocol { detail, .. } if detail.contains("over")),
+            "{err}"
+        );
+        for (what, sent) in [("the 503", sent), ("the chunked answer", sent2)] {
+            let sent = sent.load(Ordering::Relaxed);
+            assert!(sent < 32 << 20, "{what}: the host sent {sent} bytes");
+        }
+    }
+
+    /// A gateway that quotes the request's Authorization header in its reason: the key never
+    /// reaches the error, and an answer that carries a credential in a field the job keeps is
+    /// refused.
+    #[tokio::test]
+    async fn an_echoed_key_never_reaches_an_error() {
+        let head = "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: 108\r\n\r\n";
+        let body = br#"{"code":"bad_request","reason":"bad header Authorization: Bearer fnAE_client_test_key_0123 (x)"}"#;
+        let body = format!("{:<108}", String::from_utf8_lossy(body)).into_bytes();
+        let (url, _) = serve(head, move |n| (n == 0).then(|| body.clone())).await;
+        let err = client(url).status("r1", "us-std").await.unwrap_err();
+        let shown = format!("{err} {err:?}");
+        assert!(matches!(err, FaunaError::Rejected { .. }), "{shown}");
+        assert!(!shown.contains("fnAE_client_test_key_0123"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+
+        let echoed = br#"{"request_id":"r1 Bearer fnAE_client_test_key_0123","state":"Pending"}"#;
+        let err = parse_status("GET /api/v1/logs/{id}", echoed).unwrap_err();
+        assert!(!format!("{err} {err:?}").contains("fnAE_client"), "{err}");
+    }
+
+    /// A status answer about another request is refused, typed: its URL would copy another
+    /// export's file.
+    #[tokio::test]
+    async fn an_answer_about_another_request_is_refused() {
+        let body = br#"{"request_id":"r2","state":"Complete"}"#;
+        let head =
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 38\r\n\r\n";
+        let (url, _) = serve(head, move |n| (n == 0).then(|| body.to_vec())).await;
+        let c = client(url);
+        for err in [
+            c.status("r1", "us-std").await.unwrap_err(),
+            c.renew_url("r1", "us-std").await.unwrap_err(),
+        ] {
+            assert!(
+                matches!(&err, FaunaError::Protocol { detail, .. } if detail.contains("not r1")),
+                "{err}"
+            );
+        }
+    }
 
     #[test]
     fn error_bodies() {

@@ -11,6 +11,9 @@ use bytes::Bytes;
 use futures_util::stream::{BoxStream, StreamExt};
 use reqwest::StatusCode;
 use serde::{Deserialize, Deserializer};
+
+pub use crate::job::FileIdentity;
+use crate::redact::redact;
 use url::Url;
 
 use super::download_guard::{DownloadRule, GuardedResolver, redirect_refused, refused_address};
@@ -57,11 +60,33 @@ impl<'de> Deserialize<'de> for PresignedUrl {
     }
 }
 
+/// The longest ETag or Last-Modified kept (S3's are under 100 bytes); a longer one is not kept,
+/// and the version is then not pinned by it.
+const MAX_VALIDATOR_BYTES: usize = 256;
+
+/// The identity of the file version an answer carries: its validators and the total size.
+fn identity_of(headers: &reqwest::header::HeaderMap, size: Option<u64>) -> FileIdentity {
+    let validator = |name| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty() && v.len() <= MAX_VALIDATOR_BYTES)
+            .map(str::to_owned)
+    };
+    FileIdentity {
+        etag: validator(reqwest::header::ETAG),
+        last_modified: validator(reqwest::header::LAST_MODIFIED),
+        size,
+    }
+}
+
 /// A log file being downloaded, from byte `start` on (0 unless a `Range` was honoured).
 pub struct LogFile {
     pub start: u64,
     /// The whole file's length, when the server says it.
     pub total: Option<u64>,
+    /// The version the host says it sent.
+    pub identity: FileIdentity,
     /// The URL in its redacted form, for messages.
     pub url: String,
     pub body: BoxStream<'static, Result<Bytes, DownloadError>>,
@@ -96,6 +121,16 @@ pub enum DownloadError {
         asked: u64,
         answer: String,
     },
+    /// Another version of the file than the copy began with: its bytes are not mixed with the
+    /// first version's, the copy starts over.
+    #[error(
+        "the file behind {url} changed during the copy (it began with {pinned}; now {now}); the copy starts over from the file's first byte"
+    )]
+    FileChanged {
+        url: String,
+        pinned: String,
+        now: String,
+    },
 }
 
 /// The HTTP client for files: no overall timeout (files can be large), but a read that waits
@@ -116,17 +151,24 @@ pub fn files_client(read_timeout: Duration, rule: DownloadRule) -> Result<reqwes
 }
 
 /// `GET` the presigned URL from byte `from` on (`Range`, when `from > 0`), with no
-/// Authorization header: the URL carries its own. `files` is a [`files_client`]; the caller
-/// checks the URL with [`DownloadRule::check_url`] first.
+/// Authorization header: the URL carries its own. With a `pinned` version that has an ETag, the
+/// request says `If-Match` it (S3 honours it on presigned GETs), and a host that has another
+/// version answers 412: [`DownloadError::FileChanged`]. (The copy compares every answer's
+/// identity with the pinned one as well.) `files` is a [`files_client`]; the caller checks the
+/// URL with [`DownloadRule::check_url`] first.
 pub async fn download(
     files: &reqwest::Client,
     url: &PresignedUrl,
     from: u64,
+    pinned: Option<&FileIdentity>,
 ) -> Result<LogFile, DownloadError> {
     let shown = url.to_string();
     let mut request = files.get(url.expose().clone());
     if from > 0 {
         request = request.header(reqwest::header::RANGE, format!("bytes={from}-"));
+    }
+    if let Some(etag) = pinned.and_then(|p| p.etag.as_deref()) {
+        request = request.header(reqwest::header::IF_MATCH, etag);
     }
     let resp = request
         .send()
@@ -140,7 +182,7 @@ pub async fn download(
                 url: shown.clone(),
                 received: from,
                 // reqwest's Display names the URL, query included: strip it.
-                cause: e.without_url().to_string(),
+                cause: redact(&e.without_url().to_string()).into_owned(),
             },
         })?;
     if resp.status().is_redirection() {
@@ -153,6 +195,13 @@ pub async fn download(
             resp.status().as_u16(),
             location,
         ));
+    }
+    if resp.status() == StatusCode::PRECONDITION_FAILED {
+        return Err(DownloadError::FileChanged {
+            url: shown,
+            pinned: pinned.map(ToString::to_string).unwrap_or_default(),
+            now: "another version (HTTP 412 to If-Match)".into(),
+        });
     }
     let (start, total) = match resp.status() {
         StatusCode::OK => (0, resp.content_length()),
@@ -181,6 +230,7 @@ pub async fn download(
             });
         }
     };
+    let identity = identity_of(resp.headers(), total);
     let mut received = start;
     let url_for_errors = shown.clone();
     let body = resp
@@ -193,13 +243,14 @@ pub async fn download(
             Err(e) => Err(DownloadError::Interrupted {
                 url: url_for_errors.clone(),
                 received,
-                cause: e.without_url().to_string(),
+                cause: redact(&e.without_url().to_string()).into_owned(),
             }),
         })
         .boxed();
     Ok(LogFile {
         start,
         total,
+        identity,
         url: shown,
         body,
     })

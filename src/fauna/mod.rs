@@ -22,7 +22,7 @@ use serde::{Deserialize, Deserializer};
 
 pub use self::account_key::AccountKey;
 pub use self::client::{FaunaClient, Timeouts};
-pub use self::download::{DownloadError, LogFile, PresignedUrl};
+pub use self::download::{DownloadError, FileIdentity, LogFile, PresignedUrl};
 use crate::scope::Scope;
 
 /// The state of a log request (`LogState` in Fauna's reference), plus whatever Fauna may add.
@@ -161,10 +161,12 @@ pub trait LogsApi: Send + Sync {
     /// `GET` the presigned URL from byte `from` on (`Range`, when `from > 0`), with no
     /// Authorization header: the URL carries its own. A URL, address or redirect the
     /// [`download_guard`] refuses is [`DownloadError::InsecureUrl`], and nothing is fetched.
+    /// With a `pinned` version, the host is asked for that version only (`If-Match`).
     fn download(
         &self,
         url: &PresignedUrl,
         from: u64,
+        pinned: Option<&FileIdentity>,
     ) -> impl Future<Output = Result<LogFile, DownloadError>> + Send;
 }
 

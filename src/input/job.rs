@@ -230,8 +230,23 @@ fn check_upload(upload: &UploadProgress) -> Result<(), InvalidJob> {
             ),
         );
     }
+    let file = upload.file.as_ref();
+    for (field, value) in [
+        ("file.etag", file.and_then(|f| f.etag.as_deref())),
+        (
+            "file.last_modified",
+            file.and_then(|f| f.last_modified.as_deref()),
+        ),
+    ] {
+        if let Some(len) = value.map(str::len).filter(|n| *n > MAX_VALIDATOR_BYTES) {
+            return bad(field, format!("is {len} bytes, over {MAX_VALIDATOR_BYTES}"));
+        }
+    }
     Ok(())
 }
+
+/// The longest ETag or Last-Modified a job may carry (the download keeps none longer).
+const MAX_VALIDATOR_BYTES: usize = 256;
 
 /// Checks that both ends are whole seconds, `start < end` and a span of at most 90 days.
 pub fn check_window(start: DateTime<Utc>, end: DateTime<Utc>) -> Result<(), InvalidJob> {

@@ -58,6 +58,11 @@ fn returned_job_parses_back_to_itself() {
         next_part: 3,
         offset: 16 << 20,
         part_size: 8 << 20,
+        file: Some(crate::job::FileIdentity {
+            etag: Some("\"abc\"".into()),
+            last_modified: None,
+            size: Some(40 << 20),
+        }),
     });
     let round = job(serde_json::to_value(&returned).unwrap()).unwrap();
     assert_eq!(round, returned);

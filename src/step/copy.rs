@@ -35,7 +35,7 @@ pub(super) async fn copy<A: LogsApi, S: ObjectStore>(
         // The request moved on (a renewal in progress, say): the common rules decide.
         return after_status(job, status, deps).await;
     }
-    let mut source = LogFileSource::new(&deps.api, &job, &status)?;
+    let mut source = LogFileSource::new(&deps.api, &job, &id, &status)?;
     let mut resume = job.upload.take();
     let outcome = loop {
         let plan = CopyPlan {
@@ -47,12 +47,15 @@ pub(super) async fn copy<A: LogsApi, S: ObjectStore>(
             inflate: deps.config.inflate,
         };
         match copy_file(&mut source, &deps.store, &job.key, plan).await {
-            // Counted in the job: a download again that pauses must not reset the count.
-            Err(CopyError::Corrupt(e))
-                if job.corrupt_reads.saturating_add(1) < MAX_CORRUPT_DOWNLOADS =>
+            // Corrupt, or another version than the copy began with: downloaded again from its
+            // first byte. Counted in the job: a download again that pauses must not reset the
+            // count.
+            Err(e)
+                if e.is_bad_file()
+                    && job.corrupt_reads.saturating_add(1) < MAX_CORRUPT_DOWNLOADS =>
             {
                 job.corrupt_reads = job.corrupt_reads.saturating_add(1);
-                tracing::warn!(error = %e, "the log file is corrupt; downloading it again");
+                tracing::warn!(error = %e, "the log file is not the one to store; downloading it again");
             }
             other => break other,
         }

@@ -8,7 +8,8 @@ use super::MAX_RENEWALS;
 use crate::copy::{CopyError, FileSource};
 use crate::error::StepError;
 use crate::fauna::{
-    DownloadError, FaunaError, LogFile, LogRequestStatus, LogState, LogsApi, PresignedUrl,
+    DownloadError, FaunaError, FileIdentity, LogFile, LogRequestStatus, LogState, LogsApi,
+    PresignedUrl,
 };
 use crate::job::Job;
 
@@ -29,11 +30,17 @@ pub(super) struct LogFileSource<'a, A> {
 }
 
 impl<'a, A: LogsApi> LogFileSource<'a, A> {
-    pub(super) fn new(api: &'a A, job: &Job, status: &LogRequestStatus) -> Result<Self, StepError> {
+    /// The file of `job`'s request `request_id`, whose status is `status`.
+    pub(super) fn new(
+        api: &'a A,
+        job: &Job,
+        request_id: &str,
+        status: &LogRequestStatus,
+    ) -> Result<Self, StepError> {
         let url = usable_url(status)?;
         Ok(LogFileSource {
             api,
-            request_id: status.request_id.clone(),
+            request_id: request_id.to_owned(),
             region_group: job.scope.region_group().to_owned(),
             url,
             expires: status.presigned_url_expiration_time,
@@ -90,13 +97,17 @@ impl<'a, A: LogsApi> LogFileSource<'a, A> {
 }
 
 impl<A: LogsApi> FileSource for LogFileSource<'_, A> {
-    async fn open(&mut self, from: u64) -> Result<LogFile, CopyError> {
+    async fn open(
+        &mut self,
+        from: u64,
+        pinned: Option<&FileIdentity>,
+    ) -> Result<LogFile, CopyError> {
         if self.is_stale() && self.renewals < MAX_RENEWALS {
             tracing::info!("the presigned URL has expired or is about to");
             self.renew().await?;
         }
         loop {
-            match self.api.download(&self.url, from).await {
+            match self.api.download(&self.url, from, pinned).await {
                 Err(DownloadError::Refused { status: 403, .. }) if self.renewal_pending => {
                     self.new_url().await?;
                 }

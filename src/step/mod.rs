@@ -53,19 +53,27 @@ pub async fn step<A: LogsApi, S: ObjectStore>(
     deadline: Option<Instant>,
 ) -> Result<Job, StepError> {
     let mut held = job.clone();
-    let result = match job.step {
-        Step::Request => request::request(job, deps).await,
-        Step::Poll => poll::poll(job, deps).await,
-        Step::Copy => {
-            let limit = deps.config.step_time_limit.map(|d| Instant::now() + d);
-            let pause_after = match (deadline, limit) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            copy::copy(job, deps, pause_after).await
-        }
-        Step::Done | Step::Failed => Ok(job),
+    let limit = deps.config.step_time_limit.map(|d| Instant::now() + d);
+    let pause_after = match (deadline, limit) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     };
+    let run = async {
+        match job.step {
+            Step::Request => request::request(job, deps).await,
+            Step::Poll => poll::poll(job, deps).await,
+            Step::Copy => copy::copy(job, deps, pause_after).await,
+            Step::Done => Ok(job),
+            // A failed job given back (the state machine's clean-up after it gave up) lets go of
+            // what its export still holds.
+            Step::Failed => {
+                let mut job = job;
+                abandon_upload(&mut job, deps).await;
+                Ok(job)
+            }
+        }
+    };
+    let result = crate::retry::within_deadline(pause_after, run).await;
     // A failure that ends the export (a retryable one leaves the job to run again, upload and
     // all) lets go of the upload the job held.
     if let Err(e) = &result
@@ -149,32 +157,54 @@ async fn request_again<A: LogsApi, S: ObjectStore>(
     Ok(job)
 }
 
-/// Aborts the multipart upload the job holds, if it holds one: every way out of a copy that
-/// does not complete it goes through here, so no upload is left behind. A failure to abort is
-/// logged; the bucket's lifecycle rule removes what is left.
+/// The job as it ends on `failure`, having let go of what its export holds (see
+/// [`abandon_upload`]): the command line's way out when a step keeps failing.
+pub async fn give_up<A, S: ObjectStore>(
+    mut job: Job,
+    deps: &Deps<A, S>,
+    failure: crate::job::JobFailure,
+) -> Job {
+    abandon_upload(&mut job, deps).await;
+    job.fail(failure)
+}
+
+/// Lets go of what the job's export holds: the multipart upload the job carries, and the upload
+/// and copy record a copy of its request left at its key (a copy cut short before it could hand
+/// its progress on). Every way out of a copy that does not complete it goes through here, so no
+/// upload or record is left behind. Another request's record is left alone. A failure is
+/// logged; the bucket's lifecycle rules remove what is left.
 pub(super) async fn abandon_upload<A, S: ObjectStore>(job: &mut Job, deps: &Deps<A, S>) {
-    let Some(upload) = job.upload.take() else {
-        return;
-    };
-    match deps
-        .store
-        .abort_multipart(&job.key, &upload.upload_id)
-        .await
-    {
-        Ok(()) => tracing::info!(key = %job.key, "multipart upload aborted"),
-        Err(e) if e.is_no_such_upload() => {}
-        Err(e) => tracing::error!(
-            error = %e,
-            "could not abort the multipart upload; the bucket's AbortIncompleteMultipartUpload lifecycle rule will remove it"
-        ),
-    }
+    let held = job.upload.take().map(|upload| upload.upload_id);
     let record_key = copy_record_key(&job.key);
-    match record::read(&deps.store, &record_key).await {
-        Ok(Some((rec, etag))) if rec.upload_id == upload.upload_id => {
-            record::remove(&deps.store, &record_key, &etag).await;
+    let record = match record::read(&deps.store, &record_key).await {
+        Ok(Some((rec, etag)))
+            if Some(&rec.upload_id) == held.as_ref()
+                || job.request_id.as_ref() == Some(&rec.request_id) =>
+        {
+            Some((rec.upload_id, etag))
         }
-        Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "could not read the copy record to remove it"),
+        Ok(_) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the copy record to remove it");
+            None
+        }
+    };
+    let recorded = record.as_ref().map(|(id, _)| id.clone());
+    for upload_id in held
+        .iter()
+        .chain(recorded.iter().filter(|id| Some(*id) != held.as_ref()))
+    {
+        match deps.store.abort_multipart(&job.key, upload_id).await {
+            Ok(()) => tracing::info!(key = %job.key, "multipart upload aborted"),
+            Err(e) if e.is_no_such_upload() => {}
+            Err(e) => tracing::error!(
+                error = %e,
+                "could not abort the multipart upload; the bucket's AbortIncompleteMultipartUpload lifecycle rule will remove it"
+            ),
+        }
+    }
+    if let Some((_, etag)) = record {
+        record::remove(&deps.store, &record_key, &etag).await;
     }
 }
 

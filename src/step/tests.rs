@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::config::Config;
-use crate::fauna::{DownloadError, FaunaError, LogFile, PresignedUrl};
+use crate::fauna::{DownloadError, FaunaError, FileIdentity, LogFile, PresignedUrl};
 use crate::input::{Event, parse};
 use crate::scope::Scope;
 use crate::store::crc32c_base64;
@@ -57,7 +57,12 @@ impl LogsApi for FakeFauna {
     async fn renew_url(&self, id: &str, _rg: &str) -> Result<LogRequestStatus, FaunaError> {
         self.next(format!("renew {id}"))
     }
-    async fn download(&self, url: &PresignedUrl, from: u64) -> Result<LogFile, DownloadError> {
+    async fn download(
+        &self,
+        url: &PresignedUrl,
+        from: u64,
+        _pinned: Option<&FileIdentity>,
+    ) -> Result<LogFile, DownloadError> {
         self.calls
             .lock()
             .unwrap()
@@ -79,6 +84,11 @@ impl LogsApi for FakeFauna {
         Ok(LogFile {
             start: from,
             total: Some(self.file.len() as u64),
+            identity: FileIdentity {
+                etag: Some(format!("\"{:08x}\"", crc32c::crc32c(&self.file))),
+                last_modified: None,
+                size: Some(self.file.len() as u64),
+            },
             url: url.to_string(),
             body: futures_util::stream::iter(chunks).boxed(),
         })
@@ -497,6 +507,7 @@ async fn every_way_out_of_a_copy_aborts_its_upload() {
             next_part: 2,
             offset: 8 << 20,
             part_size: 8 << 20,
+            file: None,
         }
     };
     let rejected = Err(FaunaError::AuthRejected {
@@ -569,4 +580,86 @@ async fn does_not_exist_never_replaces_an_export() {
         d.store.state.lock().unwrap().objects[&manifest_key(&job.key)],
         b"{}"
     );
+}
+
+/// A copy paused with a part stored, then Fauna answers 503 for good: the command line runs out
+/// of step retries and ends the export, and lets go of everything it held: the job's upload,
+/// and the upload and record a copy of its request left at the key.
+#[tokio::test(start_paused = true)]
+async fn a_run_that_runs_out_of_retries_lets_go_of_its_uploads() {
+    let unavailable = || {
+        Err(FaunaError::Unavailable {
+            endpoint: "GET /api/v1/logs/{id}",
+            attempts: 6,
+            last: "HTTP 503".into(),
+        })
+    };
+    let d = deps((0..20).map(|_| unavailable()).collect());
+    let mut job = copy_job(&d);
+    let held = d.store.create_multipart(&job.key).await.unwrap();
+    let recorded = d.store.create_multipart(&job.key).await.unwrap();
+    let record = crate::copy::record::CopyRecord {
+        upload_id: recorded.clone(),
+        request_id: "r1".into(),
+        file_size: 0,
+        part_size: 8 << 20,
+        owner: crate::copy::record::Owner::this_process(),
+        checkpoint: None,
+        past_mark: None,
+        file: None,
+    };
+    crate::copy::record::write(&d.store, &copy_record_key(&job.key), &record)
+        .await
+        .unwrap();
+    job.upload = Some(crate::job::UploadProgress {
+        upload_id: held,
+        next_part: 2,
+        offset: 8 << 20,
+        part_size: 8 << 20,
+        file: None,
+    });
+    let ended = crate::cli::run_to_end(job, &d, crate::cli::StepLines::Quiet).await;
+    assert_eq!(ended.step, Step::Failed);
+    assert_eq!(ended.error.unwrap().error_type, "FaunaUnavailable");
+    let st = d.store.state.lock().unwrap();
+    assert!(st.uploads.is_empty(), "{:?}", st.uploads.keys());
+    assert!(st.objects.is_empty(), "{:?}", st.objects.keys());
+}
+
+/// A failed job given back to the function (the state machine's clean-up after it gave up on
+/// a step) lets go of the upload its copy record names; another request's record is left alone.
+#[tokio::test]
+async fn a_failed_job_lets_go_of_its_request_s_upload_only() {
+    let d = deps(Vec::new());
+    let mut job = copy_job(&d);
+    for (request, expect_gone) in [("r1", true), ("r-other", false)] {
+        let recorded = d.store.create_multipart(&job.key).await.unwrap();
+        let record = crate::copy::record::CopyRecord {
+            upload_id: recorded.clone(),
+            request_id: request.into(),
+            file_size: 0,
+            part_size: 8 << 20,
+            owner: crate::copy::record::Owner::this_process(),
+            checkpoint: None,
+            past_mark: None,
+            file: None,
+        };
+        crate::copy::record::write(&d.store, &copy_record_key(&job.key), &record)
+            .await
+            .unwrap();
+        job.step = Step::Failed;
+        let after = step(job.clone(), &d, None).await.unwrap();
+        assert_eq!(after.step, Step::Failed);
+        let st = d.store.state.lock().unwrap();
+        assert_eq!(
+            !st.uploads.contains_key(&recorded),
+            expect_gone,
+            "{request}"
+        );
+        assert_eq!(
+            !st.objects.contains_key(&copy_record_key(&job.key)),
+            expect_gone,
+            "{request}"
+        );
+    }
 }

@@ -1,7 +1,7 @@
 //! An in-memory bucket for unit tests: it keeps objects and multipart uploads, checks what S3
 //! checks (parts listed in order, the full-object CRC32C at completion), reports part checksums
 //! in ListParts as S3 does, and records what happened (parts uploaded, aborts, the largest part)
-//! so tests can assert on it. Faults: `fail_part` fails one part number. Like S3, it keeps a copy
+//! so tests can assert on it. Faults: `fail_part` fails one part number; `unlisted_checksums` lists parts without checksums. Like S3, it keeps a copy
 //! of what it is sent, never the caller's buffer.
 
 use std::collections::BTreeMap;
@@ -25,6 +25,8 @@ pub struct MemoryState {
     pub parts_uploaded: u32,
     pub max_part_len: usize,
     pub fail_part: Option<i32>,
+    /// ListParts lists no part checksums (as moto does).
+    pub unlisted_checksums: bool,
     pub next_id: u32,
 }
 
@@ -140,8 +142,8 @@ impl ObjectStore for MemoryStore {
                 number: *n,
                 etag: format!("etag-{n}"),
                 size: b.len() as u64,
-                // Like S3 (moto lists none: the end-to-end tests cover that).
-                crc32c: Some(crc32c::crc32c(b)),
+                // Like S3; moto lists none (`unlisted_checksums`).
+                crc32c: (!s.unlisted_checksums).then(|| crc32c::crc32c(b)),
             })
             .collect())
     }

@@ -120,7 +120,12 @@ pub async fn guard(State(sim): State<Arc<Sim>>, mut request: Request, next: Next
         e.retry_after = Some(sim.faults.retry_after_secs);
         return e.into_response();
     }
-    if chaos == Some(ChaosKind::ServerError) || sim.faults.server_errors.take() {
+    let calls = 1 + sim
+        .faults
+        .api_calls
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let down_for_good = sim.faults.server_errors_after.is_some_and(|n| calls > n);
+    if chaos == Some(ChaosKind::ServerError) || down_for_good || sim.faults.server_errors.take() {
         if chaos == Some(ChaosKind::ServerError) {
             bump(&sim.stats.chaos.server_error);
         }

@@ -27,6 +27,11 @@ pub struct FaultArgs {
     #[arg(long, default_value_t = 0)]
     pub server_errors: u64,
 
+    /// Fault: every API call after the first N answers 503 internal_error, for good (Fauna
+    /// down for the rest of the run).
+    #[arg(long)]
+    pub server_errors_after: Option<u64>,
+
     /// Fault: the first N API calls (after throttled and 503 ones) take effect, then their
     /// connection is reset (TCP RST) with no HTTP answer, as if the answer were lost.
     #[arg(long, default_value_t = 0)]

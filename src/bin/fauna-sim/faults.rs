@@ -40,6 +40,9 @@ pub struct Faults {
     pub retry_after_secs: u64,
     /// API calls answered 503 (after the throttled ones).
     pub server_errors: Countdown,
+    /// Every API call after this many answers 503; the calls so far.
+    pub server_errors_after: Option<u64>,
+    pub api_calls: std::sync::atomic::AtomicU64,
     /// API calls whose connection is reset after they took effect.
     pub reset_connections: Countdown,
     /// API calls answered late, and how late.
@@ -93,6 +96,8 @@ impl Faults {
             throttle: Countdown::new(args.throttle),
             retry_after_secs: args.retry_after,
             server_errors: Countdown::new(args.server_errors),
+            server_errors_after: args.server_errors_after,
+            api_calls: std::sync::atomic::AtomicU64::new(0),
             reset_connections: Countdown::new(args.reset_connections),
             slow_responses: Countdown::new(args.slow_responses),
             slow_response: Duration::from_millis(args.slow_response_ms),
@@ -159,6 +164,9 @@ impl Faults {
             args.server_errors > 0,
             format!("server_errors={}", args.server_errors),
         );
+        if let Some(after) = args.server_errors_after {
+            push(true, format!("server_errors_after={after}"));
+        }
         push(
             args.reset_connections > 0,
             format!("reset_connections={}", args.reset_connections),

@@ -198,6 +198,19 @@ async fn answer_download(
             );
         }
     };
+    // As S3 does: a GET whose If-Match names another version of the object is refused.
+    if let Some(wanted) = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok())
+        && wanted.trim() != "*"
+        && wanted.split(',').all(|tag| tag.trim() != file.etag)
+    {
+        info!(request_id = %id, "download refused: If-Match names another version of the file");
+        return s3_error(
+            StatusCode::PRECONDITION_FAILED,
+            "PreconditionFailed",
+            "At least one of the pre-conditions you specified did not hold",
+            "<Condition>If-Match</Condition>",
+        );
+    }
     let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let honour_range = !sim.faults.no_range;
     let mut range = if honour_range {
