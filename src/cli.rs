@@ -15,7 +15,7 @@ use futures_util::{StreamExt, stream};
 use crate::backfill::{self, Summary};
 use crate::clients::Deps;
 use crate::config::{Config, ENVIRONMENT_HELP};
-use crate::fauna::LogsApi;
+use crate::fauna::{FaunaClient, LogsApi};
 use crate::input::backfill::{DEFAULT_MAX_CONCURRENCY, MAX_CONCURRENCY, PlanRequest};
 use crate::input::job::{new_job, scope, time};
 use crate::input::{InvalidJob, JobRules, Plan};
@@ -24,7 +24,7 @@ use crate::redact::redact;
 use crate::retry::RetryPolicy;
 use crate::scope::Scope;
 use crate::step::step;
-use crate::store::ObjectStore;
+use crate::store::{ObjectStore, S3Store};
 use crate::time::{Granularity, rfc3339};
 
 #[derive(Debug, Parser)]
@@ -131,9 +131,9 @@ async fn run(args: RunArgs) -> ExitCode {
         Ok(job) => job,
         Err(e) => return refuse(e),
     };
-    let deps = match Deps::connect(config).await {
+    let deps = match connect(config).await {
         Ok(deps) => deps,
-        Err(e) => return refuse(e),
+        Err(exit) => return exit,
     };
     let job = run_to_end(job, &deps, StepLines::Print).await;
     match serde_json::to_string(&job) {
@@ -147,6 +147,45 @@ async fn run(args: RunArgs) -> ExitCode {
             ExitCode::FAILURE
         }
         _ => ExitCode::FAILURE,
+    }
+}
+
+/// The clients, built as a step would be run: a transient failure (the key's secret unreadable
+/// for a moment) is tried again STEP_RETRIES times, then exits 1, as a step that keeps failing
+/// does; a bad setting exits 2.
+async fn connect(config: Config) -> Result<Deps<FaunaClient, S3Store>, ExitCode> {
+    let backoff = step_backoff();
+    let mut retries = 0;
+    loop {
+        match Deps::connect(config.clone()).await {
+            Ok(deps) => return Ok(deps),
+            Err(e) if e.is_retryable() && retries < STEP_RETRIES => {
+                retries += 1;
+                let delay = backoff.backoff(retries + 1);
+                eprintln!(
+                    "starting failed ({}): {}; trying again in {:.1}s",
+                    e.error_type(),
+                    redact(&e.to_string()),
+                    delay.as_secs_f64()
+                );
+                tokio::time::sleep(delay).await;
+            }
+            Err(e) if e.is_retryable() => {
+                let failure = e.failure();
+                eprintln!("error ({}): {}", failure.error_type, failure.message);
+                return Err(ExitCode::FAILURE);
+            }
+            Err(e) => return Err(refuse(e)),
+        }
+    }
+}
+
+/// The waits between tries of a step that failed transiently.
+fn step_backoff() -> RetryPolicy {
+    RetryPolicy {
+        base_delay: Duration::from_secs(2),
+        max_delay: Duration::from_secs(30),
+        ..RetryPolicy::default()
     }
 }
 
@@ -171,11 +210,7 @@ pub async fn run_to_end<A: LogsApi, S: ObjectStore>(
     deps: &Deps<A, S>,
     lines: StepLines,
 ) -> Job {
-    let backoff = RetryPolicy {
-        base_delay: Duration::from_secs(2),
-        max_delay: Duration::from_secs(30),
-        ..RetryPolicy::default()
-    };
+    let backoff = step_backoff();
     let mut retries = 0;
     while !job.step.is_terminal() {
         let before = job.step;
@@ -229,9 +264,9 @@ async fn backfill(args: BackfillArgs) -> ExitCode {
         Ok(plan) => plan,
         Err(e) => return refuse(e),
     };
-    let deps = match Deps::connect(config).await {
+    let deps = match connect(config).await {
         Ok(deps) => deps,
-        Err(e) => return refuse(e),
+        Err(exit) => return exit,
     };
     let concurrency = plan.max_concurrency as usize;
     let planned = plan.windows.len();

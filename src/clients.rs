@@ -58,8 +58,21 @@ async fn aws_config() -> Result<aws_config::SdkConfig, ConfigError> {
     Ok(aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(region)
         .http_client(aws_http_client()?)
+        .timeout_config(aws_timeouts())
         .load()
         .await)
+}
+
+/// How long an AWS call (S3, Secrets Manager) may take: the SDK sets no limit, and a hung
+/// UploadPart or CompleteMultipartUpload would hold a step until Lambda ends it. An attempt that
+/// takes longer is retried by the SDK; a call that takes longer in all fails as a transient
+/// error, for the step's retry (an 8 MiB part takes well under a second in AWS).
+fn aws_timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .operation_attempt_timeout(std::time::Duration::from_secs(60))
+        .operation_timeout(std::time::Duration::from_secs(150))
+        .build()
 }
 
 /// The SDK's HTTPS client as its default one (rustls over aws-lc-rs), trusting the roots of
