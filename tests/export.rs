@@ -363,14 +363,22 @@ async fn the_account_key_can_come_from_secrets_manager() {
         run.stderr
     );
     run.assert_no_secrets();
-    // Secrets Manager not answering: transient, said so.
+    // Secrets Manager not answering: transient, said so, tried again, and exit 1.
     let env = [
         ("FAUNA_ACCOUNT_KEY", ""),
         ("FAUNA_ACCOUNT_KEY_SECRET_ARN", "fauna-account-key-json"),
         ("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://127.0.0.1:9"),
     ];
+    // Retried as a step is (STEP_RETRIES times), then exit 1, as the README says of transient
+    // failures: not 2, which says to fix a setting.
     let (_sim, _bucket, run) = export_ecommerce(&[], "no-secrets-manager", &env).await;
-    assert_eq!(run.status, 2, "{}", run.stderr);
+    assert_eq!(run.status, 1, "{}", run.stderr);
+    assert_eq!(
+        run.stderr.matches("trying again in").count() as u32,
+        fauna_logs_export::cli::STEP_RETRIES,
+        "{}",
+        run.stderr
+    );
     assert!(
         run.stderr.contains("cannot be read right now"),
         "{}",

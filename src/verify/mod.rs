@@ -1,6 +1,6 @@
-//! Integrity of a log file as it streams past: gunzip it (multi-member gzip included), count its
-//! records (JSON Lines) and note the first and last `TS`, so a truncated or corrupt file is found
-//! before it is committed to the bucket.
+//! Integrity of a log file as it streams past: gunzip it (multi-member gzip included), check that
+//! every line is one JSON object, count its records (JSON Lines) and note the first and last
+//! `TS`, so a truncated, corrupt or foreign file is found before it is committed to the bucket.
 //!
 //! Decompression runs on a blocking thread fed through a bounded channel, so it overlaps the
 //! download and the uploads instead of slowing them, and memory stays bounded.
@@ -20,6 +20,7 @@
 //! | `inflate.rs` | raw inflate through zlib's C API (zlib-rs); with `inflate_isal.rs`, the only `unsafe` |
 //! | `inflate_isal.rs` | raw inflate through ISA-L's igzip (feature `isal`, the default): about 1.7 × zlib-rs |
 //! | `records.rs` | counting JSON Lines, the first and last `TS` |
+//! | `json_line.rs` | [`json_line::LineValidator`]: each line one JSON object, streaming, checkpointable |
 //! | `checkpoint.rs` | [`Checkpoint`] and its JSON form |
 
 mod checkpoint;
@@ -27,6 +28,7 @@ mod gzip;
 mod inflate;
 #[cfg(feature = "isal")]
 mod inflate_isal;
+mod json_line;
 mod records;
 
 use std::future::Future;

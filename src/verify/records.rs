@@ -1,13 +1,15 @@
-//! Counting JSON Lines as the decompressed bytes pass, and keeping what the summary needs: the
-//! first record's `TS` (read as soon as that record is complete), the last complete record, and
-//! the line still being written.
+//! Counting JSON Lines as the decompressed bytes pass, checking that every non-blank line is one
+//! JSON object ([`LineValidator`], streaming, whatever the line's length), and keeping what the
+//! summary needs: the first record's `TS` (read as soon as that record is complete), the last
+//! complete record, and the line still being written.
 //!
 //! Lines are not copied, except the last complete one of each write and a line split across
 //! writes, and no kept line grows past [`MAX_KEPT_LINE`]: a longer record is counted (and in
-//! `long_records`), but its `TS` is not read.
+//! `long_records`) and validated, but its `TS` is not read.
 
 use serde::{Deserialize, Serialize};
 
+use super::json_line::{LineValidator, NotAnObject};
 use super::{CorruptLog, LogSummary};
 
 /// The longest line kept whole for its `TS`; longer lines are still counted.
@@ -27,6 +29,8 @@ pub struct Records {
     last: Option<Last>,
     /// The line that the next write continues.
     partial: Partial,
+    /// Whether that line is one JSON object so far.
+    line: LineValidator,
 }
 
 /// The first record's `TS` (`None` when it has none, or is too long to read).
@@ -113,6 +117,13 @@ fn not_a_record(which: &str, error: &str) -> CorruptLog {
     CorruptLog(format!("the {which} line is not a JSON record: {error}"))
 }
 
+/// The line after `records` records is not one JSON object.
+fn not_an_object(records: u64, e: &NotAnObject) -> CorruptLog {
+    CorruptLog(format!(
+        "the line after record {records} is not one JSON object ({e}): the file is not a query log"
+    ))
+}
+
 /// The first record's `TS`, or the file is corrupt.
 fn first_ts(line: &[u8]) -> Result<First, CorruptLog> {
     if line.len() > MAX_KEPT_LINE {
@@ -125,16 +136,16 @@ fn first_ts(line: &[u8]) -> Result<First, CorruptLog> {
 }
 
 impl Records {
-    /// The next decompressed bytes. Fails when the first record is complete and is not a JSON
-    /// record.
+    /// The next decompressed bytes. Fails at the first line that is not one JSON object.
     pub fn push(&mut self, buf: &[u8]) -> Result<(), CorruptLog> {
         self.bytes += buf.len() as u64;
         let Some(newline) = memchr::memchr(b'\n', buf) else {
             self.partial.extend(buf);
-            return Ok(());
+            return self.validate(buf);
         };
         // The line that started in an earlier write ends here.
         self.partial.extend(&buf[..newline]);
+        self.validate(&buf[..newline])?;
         self.end_partial()?;
         let rest = &buf[newline + 1..];
         let mut start = 0;
@@ -142,7 +153,8 @@ impl Records {
         for end in memchr::memchr_iter(b'\n', rest) {
             let line = &rest[start..end];
             start = end + 1;
-            if is_blank(line) {
+            self.validate(line)?;
+            if !self.end_line()? {
                 continue;
             }
             self.records += 1;
@@ -158,7 +170,22 @@ impl Records {
             self.set_last(line);
         }
         self.partial.extend(&rest[start..]);
-        Ok(())
+        self.validate(&rest[start..])
+    }
+
+    /// More bytes of the line being read, checked.
+    fn validate(&mut self, bytes: &[u8]) -> Result<(), CorruptLog> {
+        self.line
+            .feed(bytes)
+            .map_err(|e| not_an_object(self.records, &e))
+    }
+
+    /// The line being read ends: whether it was a record (`false`: blank), or why it is not one
+    /// JSON object.
+    fn end_line(&mut self) -> Result<bool, CorruptLog> {
+        self.line
+            .end_line()
+            .map_err(|e| not_an_object(self.records, &e))
     }
 
     fn set_last(&mut self, line: &[u8]) {
@@ -174,7 +201,7 @@ impl Records {
 
     /// The partial line has ended (a newline came).
     fn end_partial(&mut self) -> Result<(), CorruptLog> {
-        if self.partial.blank {
+        if !self.end_line()? {
             self.partial.clear();
             return Ok(());
         }
@@ -211,8 +238,12 @@ impl Records {
             Some(Last::Line(line)) => Some(timestamp(line)),
             Some(Last::Read(read)) => Some(read.clone()),
         };
-        if !self.partial.blank {
-            // A last record without a final newline.
+        if !self.line.is_blank() {
+            // A last record without a final newline: it must be whole.
+            self.line
+                .clone()
+                .end_line()
+                .map_err(|e| not_an_object(self.records, &e))?;
             records += 1;
             let read = if self.partial.too_long() {
                 long_records += 1;
@@ -260,6 +291,7 @@ impl Records {
                 blank: self.partial.blank,
                 kept: self.partial.kept.clone(),
             },
+            line: Some(self.line.clone()),
         }
     }
 
@@ -282,7 +314,19 @@ impl Records {
         if saved.records > 0 && (saved.first.is_none() || saved.last.is_none()) {
             return Err("records without a first or last one".into());
         }
+        // A checkpoint of a release that did not validate every line: its unfinished line is
+        // validated again from what it kept, which is all of it unless it is too long to keep.
+        let line = match saved.line {
+            Some(line) => line,
+            None if kept.len() as u64 == len => {
+                let mut line = LineValidator::default();
+                line.feed(&kept).map_err(|e| e.to_string())?;
+                line
+            }
+            None => return Err("the unfinished line, too long to keep, was not validated".into()),
+        };
         Ok(Records {
+            line,
             records: saved.records,
             long_records: saved.long_records,
             bytes: saved.uncompressed_bytes,
@@ -307,6 +351,9 @@ pub struct SavedRecords {
     first: Option<First>,
     last: Option<SavedLast>,
     partial: SavedPartial,
+    /// The unfinished line's validator (absent from checkpoints of earlier releases).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    line: Option<LineValidator>,
 }
 
 #[cfg(test)]

@@ -273,11 +273,49 @@ async fn truncated_and_corrupt_files_are_refused() {
     let err = verify(&[b"not gzip at all"]).await.unwrap_err();
     assert!(err.0.contains("not gzip"), "{err}");
     let err = verify(&[&gzip("plain text\n")]).await.unwrap_err();
-    assert!(err.0.contains("first line is not a JSON record"), "{err}");
+    assert!(
+        err.0.contains("after record 0 is not one JSON object"),
+        "{err}"
+    );
     let err = verify(&[&gzip(&format!("{LOG}plain text\n"))])
         .await
         .unwrap_err();
-    assert!(err.0.contains("last line is not a JSON record"), "{err}");
+    assert!(err.0.contains("is not one JSON object"), "{err}");
+}
+
+/// Every line is verified, not the first and the last: a proxy's error page in the middle of
+/// valid gzip, a JSON array where a record belongs, two records on one line, a record cut short
+/// and a string with a raw control byte are each refused, wherever they sit, however the bytes
+/// are split, and with the line's record number in the message.
+#[tokio::test]
+async fn every_line_is_one_json_object() {
+    let records = LOG.repeat(200);
+    let n = records.lines().count();
+    let bad_lines = [
+        "<html><body><h1>502 Bad Gateway</h1></body></html>",
+        r#"["2099-01-01 00:00:00.000 Z"]"#,
+        r#"{"TS":"2026-11-24 00:00:00.000 Z"}{"TS":"x"}"#,
+        r#"{"TS":"2026-11-24 00:00:00.000 Z","#,
+        "{\"TS\":\"a\u{1}b\"}",
+        "null",
+    ];
+    for bad in bad_lines {
+        let text = format!("{records}{bad}\n{records}");
+        let file = gzip(&text);
+        for chunk in [1 << 20, 4096, 7] {
+            let pieces: Vec<&[u8]> = file.chunks(chunk).collect();
+            let err = verify(&pieces).await.unwrap_err();
+            assert!(
+                err.0
+                    .contains(&format!("after record {n} is not one JSON object")),
+                "{bad:?} in {chunk}-byte pieces: {err}"
+            );
+        }
+    }
+    // Blank lines, and whitespace around a record, are not records and not errors.
+    let text = format!("\n  \r\n{records}\t\n{}", LOG.replace('\n', " \r\n"));
+    let s = verify(&[&gzip(&text)]).await.unwrap();
+    assert_eq!(s.records as usize, n + LOG.lines().count());
 }
 
 #[test]
