@@ -582,6 +582,26 @@ async fn does_not_exist_never_replaces_an_export() {
     );
 }
 
+/// Starts an upload at `key` and writes the copy record of request `request` naming it, as a
+/// copy of that request cut short leaves them; the upload's id.
+async fn record_an_upload(d: &Deps<FakeFauna, MemoryStore>, key: &str, request: &str) -> String {
+    let upload_id = d.store.create_multipart(key).await.unwrap();
+    let record = crate::copy::record::CopyRecord {
+        upload_id: upload_id.clone(),
+        request_id: request.into(),
+        file_size: 0,
+        part_size: 8 << 20,
+        owner: crate::copy::record::Owner::this_process(),
+        checkpoint: None,
+        past_mark: None,
+        file: None,
+    };
+    crate::copy::record::write(&d.store, &copy_record_key(key), &record)
+        .await
+        .unwrap();
+    upload_id
+}
+
 /// A copy paused with a part stored, then Fauna answers 503 for good: the command line runs out
 /// of step retries and ends the export, and lets go of everything it held: the job's upload,
 /// and the upload and record a copy of its request left at the key.
@@ -597,20 +617,7 @@ async fn a_run_that_runs_out_of_retries_lets_go_of_its_uploads() {
     let d = deps((0..20).map(|_| unavailable()).collect());
     let mut job = copy_job(&d);
     let held = d.store.create_multipart(&job.key).await.unwrap();
-    let recorded = d.store.create_multipart(&job.key).await.unwrap();
-    let record = crate::copy::record::CopyRecord {
-        upload_id: recorded.clone(),
-        request_id: "r1".into(),
-        file_size: 0,
-        part_size: 8 << 20,
-        owner: crate::copy::record::Owner::this_process(),
-        checkpoint: None,
-        past_mark: None,
-        file: None,
-    };
-    crate::copy::record::write(&d.store, &copy_record_key(&job.key), &record)
-        .await
-        .unwrap();
+    record_an_upload(&d, &job.key, "r1").await;
     job.upload = Some(crate::job::UploadProgress {
         upload_id: held,
         next_part: 2,
@@ -633,20 +640,7 @@ async fn a_failed_job_lets_go_of_its_request_s_upload_only() {
     let d = deps(Vec::new());
     let mut job = copy_job(&d);
     for (request, expect_gone) in [("r1", true), ("r-other", false)] {
-        let recorded = d.store.create_multipart(&job.key).await.unwrap();
-        let record = crate::copy::record::CopyRecord {
-            upload_id: recorded.clone(),
-            request_id: request.into(),
-            file_size: 0,
-            part_size: 8 << 20,
-            owner: crate::copy::record::Owner::this_process(),
-            checkpoint: None,
-            past_mark: None,
-            file: None,
-        };
-        crate::copy::record::write(&d.store, &copy_record_key(&job.key), &record)
-            .await
-            .unwrap();
+        let recorded = record_an_upload(&d, &job.key, request).await;
         job.step = Step::Failed;
         let after = step(job.clone(), &d, None).await.unwrap();
         assert_eq!(after.step, Step::Failed);
