@@ -67,8 +67,11 @@ athena-template: tools
 ## CHAOS_SEED (default 20261130, printed) decides the faults; CHAOS_HOURS (default 24) the hours
 ## per database. `make test` runs a small version (8 windows, one kill).
 CHAOS_SEED ?= 20261130
+HOSTILE_SEEDS ?= 2000
 chaos: tools
 	CHAOS_SEED=$(CHAOS_SEED) cargo test --all-features --test chaos -- --ignored --nocapture
+	# The hostile Fauna (src/hostile/): 2,000 seeds here, 64 in make test (HOSTILE_SEED=N reruns one).
+	HOSTILE_SEEDS=$(HOSTILE_SEEDS) cargo test --all-features --lib hostile:: -- --nocapture
 
 ## tools: the project's Python virtualenv with moto (local S3) and cargo-lambda
 tools: $(VENV_READY) native-tools nextest-tools

@@ -25,6 +25,8 @@ pub mod config;
 pub mod copy;
 pub mod error;
 pub mod fauna;
+#[cfg(test)]
+mod hostile;
 pub mod input;
 pub mod job;
 pub mod keys;
