@@ -20,14 +20,15 @@ export PATH  := $(CURDIR)/$(VENV)/bin:$(NEXTEST_TOOLS)/bin:$(PATH)
 .PHONY: test demo rss tools native-tools nextest-tools build release deploy invoke clean bench bench-backfill bench-init athena-template chaos fuzz-build
 
 # Settings that would make `make test` check less than all of it; it runs without them.
-SHRINKING_KNOBS := FAULT_MATRIX_ROWS PROPTEST_CASES FUZZ_SECONDS FUZZ_FLAGS
+SHRINKING_KNOBS := FAULT_MATRIX_ROWS PROPTEST_CASES FUZZ_SECONDS FUZZ_FLAGS FUZZ_SEED FUZZ_CORPUS
 
 ## test: every check (format, lints, the SAM template and its transformed form, the strict S3
 ## front's own tests, unit and
 ## end-to-end tests, the state machine run in moto against the real function, the Athena table,
-## view and saved queries on DuckDB over real exports (tests/athena), 30 s of fuzzing the
-## job parser); installs what it needs. It ignores FAULT_MATRIX_ROWS, PROPTEST_CASES, FUZZ_SECONDS
-## and FUZZ_FLAGS (and says so when they are set): a pass means the whole suite ran.
+## view and saved queries on DuckDB over real exports (tests/athena), 30 s each of fuzzing the
+## job parser and the redaction, seed 1); installs what it needs. It ignores FAULT_MATRIX_ROWS,
+## PROPTEST_CASES and the FUZZ_ knobs (and says so when they are set): a pass means the whole
+## suite ran.
 test: tools
 	for knob in $(SHRINKING_KNOBS); do
 	  if [ -n "$${!knob-}" ]; then echo "make test: ignoring $$knob=$${!knob} (the whole suite runs)"; fi
@@ -54,7 +55,9 @@ test: tools
 	cargo build --all-features --bins
 	$(VENV)/bin/python -m unittest discover -s tests/athena
 	if ! wait $$fuzz_build; then cat fuzz/build.log; echo "fuzz: the target did not build"; exit 1; fi
-	env -u FUZZ_SECONDS -u FUZZ_FLAGS $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS) FUZZ_FLAGS='$(TEST_FUZZ_FLAGS)'
+	rm -rf target/fuzz-test-corpus
+	env -u FUZZ_SECONDS -u FUZZ_FLAGS -u FUZZ_SEED -u FUZZ_CORPUS $(MAKE) --no-print-directory fuzz \
+	  FUZZ_SECONDS=$(TEST_FUZZ_SECONDS) FUZZ_FLAGS='$(TEST_FUZZ_FLAGS)' FUZZ_SEED=1 FUZZ_CORPUS=target/fuzz-test-corpus
 
 ## athena-template: rewrite the generated block of infra/template.yaml (the saved queries and the
 ## typed view) from infra/athena/*.sql; tests/athena fails while it is not current
@@ -168,25 +171,30 @@ fuzz-tools:
 fuzz-build: fuzz-tools
 	PATH="$(FUZZ_TOOLS)/bin:$$PATH" RUSTC_BOOTSTRAP=1 cargo fuzz build
 
-## fuzz: the job parser, then the redaction of upstream text (fuzz_targets/redact.rs), under libFuzzer (fuzz/, docs/fuzzing.md) for FUZZ_SECONDS, seeded with
-## events/*.json; new inputs go to fuzz/corpus/job_payload, a crash's input to fuzz/artifacts/ and
-## fails the run. Stable Rust: RUSTC_BOOTSTRAP=1 lets cargo-fuzz pass its nightly-only flags. The
-## whole output goes to fuzz/last-run.log: printed if the run fails, else only its figures.
+## fuzz: the job parser, then the redaction of upstream text (fuzz_targets/redact.rs), under
+## libFuzzer (fuzz/, docs/fuzzing.md) for FUZZ_SECONDS each, seeded with events/*.json and the
+## inputs of past findings (fuzz/regressions/); new inputs go to FUZZ_CORPUS, a crash's input to
+## fuzz/artifacts/ and fails the run. FUZZ_SEED=0 lets libFuzzer draw the seed; make test runs
+## seed 1 from an empty corpus, so a run here is the run CI makes. Stable Rust: RUSTC_BOOTSTRAP=1
+## lets cargo-fuzz pass its nightly-only flags. The whole output goes to fuzz/last-run*.log:
+## printed if the run fails, else only its figures.
 TEST_FUZZ_SECONDS := 30
 TEST_FUZZ_FLAGS   := -max_len=8192 -dict=fuzz/job_payload.dict -print_final_stats=1
 FUZZ_SECONDS ?= $(TEST_FUZZ_SECONDS)
 FUZZ_FLAGS   ?= $(TEST_FUZZ_FLAGS)
+FUZZ_SEED    ?= 0
+FUZZ_CORPUS  ?= fuzz/corpus
+FUZZ_RUN      = PATH="$(FUZZ_TOOLS)/bin:$$PATH" RUSTC_BOOTSTRAP=1 cargo fuzz run
 fuzz: fuzz-tools
-	mkdir -p fuzz/corpus/job_payload
-	echo "fuzz: building and running job_payload for $(FUZZ_SECONDS) s (log: fuzz/last-run.log)"
-	if ! PATH="$(FUZZ_TOOLS)/bin:$$PATH" RUSTC_BOOTSTRAP=1 \
-	  cargo fuzz run job_payload fuzz/corpus/job_payload events -- -max_total_time=$(FUZZ_SECONDS) $(FUZZ_FLAGS) \
+	mkdir -p $(FUZZ_CORPUS)/job_payload $(FUZZ_CORPUS)/redact
+	echo "fuzz: building and running job_payload for $(FUZZ_SECONDS) s, seed $(FUZZ_SEED) (log: fuzz/last-run.log)"
+	if ! $(FUZZ_RUN) job_payload $(FUZZ_CORPUS)/job_payload events -- \
+	  -max_total_time=$(FUZZ_SECONDS) -seed=$(FUZZ_SEED) $(FUZZ_FLAGS) \
 	  >fuzz/last-run.log 2>&1; then cat fuzz/last-run.log; echo "fuzz: FAILED (docs/fuzzing.md: reproduce a crash)"; exit 1; fi
 	grep -E '^(Done |stat::)' fuzz/last-run.log
-	mkdir -p fuzz/corpus/redact
-	echo "fuzz: running redact for $(FUZZ_SECONDS) s (log: fuzz/last-run-redact.log)"
-	if ! PATH="$(FUZZ_TOOLS)/bin:$$PATH" RUSTC_BOOTSTRAP=1 \
-	  cargo fuzz run redact fuzz/corpus/redact -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -dict=fuzz/redact.dict -print_final_stats=1 \
+	echo "fuzz: running redact for $(FUZZ_SECONDS) s, seed $(FUZZ_SEED) (log: fuzz/last-run-redact.log)"
+	if ! $(FUZZ_RUN) redact $(FUZZ_CORPUS)/redact fuzz/regressions/redact -- \
+	  -max_total_time=$(FUZZ_SECONDS) -seed=$(FUZZ_SEED) -max_len=4096 -dict=fuzz/redact.dict -print_final_stats=1 \
 	  >fuzz/last-run-redact.log 2>&1; then cat fuzz/last-run-redact.log; echo "fuzz: FAILED (docs/fuzzing.md: reproduce a crash)"; exit 1; fi
 	grep -E '^(Done |stat::)' fuzz/last-run-redact.log
 

@@ -331,7 +331,11 @@ fn value_end(text: &[u8], from: usize, end: ValueEnd) -> usize {
     while let Some(&byte) = text.get(at) {
         let stops = match byte {
             b'"' | b'\'' => true,
-            b'\\' => matches!(text.get(at + 1), Some(b'"' | b'\'' | b'n' | b'r' | b't')),
+            // An escape ends it, and so does a `\` whose escape a secret's marker replaced.
+            b'\\' => {
+                matches!(text.get(at + 1), Some(b'"' | b'\'' | b'n' | b'r' | b't'))
+                    || text.get(at + 1..).is_some_and(|rest| rest.starts_with(MARKER.as_bytes()))
+            }
             _ => match end {
                 ValueEnd::Line => byte == b'\n' || byte == b'\r',
                 ValueEnd::Parameter => byte == b'&' || byte == b'<' || byte.is_ascii_whitespace(),
@@ -530,6 +534,16 @@ mod tests {
             redact_with("a+/%2B/+/+%2F=b", &["+/+/+/+/="]),
             "a<redacted>b"
         );
+    }
+
+    #[test]
+    fn a_redacted_escape_does_not_move_where_a_value_ends() {
+        // `\r` ends the value (nothing to redact) and begins the secret; once the secret is a
+        // marker, the `\` must still end the value, or redacting again finds more (fuzz).
+        let text = r"Credential=\redentia5l=x";
+        let out = redact_with(text, &["redentia5"]);
+        assert_eq!(out, r"Credential=\<redacted>l=x");
+        assert!(matches!(redact_with(&out, &["redentia5"]), Cow::Borrowed(_)));
     }
 
     #[test]
