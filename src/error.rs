@@ -346,8 +346,8 @@ mod tests {
         );
     }
 
-    /// The error names each Lambda task of the state machines retries (beside Lambda's and
-    /// Step Functions' own).
+    /// The error names each Lambda task of the state machines retries (beside Lambda's, the
+    /// sandbox's and runtime's, and Step Functions' own).
     fn retried_by(definition: &str) -> Vec<BTreeSet<String>> {
         fn walk(value: &Value, found: &mut Vec<BTreeSet<String>>) {
             match value {
@@ -357,7 +357,11 @@ mod tests {
                             .iter()
                             .flat_map(|r| r["ErrorEquals"].as_array().into_iter().flatten())
                             .filter_map(Value::as_str)
-                            .filter(|n| !n.starts_with("Lambda.") && !n.starts_with("States."))
+                            .filter(|n| {
+                                !["Lambda.", "States.", "Sandbox.", "Runtime."]
+                                    .iter()
+                                    .any(|own| n.starts_with(own))
+                            })
                             .map(str::to_owned)
                             .collect();
                         found.push(names);

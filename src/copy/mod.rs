@@ -142,10 +142,17 @@ impl CopyError {
                 e,
                 DownloadError::InsecureUrl { .. } | DownloadError::FileChanged { .. }
             ),
-            CopyError::Store(e) => e.is_retryable(),
+            CopyError::Store(e) => e.is_retryable() || e.is_no_such_upload(),
             CopyError::Corrupt(_) => false,
             CopyError::ChecksumMismatch { .. } | CopyError::UrlNotReady { .. } => true,
         }
+    }
+
+    /// Whether the multipart upload went from under the copy: another run of the same request
+    /// (a step AWS delivered twice) completed it, or another run of the window aborted it. That
+    /// is no failure of the export: the next try finds the request's manifest, or starts over.
+    pub fn is_upload_gone(&self) -> bool {
+        matches!(self, CopyError::Store(e) if e.is_no_such_upload())
     }
 
     /// Whether the file read was not the file to store (corrupt, or another version than the
@@ -177,6 +184,8 @@ pub async fn copy_file<F: FileSource, S: ObjectStore>(
     let mut resume_point = None;
     // The upload of a record this copy found and did not continue: its owner may be running.
     let mut left_alone = None;
+    // Whether that upload is this request's: once this copy's object is stored, it is moot.
+    let mut left_alone_same_request = false;
     match (&plan.resume, found) {
         (Some(progress), Some((rec, etag))) if rec.upload_id == progress.upload_id => {
             copy.file = copy.file.take().or_else(|| rec.identity());
@@ -185,6 +194,7 @@ pub async fn copy_file<F: FileSource, S: ObjectStore>(
         }
         (None, Some((rec, etag))) => {
             left_alone = Some(rec.upload_id.clone());
+            left_alone_same_request = rec.request_id == plan.request_id;
             if let Some(progress) = adopt(store, key, &rec, &plan.request_id).await? {
                 if rec.request_id == plan.request_id {
                     copy.file = rec.identity();
@@ -252,6 +262,11 @@ pub async fn copy_file<F: FileSource, S: ObjectStore>(
             if settled {
                 copy.remove_record().await;
             }
+            if let (Some(other), true, Ok(true)) =
+                (&left_alone, left_alone_same_request, &confirmed)
+            {
+                abort_moot_upload(store, key, other).await;
+            }
             match confirmed {
                 Ok(true) => Ok(CopyOutcome::Stored(stored)),
                 Ok(false) => Ok(CopyOutcome::Superseded(stored)),
@@ -263,6 +278,18 @@ pub async fn copy_file<F: FileSource, S: ObjectStore>(
             }
         }
         Ok(paused) => Ok(paused),
+        Err(cause) if cause.is_upload_gone() => {
+            tracing::warn!(
+                error = %cause,
+                "the upload is gone (another run of this request completed it, or another run of the window aborted it); the next try finds the manifest or starts over"
+            );
+            writer.forget().await;
+            copy.remove_record().await;
+            Ok(CopyOutcome::Interrupted {
+                progress: None,
+                cause,
+            })
+        }
         Err(cause) if cause.is_transient() => {
             let progress = writer.keep().await.map(|progress| UploadProgress {
                 file: copy.file.clone(),
@@ -315,7 +342,11 @@ async fn adopt<S: ObjectStore>(
         }
     }
     if stored == 0 {
-        store.abort_multipart(key, &rec.upload_id).await?;
+        // Nothing to continue. A gone owner's upload is let go; a live one's (a duplicate of
+        // this step may be starting it) is left alone.
+        if rec.owner.is_gone() {
+            store.abort_multipart(key, &rec.upload_id).await?;
+        }
         return Ok(None);
     }
     tracing::info!(
@@ -359,6 +390,22 @@ async fn abort_older_uploads<S: ObjectStore>(
         tracing::info!(upload_id = %older, "aborting an older upload of this key left by a copy cut short");
         if let Err(e) = store.abort_multipart(key, older).await {
             tracing::warn!(error = %e, "could not abort it; the bucket's lifecycle rule will");
+        }
+    }
+}
+
+/// Once this copy's object is stored and confirmed: aborts the upload of the same request that
+/// the copy found in progress and left alone (a duplicate of the step, or a copy cut short that
+/// had stored no part). It can only ever make the object this copy stored. Best effort.
+async fn abort_moot_upload<S: ObjectStore>(store: &S, key: &str, upload_id: &str) {
+    match store.abort_multipart(key, upload_id).await {
+        Ok(()) => tracing::info!(
+            upload_id,
+            "aborted another upload of this request: its object is stored"
+        ),
+        Err(e) if e.is_no_such_upload() => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "could not abort it; the bucket's lifecycle rule will")
         }
     }
 }

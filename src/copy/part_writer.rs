@@ -395,6 +395,13 @@ impl<S: ObjectStore> PartWriter<S> {
         Ok((count, etag))
     }
 
+    /// Stops the parts still uploading and forgets the multipart upload, which is gone.
+    pub(super) async fn forget(&mut self) {
+        self.in_flight.abort_all();
+        while self.in_flight.join_next().await.is_some() {}
+        self.upload_id = None;
+    }
+
     /// Stops the parts still uploading and aborts the multipart upload, if one was started.
     pub(super) async fn abort(&mut self) {
         self.in_flight.abort_all();

@@ -20,6 +20,7 @@ use crate::copy::{CopyError, CopyOutcome, CopyPlan, Stored, copy_file};
 use crate::error::StepError;
 use crate::fauna::{LogState, LogsApi};
 use crate::job::{Job, Step};
+use crate::keys::manifest_key;
 use crate::manifest::Manifest;
 use crate::store::{ObjectStore, crc32c_base64};
 
@@ -29,6 +30,19 @@ pub(super) async fn copy<A: LogsApi, S: ObjectStore>(
     pause_after: Option<Instant>,
 ) -> Result<Job, StepError> {
     let id = request_id(&job)?;
+    if let Some(stored) = stored_already(&deps.store, &job.key, &id).await? {
+        // This step ran before (its answer lost), or a duplicate of it did, and the copy
+        // completed: nothing is read again, and what this job still holds is let go.
+        tracing::info!(key = %job.key, "this request's file is stored already, with its manifest");
+        if job.upload.is_some() {
+            abandon_upload(&mut job, deps).await;
+        }
+        job.step = Step::Done;
+        job.bytes = Some(stored.bytes);
+        job.records = Some(stored.records);
+        job.wait_seconds = 0;
+        return Ok(job);
+    }
     let status = deps.api.status(&id, job.scope.region_group()).await?;
     check_same_window(&job, &status)?;
     if status.state != LogState::Complete {
@@ -130,6 +144,37 @@ pub(super) async fn copy<A: LogsApi, S: ObjectStore>(
             }
             Ok(done(job, &stored))
         }
+    }
+}
+
+/// What the manifest of a stored window says of it.
+#[derive(serde::Deserialize)]
+struct ManifestOf {
+    request_id: String,
+    key: Option<String>,
+    bytes: u64,
+    records: u64,
+}
+
+/// The window's manifest, when it is request `id`'s and the object it describes is at the key:
+/// that request's copy completed. (A manifest that cannot be read is no proof: the copy runs.)
+async fn stored_already<S: ObjectStore>(
+    store: &S,
+    key: &str,
+    id: &str,
+) -> Result<Option<ManifestOf>, StepError> {
+    let Some((body, _)) = store.get_object(&manifest_key(key)).await? else {
+        return Ok(None);
+    };
+    let Ok(manifest) = serde_json::from_slice::<ManifestOf>(&body) else {
+        return Ok(None);
+    };
+    if manifest.request_id != id {
+        return Ok(None);
+    }
+    match &manifest.key {
+        Some(object) if store.head(object).await?.is_none() => Ok(None),
+        _ => Ok(Some(manifest)),
     }
 }
 

@@ -657,3 +657,83 @@ async fn a_failed_job_lets_go_of_its_request_s_upload_only() {
         );
     }
 }
+
+/// A step delivered twice, or run again after its answer was lost: once the request's copy is
+/// stored with its manifest, a copy step of that request answers `done` from the manifest. It
+/// asks Fauna nothing, reads no byte of the file, and lets go of the upload it still held.
+#[tokio::test]
+async fn a_copy_step_of_a_stored_request_is_done_from_its_manifest() {
+    let d = deps(vec![
+        complete("r1", "http://127.0.0.1:1/f?sig=1", TimeDelta::hours(1)),
+        complete("r2", "http://127.0.0.1:1/f?sig=2", TimeDelta::hours(1)),
+    ]);
+    let first = copy_job(&d);
+    let done = step(first.clone(), &d, None).await.unwrap();
+    assert_eq!(done.step, Step::Done);
+    let calls = d.api.calls.lock().unwrap().len();
+    let mut stale = first;
+    stale.upload = Some(crate::job::UploadProgress {
+        upload_id: d.store.create_multipart(&stale.key).await.unwrap(),
+        next_part: 2,
+        offset: 8 << 20,
+        part_size: 8 << 20,
+        file: None,
+    });
+    let again = step(stale, &d, None).await.unwrap();
+    assert_eq!(
+        (again.step, again.bytes, again.records),
+        (Step::Done, done.bytes, done.records)
+    );
+    assert_eq!(
+        d.api.calls.lock().unwrap().len(),
+        calls,
+        "Fauna or the file was asked again"
+    );
+    assert!(d.store.state.lock().unwrap().uploads.is_empty());
+    // Another request's manifest proves nothing for this one: its copy runs.
+    let mut other = copy_job(&d);
+    other.request_id = Some("r2".into());
+    assert_eq!(step(other, &d, None).await.unwrap().step, Step::Done);
+    let asked = d.api.calls.lock().unwrap()[calls..].to_vec();
+    assert_eq!(
+        asked,
+        ["status r2 us-std", "download http://127.0.0.1:1/f?sig=2 0"]
+    );
+}
+
+/// Two copies of one request on one upload (Step Functions retried a step still running): the
+/// one that completes second finds the upload gone (S3's 404 NoSuchUpload). That is no failure:
+/// the step tries again after the poll interval, holding nothing, and the next try is `done`
+/// from the manifest the other copy wrote, without reading the file again.
+#[tokio::test]
+async fn a_copy_whose_upload_goes_from_under_it_is_not_a_failure() {
+    let mut d = deps(vec![
+        complete("r1", "http://127.0.0.1:1/f?sig=1", TimeDelta::hours(1)),
+        complete("r1", "http://127.0.0.1:1/f?sig=1", TimeDelta::hours(1)),
+    ]);
+    d.api.file = log_file(4000);
+    d.config.part_size = 16 << 10;
+    assert!(d.api.file.len() > 4 * d.config.part_size);
+    d.store.state.lock().unwrap().vanish_at_part = Some(3);
+    let job = step(copy_job(&d), &d, None).await.unwrap();
+    assert_eq!(
+        (job.step, job.copy_failures),
+        (Step::Copy, 1),
+        "{:?}",
+        job.error
+    );
+    assert!(job.error.is_none() && job.upload.is_none());
+    {
+        let st = d.store.state.lock().unwrap();
+        assert!(st.uploads.is_empty(), "{:?}", st.uploads.keys());
+        assert!(st.objects.is_empty(), "{:?}", st.objects.keys());
+    }
+    // The other copy's object and manifest, as it leaves them.
+    let winner = copy_job(&d);
+    let stored = step(winner, &d, None).await.unwrap();
+    assert_eq!(stored.step, Step::Done);
+    let calls = d.api.calls.lock().unwrap().len();
+    let after = step(job, &d, None).await.unwrap();
+    assert_eq!((after.step, after.records), (Step::Done, stored.records));
+    assert_eq!(d.api.calls.lock().unwrap().len(), calls);
+}

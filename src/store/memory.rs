@@ -25,6 +25,9 @@ pub struct MemoryState {
     pub parts_uploaded: u32,
     pub max_part_len: usize,
     pub fail_part: Option<i32>,
+    /// When part N arrives, the upload is gone (another run completed or aborted it): that part
+    /// and everything after it on the upload answer NoSuchUpload.
+    pub vanish_at_part: Option<i32>,
     /// ListParts lists no part checksums (as moto does).
     pub unlisted_checksums: bool,
     pub next_id: u32,
@@ -109,6 +112,10 @@ impl ObjectStore for MemoryStore {
         let mut s = self.state.lock().unwrap();
         if s.fail_part == Some(number) {
             return Err(fail("UploadPart", key, "InternalError"));
+        }
+        if s.vanish_at_part == Some(number) {
+            s.vanish_at_part = None;
+            s.uploads.remove(upload_id);
         }
         s.max_part_len = s.max_part_len.max(body.len());
         s.parts_uploaded += 1;
