@@ -21,12 +21,17 @@ what real S3 does there, so that a test that passes against it means what it see
   FULL_OBJECT`. DeleteObject forgets it.
 - **ListParts** lists each part's ChecksumCRC32C, and the upload's ChecksumAlgorithm and
   ChecksumType; its root element is ListPartsResult (moto 5.2.5 says ListPartsResponse).
+- **An upload that is not in progress is NoSuchUpload.** UploadPart, ListParts,
+  CompleteMultipartUpload and AbortMultipartUpload on an upload id that the front did not see
+  created for that bucket and key, or saw completed or aborted, are answered 404 NoSuchUpload
+  (moto answers some of them 500, and a retried completion 200). Uploads are known by what
+  passed through the front, so one created before the front started is unknown.
 - **DeleteObject honours `If-Match`** (an ETag, or `*`), as S3's conditional deletes do: 412
   when another object is at the key, 404 when none is.
-- **Writes to one key are serialised** (PutObject, CompleteMultipartUpload, DeleteObject), so of
-  two concurrent `If-None-Match: *` writes exactly one succeeds, as on S3. moto evaluates the
-  preconditions of PutObject itself (412 PreconditionFailed; `If-Match` on a missing key 404
-  NoSuchKey, as S3 documents) but not atomically.
+- **Writes to one key are serialised** (PutObject, CompleteMultipartUpload, DeleteObject, and
+  AbortMultipartUpload), so of two concurrent `If-None-Match: *` writes exactly one succeeds, as
+  on S3. moto evaluates the preconditions of PutObject itself (412 PreconditionFailed;
+  `If-Match` on a missing key 404 NoSuchKey, as S3 documents) but not atomically.
 - **Expected bucket owner**: once a bucket's owner is set, a request whose
   `x-amz-expected-bucket-owner` names another account is answered 403 AccessDenied.
 
@@ -247,6 +252,11 @@ class S3Error(Exception):
         ).encode()
         headers = [("Content-Type", "application/xml"), ("x-amz-request-id", self.request_id)]
         return Answer(self.status, headers, body).with_length()
+
+
+def no_such_upload(request):
+    """S3's answer to an upload request whose upload id names no upload in progress."""
+    return S3Error(404, "NoSuchUpload", UploadId=request.param("uploadId") or "")
 
 
 # --- requests and answers ------------------------------------------------------------------
@@ -596,7 +606,9 @@ class Upload:
     algorithm: str | None = None
     checksum_type: str | None = None
     parts: dict = field(default_factory=dict)
-    completed_etag: str | None = None
+    bucket: str | None = None
+    key: str | None = None
+    ended: str | None = None  # "completed" or "aborted": no longer an upload in progress
 
     @property
     def lists_crc32c(self):
@@ -604,8 +616,8 @@ class Upload:
 
 
 class Ledger:
-    """Multipart uploads (by upload id) with their parts' CRC32Cs, and the CRC32C of each
-    object written through the front (by bucket and key)."""
+    """Multipart uploads (by upload id) with their parts' CRC32Cs, and whether each is still in
+    progress, and the CRC32C of each object written through the front (by bucket and key)."""
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -621,18 +633,35 @@ class Ledger:
             upload = self.uploads.get(upload_id)
             return None if upload is None else dataclasses.replace(upload, parts=dict(upload.parts))
 
-    def part_uploaded(self, upload_id, number, part):
+    def in_progress(self, upload_id, bucket, key):
+        """Whether the id names an upload in progress of this bucket and key: created through
+        the front, and neither completed nor aborted since."""
         with self.lock:
-            self.uploads.setdefault(upload_id, Upload()).parts[number] = part
+            upload = self.uploads.get(upload_id)
+            return (
+                upload is not None
+                and upload.ended is None
+                and (upload.bucket, upload.key) == (bucket, key)
+            )
 
-    def upload_completed(self, upload_id, etag):
+    def part_uploaded(self, upload_id, number, part):
+        """(A part that moto took just before its upload ended is not recorded.)"""
         with self.lock:
-            if upload_id in self.uploads:
-                self.uploads[upload_id].completed_etag = etag
+            upload = self.uploads.get(upload_id)
+            if upload is not None and upload.ended is None:
+                upload.parts[number] = part
+
+    def upload_completed(self, upload_id):
+        self._ended(upload_id, "completed")
 
     def upload_aborted(self, upload_id):
+        self._ended(upload_id, "aborted")
+
+    def _ended(self, upload_id, how):
+        """Its id names no upload in progress any more (the record stays, to say so)."""
         with self.lock:
-            self.uploads.pop(upload_id, None)
+            if upload_id in self.uploads:
+                self.uploads[upload_id].ended = how
 
     def object_written(self, bucket, key, crc):
         """A new object at the key: with the CRC32C S3 reports for it, or None for none."""
@@ -1259,8 +1288,19 @@ class Front:
                 self.ledger.object_written(request.bucket, request.key, crc)
         return answer
 
+    def require_upload_in_progress(self, request):
+        """404 NoSuchUpload unless the request's upload id names an upload in progress."""
+        if not self.ledger.in_progress(request.param("uploadId"), request.bucket, request.key):
+            raise no_such_upload(request)
+
     def serve_upload_part(self, request, received, _spec):
+        self.require_upload_in_progress(request)
         answer = self.forward(request, received)
+        if answer.status >= 500:
+            # moto answers 500 when the upload was completed or aborted while the part was on
+            # its way; both hold the key's lock until the ledger knows.
+            with self.key_locks(request.bucket, request.key):
+                self.require_upload_in_progress(request)
         if answer.ok:
             part = Part(
                 received.crc32c,
@@ -1277,23 +1317,29 @@ class Front:
         upload_id = xml_text(answer.body, "UploadId") if answer.ok else None
         if upload_id:
             upload = Upload(
-                request.header("x-amz-checksum-algorithm"), request.header("x-amz-checksum-type")
+                request.header("x-amz-checksum-algorithm"),
+                request.header("x-amz-checksum-type"),
+                bucket=request.bucket,
+                key=request.key,
             )
             self.ledger.upload_created(upload_id, upload)
         return answer
 
     def serve_complete_multipart_upload(self, request, received, _spec):
         upload_id = request.param("uploadId")
+        self.require_upload_in_progress(request)
         upload = self.ledger.upload(upload_id)
         crc = None
         if upload is not None:
             crc = full_object_crc32c(upload_id, upload, completed_parts(received.payload))
             self.check_full_object_claim(request, upload, crc)
         with self.key_locks(request.bucket, request.key):
-            self.check_if_match(request, upload)
+            # Again under the lock: a concurrent completion or abort of the upload may have won.
+            self.require_upload_in_progress(request)
+            self.check_if_match(request)
             answer = self.forward(request, received)
             if answer.ok:
-                self.ledger.upload_completed(upload_id, xml_text(answer.body, "ETag"))
+                self.ledger.upload_completed(upload_id)
                 reported = upload is not None and reports_full_object_crc32c(request, upload)
                 self.ledger.object_written(request.bucket, request.key, crc if reported else None)
         return answer
@@ -1305,18 +1351,16 @@ class Front:
         if mismatch and is_full_object(request, upload):
             raise S3Error(400, "BadDigest")
 
-    def check_if_match(self, request, upload):
+    def check_if_match(self, request):
         """S3's If-Match on CompleteMultipartUpload (moto ignores it): 404 NoSuchKey without an
-        object, 412 PreconditionFailed when its ETag differs. A retried completion of the same
-        upload finds its own object and passes, as moto's idempotent completion does."""
+        object, 412 PreconditionFailed when its ETag differs. (A retried completion of an upload
+        already completed never gets here: it is NoSuchUpload.)"""
         expected = request.header("If-Match")
         if not expected:
             return
         current = self.current_etag(request)
         if current is None:
             raise S3Error(404, "NoSuchKey", Key=request.key)
-        if upload is not None and unquoted(current) == unquoted(upload.completed_etag):
-            return
         if unquoted(expected) != unquoted(current):
             raise S3Error(412, "PreconditionFailed", Condition="If-Match")
 
@@ -1334,12 +1378,17 @@ class Front:
         return answer.header("ETag") if answer.ok else None
 
     def serve_abort_multipart_upload(self, request, received, _spec):
-        answer = self.forward(request, received)
-        if answer.ok:
-            self.ledger.upload_aborted(request.param("uploadId"))
+        # Under the key's lock, as a completion is, so that of the two exactly one finds the
+        # upload in progress, and the ledger knows before the lock is released.
+        with self.key_locks(request.bucket, request.key):
+            self.require_upload_in_progress(request)
+            answer = self.forward(request, received)
+            if answer.ok:
+                self.ledger.upload_aborted(request.param("uploadId"))
         return answer
 
     def serve_list_parts(self, request, received, spec):
+        self.require_upload_in_progress(request)
         answer = self.forward(request, received)
         upload = self.ledger.upload(request.param("uploadId"))
         if answer.ok and upload is not None:

@@ -926,6 +926,141 @@ class ConditionalWriteTest(FrontTest):
             self.assertEqual(sorted(f.result() for f in futures), ["PreconditionFailed", "ok"])
 
 
+class UploadNotInProgressTest(FrontTest):
+    """UploadPart, ListParts, CompleteMultipartUpload and AbortMultipartUpload on an upload id
+    that names no upload in progress are 404 NoSuchUpload, as on S3 (moto answers UploadPart,
+    and a completion of an aborted upload, 500, and a repeated completion 200)."""
+
+    OPERATIONS = (
+        "upload_part",
+        "list_parts",
+        "complete_multipart_upload",
+        "abort_multipart_upload",
+    )
+
+    def calls(self, key, upload_id, parts):
+        """A raw request of each operation on the upload: (status, headers, body)."""
+        path = f"/{self.bucket}/{key}?uploadId={upload_id}"
+        body = b"more"
+        completion = "".join(
+            f"<Part><PartNumber>{p['PartNumber']}</PartNumber><ETag>{p['ETag']}</ETag></Part>"
+            for p in parts
+        )
+        return {
+            "upload_part": lambda: s3_request(
+                "PUT", f"{path}&partNumber=3", body, {"x-amz-checksum-crc32c": b64crc(body)}
+            ),
+            "list_parts": lambda: s3_request("GET", path),
+            "complete_multipart_upload": lambda: s3_request(
+                "POST",
+                path,
+                f"<CompleteMultipartUpload>{completion}</CompleteMultipartUpload>".encode(),
+            ),
+            "abort_multipart_upload": lambda: s3_request("DELETE", path),
+        }
+
+    def assert_no_such_upload(self, answer, upload_id):
+        """S3's answer: 404, an Error document with code NoSuchUpload, its message, the upload
+        id, and a RequestId that the x-amz-request-id header repeats."""
+        status, headers, body = answer
+        self.assertEqual(status, 404, body)
+        self.assertEqual(headers.get("content-type"), "application/xml")
+        root = ET.fromstring(body)
+        self.assertEqual((root.tag, root.findtext("Code")), ("Error", "NoSuchUpload"))
+        self.assertEqual(root.findtext("Message"), moto_server.MESSAGES["NoSuchUpload"])
+        self.assertEqual(root.findtext("UploadId"), upload_id)
+        self.assertTrue(root.findtext("RequestId") and root.findtext("HostId"))
+        self.assertEqual(headers.get("x-amz-request-id"), root.findtext("RequestId"))
+
+    def assert_every_operation_is_no_such_upload(self, key, upload_id, parts):
+        for op, call in self.calls(key, upload_id, parts).items():
+            with self.subTest(op):
+                self.assert_no_such_upload(call(), upload_id)
+        # Each was answered by the front, not by a fault, and nothing reached moto's upload.
+        answered = [r for r in stats(self.bucket)["requests"] if r["operation"] in self.OPERATIONS]
+        self.assertEqual(
+            [(r["operation"], r["status"]) for r in answered[-4:]],
+            [(op, 404) for op in self.calls(key, upload_id, parts)],
+        )
+
+    def test_a_completed_upload(self):
+        upload_id, parts, whole = self.two_part_upload("m")
+        self.complete("m", upload_id, parts)
+        self.assert_every_operation_is_no_such_upload("m", upload_id, parts)
+        # The completed object is untouched by all that.
+        self.assertEqual(self.s3.get_object(Bucket=self.bucket, Key="m")["Body"].read(), whole)
+        self.assertEqual(self.head_crc("m"), (b64crc(whole), "FULL_OBJECT"))
+
+    def test_an_aborted_upload(self):
+        upload_id, parts, _ = self.two_part_upload("m")
+        self.s3.abort_multipart_upload(Bucket=self.bucket, Key="m", UploadId=upload_id)
+        self.assert_every_operation_is_no_such_upload("m", upload_id, parts)
+        self.assertFalse(self.exists("m"))
+        self.assertNotIn(upload_id, self.open_uploads())
+
+    def test_an_unknown_upload_or_another_keys_upload(self):
+        self.assert_every_operation_is_no_such_upload("m", "no-such-upload-id", [])
+        upload_id, parts, _ = self.two_part_upload("m")
+        self.assert_every_operation_is_no_such_upload("other", upload_id, parts)
+        # The upload of "m" is still in progress, with its two parts.
+        listed = self.s3.list_parts(Bucket=self.bucket, Key="m", UploadId=upload_id)["Parts"]
+        self.assertEqual([p["PartNumber"] for p in listed], [1, 2])
+        self.complete("m", upload_id, parts)
+        self.assertTrue(self.exists("m"))
+
+    def test_an_upload_in_progress_serves_every_operation(self):
+        upload_id, parts, whole = self.two_part_upload("m")
+        calls = self.calls("m", upload_id, parts)
+
+        status, headers, _ = calls["upload_part"]()  # part 3, "more", listed but not completed
+        self.assertEqual(status, 200)
+        self.assertTrue(headers.get("etag"))
+        status, _, body = calls["list_parts"]()
+        self.assertEqual(status, 200, body)
+        root = ET.fromstring(body)
+        numbers = [p.findtext(f"{S3_NS}PartNumber") for p in root.iter(f"{S3_NS}Part")]
+        self.assertEqual(numbers, ["1", "2", "3"])
+        status, _, body = calls["complete_multipart_upload"]()
+        root = ET.fromstring(body)
+        self.assertEqual((status, root.tag), (200, f"{S3_NS}CompleteMultipartUploadResult"))
+        self.assertEqual(self.s3.get_object(Bucket=self.bucket, Key="m")["Body"].read(), whole)
+
+        other = self.create_upload("n")
+        self.upload_part("n", other, 1, b"n")
+        status, _, body = self.calls("n", other, [])["abort_multipart_upload"]()
+        self.assertEqual(status, 204, body)
+        self.assertEqual(self.open_uploads(), [])
+
+    def test_an_upload_ended_while_a_part_was_with_moto(self):
+        """moto's 500 to an UploadPart whose upload was aborted meanwhile is NoSuchUpload (in
+        process, with moto replaced by a stub that aborts the upload as it answers)."""
+        from werkzeug.test import Client
+
+        created_body = (
+            b"<InitiateMultipartUploadResult><UploadId>u1</UploadId>"
+            b"</InitiateMultipartUploadResult>"
+        )
+
+        def stub(environ, start_response):
+            if "uploads" in environ["QUERY_STRING"]:
+                start_response("200 OK", [("Content-Type", "application/xml")])
+                return [created_body]
+            front.ledger.upload_aborted("u1")  # the abort won the race
+            start_response("500 Internal Server Error", [("Content-Type", "text/html")])
+            return [b"<h1>KeyError</h1>"]
+
+        front = moto_server.Front(stub)
+        client = Client(front)
+        auth = {"Authorization": AUTHORIZATION}
+        created = client.post("/b/k?uploads", headers=auth)
+        self.assertEqual(created.status_code, 200)
+        answer = client.put("/b/k?partNumber=1&uploadId=u1", data=b"x", headers=auth)
+        self.assert_no_such_upload(
+            (answer.status_code, {k.lower(): v for k, v in answer.headers.items()}, answer.data),
+            "u1",
+        )
+
+
 class XmlTest(FrontTest):
     def test_answers_parse_as_s3_xml(self):
         status, headers, body = s3_request(
