@@ -334,7 +334,9 @@ fn value_end(text: &[u8], from: usize, end: ValueEnd) -> usize {
             // An escape ends it, and so does a `\` whose escape a secret's marker replaced.
             b'\\' => {
                 matches!(text.get(at + 1), Some(b'"' | b'\'' | b'n' | b'r' | b't'))
-                    || text.get(at + 1..).is_some_and(|rest| rest.starts_with(MARKER.as_bytes()))
+                    || text
+                        .get(at + 1..)
+                        .is_some_and(|rest| rest.starts_with(MARKER.as_bytes()))
             }
             _ => match end {
                 ValueEnd::Line => byte == b'\n' || byte == b'\r',
@@ -543,7 +545,10 @@ mod tests {
         let text = r"Credential=\redentia5l=x";
         let out = redact_with(text, &["redentia5"]);
         assert_eq!(out, r"Credential=\<redacted>l=x");
-        assert!(matches!(redact_with(&out, &["redentia5"]), Cow::Borrowed(_)));
+        assert!(matches!(
+            redact_with(&out, &["redentia5"]),
+            Cow::Borrowed(_)
+        ));
     }
 
     #[test]
