@@ -328,7 +328,19 @@ async fn backfill(args: BackfillArgs) -> ExitCode {
                 .map(|job| (job.key.as_str(), Outcome::Skipped)),
         )
         .collect();
-    let summary = Summary::of(outcomes.iter().map(|(k, o)| (*k, o)));
+    // With a failed window, the report of every window goes to the bucket, as the state
+    // machine's Summarize writes it.
+    let owned: Vec<(String, Outcome)> = outcomes
+        .iter()
+        .map(|(key, outcome)| ((*key).to_owned(), outcome.clone()))
+        .collect();
+    let summary = match backfill::summarize(&owned, &deps.store, &deps.config.rules.prefix).await {
+        Ok(summary) => summary,
+        Err(e) => {
+            eprintln!("error: could not write the backfill's report: {e}");
+            Summary::of(outcomes.iter().map(|(k, o)| (*k, o)))
+        }
+    };
     print_table(&finished, &skipped);
     println!("{}", summary.summary);
     eprintln!(

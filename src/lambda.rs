@@ -113,6 +113,7 @@ async fn export_step<A: LogsApi, S: ObjectStore>(
     deadline: Option<Instant>,
 ) -> Result<Job, StepError> {
     let before = job.step;
+    let scope = job.scope.clone();
     let started = Instant::now();
     let result = step(job, deps, deadline).await;
     match &result {
@@ -122,6 +123,10 @@ async fn export_step<A: LogsApi, S: ObjectStore>(
         }
         Err(e) => {
             tracing::error!(step = %before, error_type = e.error_type(), error = %e, "step failed");
+            println!(
+                "{}",
+                metrics::failed_step_line(&scope, before, e.error_type(), started.elapsed())
+            );
         }
     }
     result

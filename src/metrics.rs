@@ -4,7 +4,8 @@
 //!
 //! | metric | unit | when |
 //! |---|---|---|
-//! | `StepDuration` | Milliseconds | every step |
+//! | `StepDuration` | Milliseconds | every step, a failed one too |
+//! | `StepFailures` | Count | a step that failed (its `ErrorType` beside it) |
 //! | `Polls` | Count | every step (the current request's polls so far) |
 //! | `Bytes`, `Records` | Bytes, Count | the step that finished the export |
 //! | `ExportLag` | Seconds | the same: from the window's end to the logs being stored |
@@ -15,6 +16,7 @@ use chrono::Utc;
 use serde_json::{Map, Value, json};
 
 use crate::job::{Job, Step};
+use crate::scope::Scope;
 
 pub const NAMESPACE: &str = "FaunaLogsExport";
 
@@ -32,6 +34,35 @@ pub fn step_line(job: &Job, before: Step, duration: Duration) -> String {
         let lag = (Utc::now() - job.time_end).num_seconds().max(0);
         metrics.push(("ExportLag", "Seconds", json!(lag)));
     }
+    emf_line(&job.scope, before, job.step.as_str(), &metrics, None)
+}
+
+/// The EMF line for a step that failed with `error_type` after `duration`: the slow steps an
+/// operator looks for are often the ones that fail.
+pub fn failed_step_line(
+    scope: &Scope,
+    before: Step,
+    error_type: &str,
+    duration: Duration,
+) -> String {
+    let metrics = [
+        (
+            "StepDuration",
+            "Milliseconds",
+            json!(duration.as_millis() as u64),
+        ),
+        ("StepFailures", "Count", json!(1)),
+    ];
+    emf_line(scope, before, "error", &metrics, Some(error_type))
+}
+
+fn emf_line(
+    scope: &Scope,
+    before: Step,
+    next: &str,
+    metrics: &[(&str, &str, Value)],
+    error_type: Option<&str>,
+) -> String {
     let mut line = Map::new();
     line.insert(
         "_aws".into(),
@@ -44,11 +75,14 @@ pub fn step_line(job: &Job, before: Step, duration: Duration) -> String {
             }],
         }),
     );
-    line.insert("Scope".into(), Value::String(job.scope.to_string()));
+    line.insert("Scope".into(), Value::String(scope.to_string()));
     line.insert("Step".into(), Value::String(before.as_str().into()));
-    line.insert("NextStep".into(), Value::String(job.step.as_str().into()));
+    line.insert("NextStep".into(), Value::String(next.into()));
+    if let Some(error_type) = error_type {
+        line.insert("ErrorType".into(), Value::String(error_type.into()));
+    }
     for (name, _, value) in metrics {
-        line.insert(name.into(), value);
+        line.insert((*name).into(), value.clone());
     }
     Value::Object(line).to_string()
 }
@@ -93,6 +127,32 @@ mod tests {
         assert_eq!(
             (line["Step"].as_str(), line["NextStep"].as_str()),
             (Some("copy"), Some("done"))
+        );
+    }
+
+    #[test]
+    fn a_failed_step_reports_its_duration_and_error_type() {
+        let scope = Scope::Database("us-std/A".into());
+        let line = failed_step_line(&scope, Step::Copy, "S3Unavailable", Duration::from_secs(3));
+        let line: Value = serde_json::from_str(&line).unwrap();
+        let names: Vec<&str> = line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["StepDuration", "StepFailures"]);
+        assert_eq!(
+            (line["StepDuration"].as_u64(), line["StepFailures"].as_u64()),
+            (Some(3000), Some(1))
+        );
+        assert_eq!(
+            (
+                line["Step"].as_str(),
+                line["NextStep"].as_str(),
+                line["ErrorType"].as_str()
+            ),
+            (Some("copy"), Some("error"), Some("S3Unavailable"))
         );
     }
 }

@@ -101,12 +101,32 @@ async fn a_backfill_exports_every_window_names_the_failed_one_and_resumes() {
         "{}",
         first.stderr
     );
+    // The report of every window, named in the summary line, as the state machine writes it.
+    let report_key = keys(&s3().await, &bucket)
+        .await
+        .into_iter()
+        .find(|k| k.contains("_reports/backfill-"))
+        .expect("a report of the failed backfill");
+    assert!(
+        summary_line(&first).contains(&format!("s3://{bucket}/{report_key}")),
+        "{}",
+        first.stdout
+    );
+    let body = object(&s3().await, &bucket, &report_key)
+        .await
+        .expect("the report is stored");
+    let report: serde_json::Value = serde_json::from_slice(&body).expect("the report is JSON");
+    assert_eq!(
+        (report["done"].as_u64(), report["failed"].as_u64()),
+        (Some(5), Some(1))
+    );
+    assert_eq!(report["windows"].as_array().map(Vec::len), Some(6));
     let stored_first = objects(&bucket).await;
     assert_eq!(stored_first.len(), 5);
     assert_eq!(
         keys(&s3().await, &bucket).await.len(),
-        10,
-        "5 objects and their manifests"
+        11,
+        "5 objects, their manifests and the report"
     );
     assert_objects_match_the_source(&sim, &bucket).await;
     assert_eq!(log_requests(&sim).await, 6);

@@ -171,6 +171,16 @@ async fn one_export_step_by_step_through_the_lambda_runtime() {
         "{output}"
     );
     assert!(output.contains("FaunaRequestRejected"), "{output}");
+    // Each failed step (the two step fixtures) prints its metric line too.
+    assert_eq!(
+        output
+            .lines()
+            .filter(|l| l.contains(r#""ErrorType":"FaunaRequestRejected""#)
+                && l.contains(r#""StepFailures":1"#))
+            .count(),
+        2,
+        "one metric line per failed step:\n{output}"
+    );
     assert!(output.contains("WindowTooLong"), "{output}");
     assert!(output.contains("DEBUG"), "{output}");
     assert_no_secret("the function's output", &output, Some(&signature));
