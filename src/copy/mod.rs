@@ -1176,6 +1176,71 @@ mod tests {
         assert!(took <= bound, "{took:?} > {bound:?}");
     }
 
+    /// A copy cut short before its first pause leaves parts and a record without a checkpoint:
+    /// the next copy reads the file again from byte 0, checking the stored parts. Its time up,
+    /// it pauses at a checkpoint among them (asked at each part it reads again) rather than
+    /// only once it reaches the last stored byte, so a re-read longer than a step still moves
+    /// on; and no part is uploaded twice.
+    #[tokio::test]
+    async fn a_reread_of_the_stored_parts_can_pause_before_it_reaches_them() {
+        let bytes = log_file(5000);
+        let store = MemoryStore::default();
+        let mut progress = paused_copy(&store, &bytes).await;
+        while progress.next_part <= 12 {
+            let paused = copy(
+                &mut MemoryFile::new(bytes.clone()),
+                &store,
+                plan(Some(progress), true),
+            )
+            .await
+            .unwrap();
+            let CopyOutcome::Paused(p) = paused else {
+                panic!("expected a pause, got {paused:?}")
+            };
+            progress = p;
+        }
+        let mark = progress.offset;
+        let key = copy_record_key("k");
+        let (mut rec, _) = record::read(&store, &key).await.unwrap().unwrap();
+        rec.checkpoint = None;
+        rec.past_mark = None;
+        record::write(&store, &key, &rec).await.unwrap();
+        let outcome = copy(
+            &mut MemoryFile::new(bytes.clone()),
+            &store,
+            plan(None, true),
+        )
+        .await
+        .unwrap();
+        assert!(matches!(outcome, CopyOutcome::Paused(_)), "{outcome:?}");
+        let (rec, _) = record::read(&store, &key).await.unwrap().unwrap();
+        let at = rec.checkpoint.map(|c| c.offset);
+        assert!(
+            at.is_some_and(|at| at < mark),
+            "paused at {at:?}, the mark is {mark}"
+        );
+        let mut resume = match outcome {
+            CopyOutcome::Paused(p) => Some(p),
+            _ => None,
+        };
+        let s = loop {
+            match copy(
+                &mut MemoryFile::new(bytes.clone()),
+                &store,
+                plan(resume.take(), true),
+            )
+            .await
+            .unwrap()
+            {
+                CopyOutcome::Paused(p) => resume = Some(p),
+                CopyOutcome::Stored(s) => break s,
+                other => panic!("unexpected {other:?}"),
+            }
+        };
+        assert_eq!(s.summary.records, 5000);
+        assert_stored_once(&store, &bytes);
+    }
+
     #[tokio::test]
     async fn a_resume_whose_upload_is_gone_starts_over() {
         let bytes = log_file(1000);

@@ -157,8 +157,9 @@ pub(super) enum Pumped {
     Paused(Option<ResumePoint>),
 }
 
-/// The verifier's checkpoints as the copy asks for them: one after each part, so that a pause
-/// always has a recent one, and one when the copy is to pause.
+/// The verifier's checkpoints as the copy asks for them: one after each part (sent, or read
+/// again below the mark), so that a pause always has a recent one, and one when the copy is to
+/// pause.
 #[derive(Default)]
 struct Checkpoints {
     waiting: Option<Pin<Box<dyn Future<Output = Option<Checkpoint>> + Send>>>,
@@ -347,6 +348,7 @@ pub(super) async fn pump<F: super::FileSource, S: ObjectStore>(
                 Ok(Some(Ok(chunk))) => chunk,
             };
             let end = pos + chunk.len() as u64;
+            let crossed_a_part = end / writer.part_size() > pos / writer.part_size();
             reading.check_past_mark(pos, &chunk, &file.url)?;
             if end > reading.verify_from {
                 let skip = usize::try_from(reading.verify_from.saturating_sub(pos)).unwrap_or(0);
@@ -367,6 +369,10 @@ pub(super) async fn pump<F: super::FileSource, S: ObjectStore>(
             }
             if sent_part {
                 checkpoints.ask(reading.verifier.checkpoint_at_or_after(writer.mark()));
+            } else if crossed_a_part && pos <= writer.mark() {
+                // Reading the stored parts again (a copy cut short before its first pause): a
+                // checkpoint at each of them too, so that a pause need not wait for the mark.
+                checkpoints.ask(reading.verifier.checkpoint_at_or_after(pos));
             }
             let time_is_up = pause_after.is_some_and(|t| Instant::now() >= t);
             // A pause is worth it while more than a part is left; less is finished now. And a
@@ -377,7 +383,8 @@ pub(super) async fn pump<F: super::FileSource, S: ObjectStore>(
             let moved_on = pos.saturating_sub(step_start) >= writer.part_size();
             if time_is_up && more_than_a_part_left && moved_on && writer.upload_id().is_some() {
                 checkpoints.pausing = true;
-                checkpoints.ask(reading.verifier.checkpoint_at_or_after(writer.mark()));
+                let at = writer.mark().min(pos);
+                checkpoints.ask(reading.verifier.checkpoint_at_or_after(at));
             }
         }
         if checkpoints.pausing {
