@@ -249,3 +249,86 @@ async fn without_a_key_no_encryption_header_is_sent() {
         assert_eq!(sent, json!({}), "the bucket's default encryption applies");
     }
 }
+
+/// ListParts answers at most 1,000 parts a page: an upload of 1,205 parts is listed whole, in
+/// order, each part with its size and CRC32C, over more than one ListParts request (each naming
+/// the owner), and the upload is then aborted.
+#[tokio::test(flavor = "multi_thread")]
+async fn list_parts_pages_past_a_thousand_parts() {
+    use bytes::Bytes;
+    use fauna_logs_export::store::{Destination, ObjectStore, S3Store};
+    use futures_util::{StreamExt, TryStreamExt};
+
+    const PARTS: i32 = 1205;
+    let bucket = owned_bucket("list-parts-pages", MOTO_ACCOUNT).await;
+    let aws = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new(support::REGION))
+        .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
+            aws_sdk_s3::config::Credentials::new("test", "test", None, None, "tests"),
+        ))
+        .endpoint_url(&support::moto().endpoint)
+        .build();
+    let store = S3Store::new(
+        &aws,
+        Destination {
+            bucket: bucket.clone(),
+            expected_owner: Some(MOTO_ACCOUNT.to_owned()),
+            kms_key: None,
+            force_path_style: true,
+        },
+    );
+    let key = "fauna-logs/list-parts-pages.jsonl.gz";
+    // A few bytes each, of varying length: only a completion needs 5 MiB parts.
+    let body = |n: i32| Bytes::from(format!("part {n}\n"));
+
+    let upload_id = store
+        .create_multipart(key)
+        .await
+        .expect("create the upload");
+    let (store_ref, upload) = (&store, upload_id.as_str());
+    let uploaded: Vec<_> = futures_util::stream::iter(1..=PARTS)
+        .map(|n| async move { store_ref.upload_part(key, upload, n, body(n)).await })
+        .buffer_unordered(16)
+        .try_collect()
+        .await
+        .expect("upload the parts");
+    assert_eq!(uploaded.len(), PARTS as usize);
+
+    s3_stats_reset(&bucket).await;
+    let listed = store
+        .list_parts(key, &upload_id)
+        .await
+        .expect("list the parts");
+    let stats = s3_stats(&bucket).await;
+
+    assert_eq!(listed.len(), PARTS as usize, "parts listed");
+    for (part, number) in listed.iter().zip(1..) {
+        assert_eq!(part.number, number, "the parts in order");
+        let sent = body(number);
+        assert_eq!(part.size, sent.len() as u64, "part {number}");
+        assert_eq!(part.crc32c, Some(crc32c::crc32c(&sent)), "part {number}");
+        assert!(!part.etag.is_empty(), "part {number}");
+    }
+
+    let pages: Vec<Value> = requests(&stats)
+        .into_iter()
+        .filter(|r| r["operation"] == "list_parts")
+        .collect();
+    assert!(pages.len() > 1, "one ListParts request: {stats}");
+    for page in &pages {
+        assert_eq!(page["status"], 200, "{page}");
+        assert_eq!(page["expected_bucket_owner"], MOTO_ACCOUNT, "{page}");
+    }
+    assert_eq!(
+        stats["operations"]["list_parts"]["requests"],
+        pages.len(),
+        "{stats}"
+    );
+
+    store
+        .abort_multipart(key, &upload_id)
+        .await
+        .expect("abort the upload");
+    assert_eq!(open_uploads(&s3().await, &bucket).await, 0);
+}

@@ -103,6 +103,21 @@ async fn a_copy_killed_mid_way_is_continued_from_its_stored_parts() {
         1,
         "the killed copy's upload is open"
     );
+    // Its record is tagged for the bucket's ExpireCopyRecords lifecycle rule.
+    let tags = s3()
+        .await
+        .get_object_tagging()
+        .bucket(&bucket)
+        .key(copy_record_key(&window_key()))
+        .send()
+        .await
+        .expect("the killed copy's record");
+    let tags: Vec<String> = tags
+        .tag_set()
+        .iter()
+        .map(|t| format!("{}={}", t.key(), t.value()))
+        .collect();
+    assert_eq!(tags, [fauna_logs_export::store::EXPIRING_TAG]);
     let before = stored_parts(&s3_stats(&bucket).await);
 
     // Run again: a new request for the same window (the same file), the upload continued.

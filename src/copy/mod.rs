@@ -86,6 +86,9 @@ pub struct Stored {
     pub crc32c: u32,
     /// The object's ETag: what tells this copy's object from another run's at the same key.
     pub etag: String,
+    /// Whether the store reported the object's CRC32C after it was stored, and it was
+    /// `crc32c` (`false`: the store reported none, so nothing confirmed it).
+    pub crc32c_confirmed: bool,
     pub summary: LogSummary,
 }
 
@@ -244,6 +247,7 @@ pub async fn copy_file<F: FileSource, S: ObjectStore>(
                     parts,
                     crc32c,
                     etag,
+                    crc32c_confirmed: false,
                     summary,
                 })
             })
@@ -251,7 +255,7 @@ pub async fn copy_file<F: FileSource, S: ObjectStore>(
         Err(e) => Err(e),
     };
     match outcome {
-        Ok(CopyOutcome::Stored(stored)) => {
+        Ok(CopyOutcome::Stored(mut stored)) => {
             let confirmed = confirm_checksum(store, key, &stored).await;
             // The record goes once the object's checksum is confirmed (or refused, and the
             // object deleted): not before, so that a copy cut short in between is found.
@@ -262,14 +266,19 @@ pub async fn copy_file<F: FileSource, S: ObjectStore>(
             if settled {
                 copy.remove_record().await;
             }
-            if let (Some(other), true, Ok(true)) =
-                (&left_alone, left_alone_same_request, &confirmed)
-            {
+            if let (Some(other), true, Ok(true)) = (
+                &left_alone,
+                left_alone_same_request,
+                &confirmed.as_ref().map(Option::is_some),
+            ) {
                 abort_moot_upload(store, key, other).await;
             }
             match confirmed {
-                Ok(true) => Ok(CopyOutcome::Stored(stored)),
-                Ok(false) => Ok(CopyOutcome::Superseded(stored)),
+                Ok(Some(reported)) => {
+                    stored.crc32c_confirmed = reported;
+                    Ok(CopyOutcome::Stored(stored))
+                }
+                Ok(None) => Ok(CopyOutcome::Superseded(stored)),
                 Err(cause) if cause.is_transient() => Ok(CopyOutcome::Interrupted {
                     progress: None,
                     cause,
@@ -481,23 +490,25 @@ impl<S: ObjectStore> Copy<'_, S> {
     }
 }
 
-/// Checks the checksum S3 reports for the object this copy stored. `false` when another object
-/// (another run's) is at the key now: that one stands. On a mismatch this copy's object is
-/// deleted, only if it is still the one at the key (`If-Match` its ETag).
+/// Checks the checksum S3 reports for the object this copy stored: `Some(true)` when it is the
+/// one sent, `Some(false)` when the store reports none (S3 checked the upload's, but nothing
+/// confirms the object: said loudly, and the manifest names no checksum), `None` when another
+/// object (another run's) is at the key now: that one stands. On a mismatch this copy's object
+/// is deleted, only if it is still the one at the key (`If-Match` its ETag).
 async fn confirm_checksum<S: ObjectStore>(
     store: &S,
     key: &str,
     stored: &Stored,
-) -> Result<bool, CopyError> {
+) -> Result<Option<bool>, CopyError> {
     let head = match store.head(key).await? {
         Some(head) if head.etag == stored.etag => head,
-        _ => return Ok(false),
+        _ => return Ok(None),
     };
     match head.crc32c {
-        Some(crc) if crc == stored.crc32c => Ok(true),
+        Some(crc) if crc == stored.crc32c => Ok(Some(true)),
         Some(crc) => {
             if !store.delete_object_if_match(key, &stored.etag).await? {
-                return Ok(false);
+                return Ok(None);
             }
             Err(CopyError::ChecksumMismatch {
                 bucket: store.bucket().to_owned(),
@@ -507,11 +518,11 @@ async fn confirm_checksum<S: ObjectStore>(
             })
         }
         None => {
-            tracing::warn!(
+            tracing::error!(
                 key,
-                "the store reports no CRC32C for the object; it verified the upload's checksum, but it cannot be confirmed"
+                "the store reports no CRC32C for the stored object: S3 checked the upload's, but nothing confirms the object's, and its manifest names none; is the bucket behind a proxy or an S3 look-alike?"
             );
-            Ok(true)
+            Ok(Some(false))
         }
     }
 }

@@ -46,6 +46,8 @@ pub(super) struct PartWriter<S: ObjectStore> {
     check_rereads: bool,
     /// An upload this writer started and nobody was told of yet.
     created: Option<String>,
+    /// The parts an upload may hold (S3's 10,000).
+    max_parts: u64,
 }
 
 impl<S: ObjectStore> PartWriter<S> {
@@ -66,6 +68,7 @@ impl<S: ObjectStore> PartWriter<S> {
             reread_crc: 0,
             check_rereads: true,
             created: None,
+            max_parts: MAX_PARTS,
         }
     }
 
@@ -253,6 +256,23 @@ impl<S: ObjectStore> PartWriter<S> {
 
     /// Starts uploading the buffered part, after waiting for a free slot.
     async fn send_part(&mut self) -> Result<(), StoreError> {
+        if u64::from(self.next_part.unsigned_abs()) > self.max_parts {
+            // Only a file whose host gave no length gets here: with one, the parts grew to fit.
+            return Err(StoreError {
+                status: Some(400),
+                code: Some("TooManyParts".into()),
+                ..StoreError::new(
+                    "UploadPart",
+                    self.store.bucket(),
+                    &self.key,
+                    format!(
+                        "the file is larger than {} parts of {} MiB, the most a multipart upload holds, and its host gave no length to size the parts by: set PART_SIZE_MIB higher",
+                        self.max_parts,
+                        self.part_size >> 20
+                    ),
+                )
+            });
+        }
         let upload_id = match &self.upload_id {
             Some(id) => id.clone(),
             None => {
@@ -433,6 +453,36 @@ mod tests {
         small.part_size = 8 << 20;
         small.fit_part_size(1 << 30);
         assert_eq!(small.part_size, 8 << 20);
+    }
+
+    /// A file whose host gives no length cannot grow its parts to fit: past the last part an
+    /// upload holds, the copy stops with an error that names the fix, before S3 refuses it.
+    #[tokio::test]
+    async fn a_file_of_unknown_length_past_the_last_part_is_refused_by_name() {
+        let store = MemoryStore::default();
+        let mut w = PartWriter::new(store.clone(), "k", 4000, 2);
+        w.max_parts = 3;
+        let chunk = Bytes::from(vec![7u8; 1000]);
+        let mut refused = None;
+        for at in (0..20_000).step_by(1000) {
+            if let Err(e) = w.write_at(at, chunk.clone()).await {
+                refused = Some((at, e));
+                break;
+            }
+        }
+        let Some((at, CopyError::Store(e))) = refused else {
+            panic!("not refused: {refused:?}");
+        };
+        assert_eq!(
+            (at, e.status, e.code.as_deref()),
+            (15_000, Some(400), Some("TooManyParts"))
+        );
+        assert!(
+            !e.is_retryable() && e.to_string().contains("PART_SIZE_MIB"),
+            "{e}"
+        );
+        w.abort().await;
+        assert!(store.state.lock().unwrap().uploads.is_empty());
     }
 
     #[tokio::test]

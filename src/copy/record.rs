@@ -129,7 +129,7 @@ pub async fn write<S: ObjectStore>(
 ) -> Result<String, StoreError> {
     let body = serde_json::to_vec(record).unwrap_or_default();
     store
-        .put_object(key, Bytes::from(body), "application/json")
+        .put_expiring_object(key, Bytes::from(body), "application/json")
         .await
 }
 
@@ -143,6 +143,35 @@ pub async fn remove<S: ObjectStore>(store: &S, key: &str, etag: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::memory::MemoryStore;
+
+    #[tokio::test]
+    async fn a_record_is_stored_for_the_lifecycle_rule_to_expire() {
+        let store = MemoryStore::default();
+        let record = CopyRecord {
+            upload_id: "u".into(),
+            request_id: "r".into(),
+            file_size: 1,
+            part_size: 8 << 20,
+            owner: Owner::this_process(),
+            checkpoint: None,
+            past_mark: None,
+            file: None,
+        };
+        write(&store, "_w.copy.json", &record).await.unwrap();
+        assert!(
+            store
+                .state
+                .lock()
+                .unwrap()
+                .expiring
+                .contains("_w.copy.json")
+        );
+        assert_eq!(
+            read(&store, "_w.copy.json").await.unwrap().unwrap().0,
+            record
+        );
+    }
 
     #[test]
     fn this_process_is_running_and_a_dead_one_is_gone() {

@@ -106,6 +106,17 @@ impl ObjectStore for WatchedStore {
         self.inner.put_object(key, body, content_type).await
     }
 
+    async fn put_expiring_object(
+        &self,
+        key: &str,
+        body: Bytes,
+        content_type: &'static str,
+    ) -> Result<String, StoreError> {
+        self.inner
+            .put_expiring_object(key, body, content_type)
+            .await
+    }
+
     async fn put_object_if(
         &self,
         key: &str,

@@ -136,7 +136,10 @@ pub(super) async fn copy<A: LogsApi, S: ObjectStore>(
                 first_ts: stored.summary.first_ts.clone(),
                 last_ts: stored.summary.last_ts.clone(),
                 long_records: stored.summary.long_records,
-                checksum_crc32c: Some(crc32c_base64(stored.crc32c)),
+                // Only a checksum the store reported for the object.
+                checksum_crc32c: stored
+                    .crc32c_confirmed
+                    .then(|| crc32c_base64(stored.crc32c)),
                 ..Manifest::empty(&job, id, deps.store.bucket())
             };
             if !publish_manifest(&deps.store, &job.key, &stored.etag, &manifest).await? {

@@ -737,3 +737,24 @@ async fn a_copy_whose_upload_goes_from_under_it_is_not_a_failure() {
     assert_eq!((after.step, after.records), (Step::Done, stored.records));
     assert_eq!(d.api.calls.lock().unwrap().len(), calls);
 }
+
+/// A store whose HeadObject reports no CRC32C (a proxy, an S3 look-alike): S3 checked the
+/// upload's checksum, but nothing confirms the stored object's, so the manifest names none
+/// rather than the one sent, and the copy still completes.
+#[tokio::test]
+async fn a_checksum_the_store_does_not_report_is_not_written_as_confirmed() {
+    let d = deps(vec![complete(
+        "r1",
+        "http://127.0.0.1:1/f?sig=1",
+        TimeDelta::hours(1),
+    )]);
+    d.store.state.lock().unwrap().unreported_checksums = true;
+    let job = step(copy_job(&d), &d, None).await.unwrap();
+    assert_eq!(job.step, Step::Done);
+    let st = d.store.state.lock().unwrap();
+    assert_eq!(st.objects[&job.key], d.api.file);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&st.objects[&manifest_key(&job.key)]).unwrap();
+    assert_eq!(manifest["records"], 10);
+    assert!(manifest["checksum_crc32c"].is_null(), "{manifest}");
+}

@@ -20,6 +20,8 @@ pub struct MemoryStore {
 #[derive(Default)]
 pub struct MemoryState {
     pub objects: BTreeMap<String, Vec<u8>>,
+    /// The keys of the objects stored tagged for the lifecycle rule to expire.
+    pub expiring: std::collections::BTreeSet<String>,
     pub uploads: BTreeMap<String, MemoryUpload>,
     pub aborted: u32,
     pub parts_uploaded: u32,
@@ -30,6 +32,8 @@ pub struct MemoryState {
     pub vanish_at_part: Option<i32>,
     /// ListParts lists no part checksums (as moto does).
     pub unlisted_checksums: bool,
+    /// HeadObject reports no CRC32C for an object.
+    pub unreported_checksums: bool,
     pub next_id: u32,
 }
 
@@ -68,6 +72,18 @@ impl ObjectStore for MemoryStore {
     ) -> Result<String, StoreError> {
         let mut s = self.state.lock().unwrap();
         s.objects.insert(key.into(), body.to_vec());
+        s.expiring.remove(key);
+        Ok(etag(&body))
+    }
+    async fn put_expiring_object(
+        &self,
+        key: &str,
+        body: Bytes,
+        _ct: &'static str,
+    ) -> Result<String, StoreError> {
+        let mut s = self.state.lock().unwrap();
+        s.objects.insert(key.into(), body.to_vec());
+        s.expiring.insert(key.into());
         Ok(etag(&body))
     }
     async fn put_object_if(
@@ -205,16 +221,11 @@ impl ObjectStore for MemoryStore {
         }
     }
     async fn head(&self, key: &str) -> Result<Option<ObjectHead>, StoreError> {
-        Ok(self
-            .state
-            .lock()
-            .unwrap()
-            .objects
-            .get(key)
-            .map(|b| ObjectHead {
-                etag: etag(b),
-                crc32c: Some(crc32c::crc32c(b)),
-            }))
+        let s = self.state.lock().unwrap();
+        Ok(s.objects.get(key).map(|b| ObjectHead {
+            etag: etag(b),
+            crc32c: (!s.unreported_checksums).then(|| crc32c::crc32c(b)),
+        }))
     }
     async fn get_object(&self, key: &str) -> Result<Option<(Bytes, String)>, StoreError> {
         Ok(self

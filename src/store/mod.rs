@@ -118,6 +118,15 @@ pub trait ObjectStore: Clone + Send + Sync + 'static {
         content_type: &'static str,
     ) -> impl Future<Output = Result<String, StoreError>> + Send;
 
+    /// [`ObjectStore::put_object`] of an object kept only while a copy runs (its record), tagged
+    /// [`EXPIRING_TAG`] so that the bucket's lifecycle rule removes it when no copy does.
+    fn put_expiring_object(
+        &self,
+        key: &str,
+        body: Bytes,
+        content_type: &'static str,
+    ) -> impl Future<Output = Result<String, StoreError>> + Send;
+
     /// [`ObjectStore::put_object`] only if `condition` holds: `None` when it does not.
     fn put_object_if(
         &self,
@@ -191,6 +200,10 @@ pub trait ObjectStore: Clone + Send + Sync + 'static {
         key: &str,
     ) -> impl Future<Output = Result<Option<ObjectHead>, StoreError>> + Send;
 }
+
+/// The tag (`key=value`, as S3's `x-amz-tagging` takes it) of the objects the bucket's
+/// `ExpireCopyRecords` lifecycle rule removes (infra/template.yaml).
+pub const EXPIRING_TAG: &str = "fauna-logs-export=copy-record";
 
 /// Content type of the stored file: Fauna's gzip JSON Lines, unchanged.
 pub const CONTENT_TYPE: &str = "application/gzip";

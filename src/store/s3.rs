@@ -16,8 +16,8 @@ use aws_sdk_s3::types::{
 use bytes::Bytes;
 
 use super::{
-    CONTENT_TYPE, ObjectHead, ObjectStore, Precondition, StoreError, UploadedPart, crc32c_base64,
-    parse_crc32c_base64,
+    CONTENT_TYPE, EXPIRING_TAG, ObjectHead, ObjectStore, Precondition, StoreError, UploadedPart,
+    crc32c_base64, parse_crc32c_base64,
 };
 
 /// The bucket the logs go to, and what every request to it must say.
@@ -137,6 +137,21 @@ impl ObjectStore for S3Store {
     ) -> Result<String, StoreError> {
         let out = self
             .put(key, body, content_type)
+            .send()
+            .await
+            .map_err(|e| self.error("PutObject", key, e))?;
+        Ok(out.e_tag.unwrap_or_default())
+    }
+
+    async fn put_expiring_object(
+        &self,
+        key: &str,
+        body: Bytes,
+        content_type: &'static str,
+    ) -> Result<String, StoreError> {
+        let out = self
+            .put(key, body, content_type)
+            .tagging(EXPIRING_TAG)
             .send()
             .await
             .map_err(|e| self.error("PutObject", key, e))?;
