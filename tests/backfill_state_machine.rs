@@ -129,6 +129,27 @@ fn the_backfill_runs_the_export_loop_unchanged() {
         );
         assert_eq!(backfill["States"][task]["OutputPath"], "$.Payload");
     }
+    // Summarize writes the report to the bucket and may start cold (the secret): it retries as
+    // Plan does, S3Unavailable and SecretUnavailable included, so one S3 500 while it writes does
+    // not end a backfill that exported its windows.
+    let plan_retry = &backfill["States"]["Plan"]["Retry"];
+    assert_eq!(
+        backfill["States"]["Summarize"]["Retry"], *plan_retry,
+        "Summarize retries as Plan does"
+    );
+    let s3_retrier = plan_retry
+        .as_array()
+        .expect("Plan's Retry")
+        .iter()
+        .find(|r| r["ErrorEquals"] == json!(["S3Unavailable", "SecretUnavailable"]))
+        .expect("Plan retries S3Unavailable and SecretUnavailable");
+    assert!(
+        backfill["States"]["Summarize"]["Retry"]
+            .as_array()
+            .expect("Summarize's Retry")
+            .contains(s3_retrier),
+        "Summarize retries S3Unavailable and SecretUnavailable"
+    );
     assert_eq!(
         backfill["States"]["BackfillIncomplete"]["Error"],
         "BackfillIncomplete"

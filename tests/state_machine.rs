@@ -4,8 +4,10 @@
 //! from Lambda's Invoke API), and the function talks to the Fauna simulator and moto's S3.
 //!
 //! One execution runs a whole export; another meets a retryable error on every copy attempt, so
-//! `Retry` and then `Catch` → `Fail` are exercised. The only change made to the definition is
-//! shorter retry intervals (1 s, no backoff) so the test does not wait minutes.
+//! `Retry` and then `Catch` → `Fail` are exercised; two more get Lambda's answer for a function
+//! timeout (`Sandbox.Timedout`) and for a process that exited (`Runtime.ExitError`) to their
+//! first copy invocation, from the shim, and must retry it and succeed. The only change made to
+//! the definition is shorter retry intervals (1 s, no backoff) so the test does not wait minutes.
 
 #[path = "support/step_functions.rs"]
 mod step_functions;
@@ -207,4 +209,94 @@ async fn the_state_machine_runs_an_export_and_its_retry_and_catch_work() {
     );
     // request, poll, the copy that paused, the copy step and its 5 retries, LetGo.
     assert_eq!(shim.invocations().await, 2 + 1 + 6 + 1);
+    drop((shim, watch, sim));
+
+    // An invocation that did not finish: the first copy invocation is answered, without reaching
+    // the function, as Lambda answers a function timeout (Sandbox.Timedout) and then, in a second
+    // execution, a process that exited (Runtime.ExitError: a panic, an out-of-memory kill). The
+    // lambda:invoke integration names the error after that answer's errorType, so the Retry must
+    // list those names: the copy is run again with the same job, and the export succeeds.
+    let sim = Sim::start(&["--polls-to-complete", "0", "--file-size", "300000"]);
+    let unfinished_bucket = bucket(&s3, "state-machine-unfinished").await;
+    let watch = Watch::start(&export_env(&sim, &unfinished_bucket));
+    let shim = Shim::start(&watch);
+    for (name, (time_start, time_end), error_type, message) in [
+        (
+            "export-timed-out",
+            ("2026-11-22T00:00:00Z", "2026-11-23T00:00:00Z"),
+            "Sandbox.Timedout",
+            "Task timed out after 900.00 seconds",
+        ),
+        (
+            "export-exited",
+            ("2026-11-23T00:00:00Z", "2026-11-24T00:00:00Z"),
+            "Runtime.ExitError",
+            "Runtime exited with error: signal: killed",
+        ),
+    ] {
+        shim.fail_next(
+            "copy",
+            error_type,
+            &format!("RequestId: {{request_id}} Error: {message}"),
+        )
+        .await;
+        let before = shim.invocations().await;
+        let mut input = window();
+        input["time_start"] = json!(time_start);
+        input["time_end"] = json!(time_end);
+        let done = execute(name, input).await;
+        assert_eq!(done["status"], "SUCCEEDED", "{error_type}: {done}");
+        let events = step_functions::history(done["executionArn"].as_str().expect("arn")).await;
+        let types = step_functions::event_types(&events);
+        // The task failed once, with the answer's errorType and its message as the cause...
+        let failures = step_functions::task_failures(&events);
+        assert_eq!(failures.len(), 1, "{error_type}: {failures:?}");
+        assert_eq!(failures[0].0, error_type, "{failures:?}");
+        let cause: Value = serde_json::from_str(&failures[0].1).expect("the cause is the answer");
+        assert_eq!(cause["errorType"], error_type, "{cause}");
+        assert!(
+            cause["errorMessage"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("RequestId: ") && m.ends_with(message)),
+            "{cause}"
+        );
+        // ...and was scheduled again in RunStep, by the Retry, with the same copy job: not caught.
+        let (state, failed_attempt, next_attempt) =
+            step_functions::retried_after(&events, error_type);
+        assert_eq!(state, "RunStep", "{types:?}");
+        assert_eq!(
+            failed_attempt["Payload"]["step"], "copy",
+            "{failed_attempt}"
+        );
+        assert_eq!(
+            failed_attempt, next_attempt,
+            "the retried copy gets the same job"
+        );
+        assert!(
+            !events.iter().any(|e| e["type"] == "PassStateEntered"
+                && e["stateEnteredEventDetails"]["name"] == "CaughtError"),
+            "{error_type} was caught: {types:?}"
+        );
+        // The shim answered the failure (the function never saw that invocation); then request,
+        // poll, copy (answered by the shim), copy again.
+        let failures = shim.failures().await;
+        assert_eq!(failures["pending"], json!([]), "{failures}");
+        assert_eq!(shim.invocations().await - before, 4, "{types:?}");
+        let job: Value =
+            serde_json::from_str(done["output"].as_str().expect("output")).expect("job");
+        assert_eq!(job["step"], "done");
+        let stored = object(&s3, &unfinished_bucket, job["key"].as_str().expect("key"))
+            .await
+            .expect("the object");
+        assert!(stored == sim.file(job["request_id"].as_str().expect("id")).await);
+        assert_eq!(open_uploads(&s3, &unfinished_bucket).await, 0);
+    }
+    let answered = shim.failures().await["answered"].clone();
+    let answered: Vec<&str> = answered
+        .as_array()
+        .expect("answered")
+        .iter()
+        .map(|a| a["errorType"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(answered, ["Sandbox.Timedout", "Runtime.ExitError"]);
 }

@@ -32,6 +32,12 @@ S3_ACTIONS = {
     "list_multipart_uploads": ("s3:ListBucketMultipartUploads", "bucket"),
 }
 
+# The IAM action a request parameter needs beside its operation's, on what: a PutObject that
+# tags its object (`.tagging(`) needs s3:PutObjectTagging too.
+S3_PARAMETER_ACTIONS = {
+    "tagging": ("s3:PutObjectTagging", "object"),
+}
+
 # Granted on the bucket without an operation of its own: HeadObject of a missing key answers 404
 # instead of 403 only with it (a backfill's plan looks for manifests that way).
 BUCKET_EXTRA = {"s3:ListBucket"}
@@ -40,6 +46,11 @@ BUCKET_EXTRA = {"s3:ListBucket"}
 def s3_operations() -> set[str]:
     source = S3_STORE.read_text()
     return set(re.findall(r"\.client\s*\.\s*([a-z_]+)\(\)", source))
+
+
+def s3_parameters() -> set[str]:
+    source = S3_STORE.read_text()
+    return {name for name in S3_PARAMETER_ACTIONS if re.search(rf"\.{name}\(", source)}
 
 
 class FunctionGrants(unittest.TestCase):
@@ -71,6 +82,9 @@ class FunctionGrants(unittest.TestCase):
             needed: dict[str, set[str]] = {}
             for operation in s3_operations():
                 action, resource = S3_ACTIONS[operation]
+                needed.setdefault(action, set()).add(on[resource])
+            for parameter in s3_parameters():
+                action, resource = S3_PARAMETER_ACTIONS[parameter]
                 needed.setdefault(action, set()).add(on[resource])
             for action in BUCKET_EXTRA:
                 needed.setdefault(action, set()).add(on["bucket"])

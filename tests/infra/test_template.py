@@ -774,7 +774,16 @@ class Item4ScheduleDeadLetters(unittest.TestCase):
 class Item5Retries(unittest.TestCase):
     """Every lambda:invoke task retries exactly as tests/infra/retry_policy.json says (AWS's
     best-practice list for Lambda service exceptions included), and its timeout leaves the
-    function's own timeout room to surface as Lambda.Unknown."""
+    function's own timeout room to surface as the function's error (Sandbox.Timedout)."""
+
+    # An invocation that did not finish, by every name it reaches a Retry under. With the
+    # optimized lambda:invoke integration the error is the function error's errorType: Lambda
+    # reports a function timeout as Sandbox.Timedout and a process exit (a panic under
+    # panic=abort, an out-of-memory kill) as Runtime.ExitError (Lambda developer guide,
+    # "Troubleshoot invocation issues in Lambda"); Step Functions' best-practice page names
+    # unhandled errors, timeouts and out-of-memory included, Lambda.Unknown; States.Timeout is
+    # the task's own TimeoutSeconds.
+    UNFINISHED = ["Lambda.Unknown", "States.Timeout", "Sandbox.Timedout", "Runtime.ExitError"]
 
     def test_every_lambda_task_retries_as_the_policy_says(self):
         for file, tasks in policy()["tasks"].items():
@@ -796,6 +805,27 @@ class Item5Retries(unittest.TestCase):
                 retried = {e for r in task.get("Retry", []) for e in r["ErrorEquals"]}
                 self.assertLessEqual(best_practice, retried, f"{file} {name}")
                 self.assertIn("Lambda.Unknown", retried, f"{file} {name}: a function timeout or OOM")
+
+    def test_an_unfinished_invocation_is_retried_by_every_name(self):
+        """A function timeout or crash is retried whichever name it arrives under, all by one
+        retrier (one count of attempts, one interval), in every lambda:invoke task."""
+        for file in policy()["tasks"]:
+            for name, task in lambda_tasks(definition(file)["States"]):
+                holding = [r for r in task.get("Retry", []) if set(self.UNFINISHED) & set(r["ErrorEquals"])]
+                self.assertEqual(1, len(holding), f"{file} {name}: {holding}")
+                self.assertEqual(self.UNFINISHED, holding[0]["ErrorEquals"], f"{file} {name}")
+                self.assertGreaterEqual(holding[0]["MaxAttempts"], 1, f"{file} {name}")
+
+    def test_every_task_retries_s3_and_the_secret(self):
+        """Every invocation may meet a cold start that reads the account key's secret, and every
+        task reads or writes the bucket (Plan its manifests, RunStep and LetGo the upload,
+        Summarize the report): one S3 500 must not end a backfill that exported its windows."""
+        for file in policy()["tasks"]:
+            for name, task in lambda_tasks(definition(file)["States"]):
+                retried = {e for r in task.get("Retry", []) for e in r["ErrorEquals"]}
+                self.assertLessEqual({"S3Unavailable", "SecretUnavailable"}, retried, f"{file} {name}")
+        summarize = definition("backfill.asl.json")["States"]["Summarize"]
+        self.assertIn(policy()["retriers"]["plan_retryable"], summarize["Retry"])
 
     def test_exactly_the_retryable_function_errors_are_retried(self):
         retryable = {n for n, r in policy()["function_error_types"].items() if r}
@@ -1503,6 +1533,22 @@ class BackfillRedrive(unittest.TestCase):
                 if any(str(a).startswith("states:") for a in as_list(statement["Action"])):
                     self.assertLessEqual(set(as_list(statement["Resource"])), wanted, statement)
 
+
+
+class WhatAKilledRunLeaves(unittest.TestCase):
+    """The bucket the stack creates removes what a killed run could not: its open upload after a
+    day, and its copy record, by the tag the function writes it with (src/store/mod.rs)."""
+
+    def test_the_created_bucket_aborts_uploads_and_expires_tagged_copy_records(self):
+        source = (ROOT / "src" / "store" / "mod.rs").read_text()
+        tag = re.search(r'pub const EXPIRING_TAG: &str = "([^"=]+)=([^"]+)";', source)
+        self.assertIsNotNone(tag, "EXPIRING_TAG in src/store/mod.rs")
+        rules = {r["Id"]: r for r in Stack({}).resource("LogsBucket")["LifecycleConfiguration"]["Rules"]}
+        self.assertEqual({"DaysAfterInitiation": 1}, rules["AbortIncompleteMultipartUpload"]["AbortIncompleteMultipartUpload"])
+        expire = rules["ExpireCopyRecords"]
+        self.assertEqual("Enabled", expire["Status"])
+        self.assertEqual([{"Key": tag[1], "Value": tag[2]}], expire["TagFilters"])
+        self.assertGreater(expire["ExpirationInDays"], 1, "a record outlives the upload it names")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 //!
 //! moto executes a definition's `lambda:invoke` tasks by calling Lambda's Invoke API at
 //! `localhost:$MOTO_PORT`; [`Shim`] listens there (`lambda_shim.py`) and forwards to the function
-//! under `cargo lambda watch`. [`definition`] loads a definition from infra/ with the function's
+//! under `cargo lambda watch`, or answers an invocation as one that did not finish when a test
+//! asks ([`Shim::fail_next`]). [`definition`] loads a definition from infra/ with the function's
 //! ARN and 1 s retries; everything else is run as written.
 //!
 //! A test binary includes it beside `support` (it uses `crate::support`):
@@ -61,6 +62,36 @@ impl Shim {
             .await
             .expect("json");
         counts["fauna-logs-export"].as_u64().unwrap_or(0)
+    }
+
+    /// Makes the shim answer the next invocation whose payload's `step` is `step` as Lambda
+    /// answers an invocation that did not finish, without forwarding it: HTTP 200,
+    /// `X-Amz-Function-Error: Unhandled`, `{"errorType": error_type, "errorMessage": message}`,
+    /// with `{request_id}` in `message` replaced by a fresh request ID. Lambda's function timeout
+    /// is `Sandbox.Timedout`, "RequestId: {request_id} Error: Task timed out after 900.00
+    /// seconds"; a process that exited (a panic, an out-of-memory kill) `Runtime.ExitError`,
+    /// "RequestId: {request_id} Error: Runtime exited with error: signal: killed".
+    pub async fn fail_next(&self, step: &str, error_type: &str, message: &str) {
+        let url = format!("http://127.0.0.1:{}/_shim/fail-next", moto().lambda_port);
+        let resp = reqwest::Client::new()
+            .post(url)
+            .json(&json!({"step": step, "errorType": error_type, "errorMessage": message}))
+            .send()
+            .await
+            .expect("shim");
+        assert!(resp.status().is_success(), "fail-next: {}", resp.status());
+    }
+
+    /// The shim's fail-next entries: those not used yet (`pending`) and the answers it gave
+    /// (`answered`, each with `step`, `errorType` and `errorMessage`).
+    pub async fn failures(&self) -> Value {
+        let url = format!("http://127.0.0.1:{}/_shim/fail-next", moto().lambda_port);
+        reqwest::get(url)
+            .await
+            .expect("shim")
+            .json()
+            .await
+            .expect("json")
     }
 }
 
@@ -221,6 +252,68 @@ pub fn event_types(events: &[Value]) -> Vec<&str> {
         .iter()
         .map(|e| e["type"].as_str().unwrap_or_default())
         .collect()
+}
+
+/// The `TaskFailed` events' error and cause, in order: every failure of a task, retried or not.
+pub fn task_failures(events: &[Value]) -> Vec<(String, String)> {
+    events
+        .iter()
+        .filter(|e| e["type"] == "TaskFailed")
+        .map(|e| {
+            let details = &e["taskFailedEventDetails"];
+            (
+                details["error"].as_str().unwrap_or_default().to_owned(),
+                details["cause"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// A task that failed with `error` and was scheduled again by its `Retry`, in the same state:
+/// the name of the state, and the parameters of the attempt that failed and of the next one.
+/// Panics, with the events' types, unless the history shows that: the `TaskFailed` with `error`,
+/// then a `TaskScheduled` with no state left or entered in between (a `Catch` would leave the
+/// state).
+pub fn retried_after(events: &[Value], error: &str) -> (String, Value, Value) {
+    let types = event_types(events);
+    let failed = events
+        .iter()
+        .position(|e| e["type"] == "TaskFailed" && e["taskFailedEventDetails"]["error"] == error)
+        .unwrap_or_else(|| panic!("no task failed with {error}: {types:?}"));
+    let parameters = |event: &Value| -> Value {
+        let text = event["taskScheduledEventDetails"]["parameters"]
+            .as_str()
+            .unwrap_or_else(|| panic!("TaskScheduled without parameters: {event}"));
+        serde_json::from_str(text).expect("a task's parameters are JSON")
+    };
+    let before = events[..failed]
+        .iter()
+        .rposition(|e| e["type"] == "TaskScheduled")
+        .unwrap_or_else(|| panic!("{error}: no task was scheduled before it failed: {types:?}"));
+    let state = events[..before]
+        .iter()
+        .rev()
+        .find(|e| e["type"] == "TaskStateEntered")
+        .and_then(|e| e["stateEnteredEventDetails"]["name"].as_str())
+        .unwrap_or_else(|| panic!("{error}: the task's state was not entered: {types:?}"))
+        .to_owned();
+    let after = events[failed + 1..]
+        .iter()
+        .position(|e| e["type"] == "TaskScheduled")
+        .map(|i| failed + 1 + i)
+        .unwrap_or_else(|| panic!("{error}: the task was not scheduled again: {types:?}"));
+    let between = &types[failed + 1..after];
+    assert!(
+        !between
+            .iter()
+            .any(|t| t.ends_with("StateExited") || t.ends_with("StateEntered")),
+        "{error}: {state} was left before it was scheduled again (caught, not retried): {types:?}"
+    );
+    (
+        state,
+        parameters(&events[before]),
+        parameters(&events[after]),
+    )
 }
 
 /// The `Payload` each `lambda:invoke` task of the execution answered, in order.
