@@ -50,13 +50,24 @@ pub fn manifest_key(object_key: &str) -> String {
     format!("{folder}_{stem}.manifest.json")
 }
 
-/// The key of the copy record beside an object's multipart upload (which upload, whose, and the
-/// verifier's checkpoint): same folder, `_{window}.copy.json`, hidden from Athena like the
-/// manifest.
-pub fn copy_record_key(object_key: &str) -> String {
+/// The key of the copy record of request `request_id`'s copy beside an object's multipart upload
+/// (which upload, whose, and the verifier's checkpoint): same folder,
+/// `_{window}.{request_id}.copy.json`, hidden from Athena like the manifest. One per request, so
+/// that two runs of a window (two requests) each keep theirs, and each can tell the other's live
+/// upload from one a killed run left.
+pub fn copy_record_key(object_key: &str, request_id: &str) -> String {
+    format!(
+        "{}{}.copy.json",
+        copy_records_prefix(object_key),
+        hive_escape(request_id)
+    )
+}
+
+/// What every copy record of an object's key starts with (list it, keep the `.copy.json` ones).
+pub fn copy_records_prefix(object_key: &str) -> String {
     let manifest = manifest_key(object_key);
     let stem = manifest.strip_suffix(".manifest.json").unwrap_or(&manifest);
-    format!("{stem}.copy.json")
+    format!("{stem}.")
 }
 
 /// Escapes a partition value the way Hive does: anything but letters, digits, `-`, `_` and `.`
@@ -105,6 +116,12 @@ mod tests {
             "fauna-logs/region_group=us-std/database=A/date=2026-11-24/_20261124T000000Z_20261125T000000Z.manifest.json"
         );
         assert_eq!(manifest_key("x.jsonl.gz"), "_x.manifest.json");
-        assert_eq!(copy_record_key("a/x.jsonl.gz"), "a/_x.copy.json");
+        assert_eq!(
+            copy_record_key("a/x.jsonl.gz", "r/1"),
+            "a/_x.r%2F1.copy.json"
+        );
+        assert!(
+            copy_record_key("a/x.jsonl.gz", "r").starts_with(&copy_records_prefix("a/x.jsonl.gz"))
+        );
     }
 }

@@ -28,7 +28,7 @@ use support::{
 const MOTO_ACCOUNT: &str = "123456789012";
 
 /// The operations `src/store/s3.rs` sends, by the names the front records.
-const OPERATIONS: [&str; 10] = [
+const OPERATIONS: [&str; 11] = [
     "put_object",
     "create_multipart_upload",
     "upload_part",
@@ -39,6 +39,7 @@ const OPERATIONS: [&str; 10] = [
     "get_object",
     "delete_object",
     "list_multipart_uploads",
+    "list_objects",
 ];
 
 fn requests(stats: &Value) -> Vec<Value> {

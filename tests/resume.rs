@@ -10,7 +10,7 @@ mod support;
 
 use std::process::Stdio;
 
-use fauna_logs_export::keys::copy_record_key;
+use fauna_logs_export::keys::copy_records_prefix;
 use serde_json::json;
 use support::{
     Sim, WINDOW, bucket, export, exporter_command, object, open_uploads, s3, s3_faults,
@@ -27,6 +27,15 @@ async fn bytes_served(sim: &Sim) -> u64 {
     sim.stats().await["bytes_served"]
         .as_u64()
         .expect("bytes_served")
+}
+
+/// The key of the window's copy record (the killed run's request named it), if one is stored.
+async fn copy_record_of(bucket: &str) -> Option<String> {
+    let prefix = copy_records_prefix(&window_key());
+    support::keys(&s3().await, bucket)
+        .await
+        .into_iter()
+        .find(|k| k.starts_with(&prefix) && k.ends_with(".copy.json"))
 }
 
 /// The case: 40 MB from a host that sends 4 MiB/s, each step allowed 4 s, reads at most
@@ -104,11 +113,14 @@ async fn a_copy_killed_mid_way_is_continued_from_its_stored_parts() {
         "the killed copy's upload is open"
     );
     // Its record is tagged for the bucket's ExpireCopyRecords lifecycle rule.
+    let record = copy_record_of(&bucket)
+        .await
+        .expect("the killed copy's record");
     let tags = s3()
         .await
         .get_object_tagging()
         .bucket(&bucket)
-        .key(copy_record_key(&window_key()))
+        .key(record)
         .send()
         .await
         .expect("the killed copy's record");
@@ -173,13 +185,10 @@ async fn a_copy_killed_before_its_record_is_stored_leaves_no_upload_open() {
     // or not, depending on the server: clear it either way, as if the kill came a moment before.
     s3_faults_clear(&bucket).await;
     let s3 = s3().await;
-    if object(&s3, &bucket, &copy_record_key(&window_key()))
-        .await
-        .is_some()
-    {
+    if let Some(record) = copy_record_of(&bucket).await {
         s3.delete_object()
             .bucket(&bucket)
-            .key(copy_record_key(&window_key()))
+            .key(record)
             .send()
             .await
             .expect("delete the record");

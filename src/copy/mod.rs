@@ -178,17 +178,17 @@ pub async fn copy_file<F: FileSource, S: ObjectStore>(
 ) -> Result<CopyOutcome, CopyError> {
     let mut copy = Copy {
         store,
-        record_key: copy_record_key(key),
+        record_key: copy_record_key(key, &plan.request_id),
         record_etag: None,
+        adopted: None,
         request_id: &plan.request_id,
         file: plan.resume.as_ref().and_then(|p| p.file.clone()),
     };
     let found = record::read(store, &copy.record_key).await?;
     let mut resume_point = None;
-    // The upload of a record this copy found and did not continue: its owner may be running.
+    // This request's upload that this copy found and did not continue (a duplicate of this step
+    // may be starting it): once this copy's object is stored, it is moot.
     let mut left_alone = None;
-    // Whether that upload is this request's: once this copy's object is stored, it is moot.
-    let mut left_alone_same_request = false;
     match (&plan.resume, found) {
         (Some(progress), Some((rec, etag))) if rec.upload_id == progress.upload_id => {
             copy.file = copy.file.take().or_else(|| rec.identity());
@@ -197,14 +197,28 @@ pub async fn copy_file<F: FileSource, S: ObjectStore>(
         }
         (None, Some((rec, etag))) => {
             left_alone = Some(rec.upload_id.clone());
-            left_alone_same_request = rec.request_id == plan.request_id;
-            if let Some(progress) = adopt(store, key, &rec, &plan.request_id).await? {
-                if rec.request_id == plan.request_id {
-                    copy.file = rec.identity();
-                    resume_point = ResumePoint::of(&rec);
-                }
+            if let Some(progress) = adopt(store, key, &rec).await? {
+                copy.file = rec.identity();
+                resume_point = ResumePoint::of(&rec);
                 plan.resume = Some(progress);
                 copy.record_etag = Some(etag);
+            }
+        }
+        (None, None) => {
+            // Another request's copy of this key, whose process is gone (the command line
+            // killed mid-copy, run again): its stored parts are continued.
+            for (rec_key, rec, etag) in record::list(store, key).await? {
+                if !rec.owner.is_gone() {
+                    continue;
+                }
+                match adopt(store, key, &rec).await? {
+                    Some(progress) => {
+                        plan.resume = Some(progress);
+                        copy.adopted = Some((rec_key, etag));
+                        break;
+                    }
+                    None => record::remove(store, &rec_key, &etag).await,
+                }
             }
         }
         _ => {}
@@ -239,7 +253,7 @@ pub async fn copy_file<F: FileSource, S: ObjectStore>(
             summary,
         }) => {
             if let Some(upload_id) = writer.upload_id() {
-                abort_older_uploads(store, key, upload_id, left_alone.as_deref()).await;
+                abort_stale_uploads(store, key, upload_id, left_alone.as_deref()).await;
             }
             writer.finish(crc32c).await.map(|(parts, etag)| {
                 CopyOutcome::Stored(Stored {
@@ -266,11 +280,7 @@ pub async fn copy_file<F: FileSource, S: ObjectStore>(
             if settled {
                 copy.remove_record().await;
             }
-            if let (Some(other), true, Ok(true)) = (
-                &left_alone,
-                left_alone_same_request,
-                &confirmed.as_ref().map(Option::is_some),
-            ) {
+            if let (Some(other), Ok(Some(_))) = (&left_alone, &confirmed) {
                 abort_moot_upload(store, key, other).await;
             }
             match confirmed {
@@ -317,22 +327,18 @@ pub async fn copy_file<F: FileSource, S: ObjectStore>(
     }
 }
 
-/// Whether to continue the upload a copy record names, for a copy step that holds none: it
-/// does if the record is this request's (a step killed before it could hand its progress on),
-/// or its owner is a process of this machine that is gone (a command killed mid-copy, run
-/// again). It then continues from the stored parts that follow each other from the first, and
-/// the other uploads of the key started before it, left by earlier cut-short copies, are
-/// aborted. An upload whose owner may still be running is left alone. (Whether its parts are
-/// proven to be this file's is [`copy_file`]'s to decide.)
+/// Whether to continue the upload a copy record names, for a copy step that holds none (the
+/// caller found this request's record: a step killed before it could hand its progress on; or
+/// another request's whose process is gone: a command killed mid-copy, run again). It does if
+/// parts are stored, from those that follow each other from the first, and aborts the key's
+/// uploads started before it that no live copy holds. With no part stored, a gone owner's
+/// upload is aborted; a live one's (a duplicate of this step may be starting it) is left alone.
+/// (Whether the parts are proven to be this file's is [`copy_file`]'s to decide.)
 async fn adopt<S: ObjectStore>(
     store: &S,
     key: &str,
     rec: &CopyRecord,
-    request_id: &str,
 ) -> Result<Option<UploadProgress>, CopyError> {
-    if rec.request_id != request_id && !rec.owner.is_gone() {
-        return Ok(None);
-    }
     let parts = match store.list_parts(key, &rec.upload_id).await {
         Ok(parts) => parts,
         Err(e) if e.is_no_such_upload() => return Ok(None),
@@ -343,16 +349,8 @@ async fn adopt<S: ObjectStore>(
         .zip(1..)
         .take_while(|(p, n)| p.number == *n && p.size == rec.part_size)
         .count();
-    let uploads = store.list_uploads(key).await?;
-    for older in uploads.iter().take_while(|id| **id != rec.upload_id) {
-        tracing::info!(upload_id = %older, "aborting an older upload of this key left by a copy cut short");
-        if let Err(e) = store.abort_multipart(key, older).await {
-            tracing::warn!(error = %e, "could not abort it; the bucket's lifecycle rule will");
-        }
-    }
+    abort_stale_uploads(store, key, &rec.upload_id, None).await;
     if stored == 0 {
-        // Nothing to continue. A gone owner's upload is let go; a live one's (a duplicate of
-        // this step may be starting it) is left alone.
         if rec.owner.is_gone() {
             store.abort_multipart(key, &rec.upload_id).await?;
         }
@@ -371,22 +369,24 @@ async fn adopt<S: ObjectStore>(
     }))
 }
 
-/// Before a multipart copy completes: aborts the uploads of the key started before its own,
-/// except `left_alone`, the upload of a record the copy found and did not continue (its owner
-/// may still be running). A copy killed after CreateMultipartUpload and before its record was
-/// stored left one that no record names (found by the chaos test); the window's object is about
-/// to be whole, so an older upload of it is superseded, as [`adopt`] treats the uploads older
-/// than the one it continues. Best effort: a failure is logged, and the bucket's lifecycle rule
-/// removes what is left.
-async fn abort_older_uploads<S: ObjectStore>(
+/// Aborts the key's uploads started before `upload_id` (the one this copy continues or is
+/// about to complete) that no live copy holds: those a run killed after CreateMultipartUpload
+/// and before its record was stored left (found by the chaos test), or that a record of a gone
+/// process names. A live copy's upload, named by its request's record (another execution of
+/// the window), and `left_alone` (this request's, see [`abort_moot_upload`]) are never aborted.
+/// Best effort: a failure is logged, and the bucket's lifecycle rule removes what is left.
+async fn abort_stale_uploads<S: ObjectStore>(
     store: &S,
     key: &str,
     upload_id: &str,
     left_alone: Option<&str>,
 ) {
-    let uploads = match store.list_uploads(key).await {
-        Ok(uploads) => uploads,
-        Err(e) => {
+    let (uploads, records) = match (
+        store.list_uploads(key).await,
+        record::list(store, key).await,
+    ) {
+        (Ok(uploads), Ok(records)) => (uploads, records),
+        (Err(e), _) | (_, Err(e)) => {
             tracing::warn!(error = %e, "could not list the older uploads of this key; the bucket's lifecycle rule will remove any");
             return;
         }
@@ -394,9 +394,15 @@ async fn abort_older_uploads<S: ObjectStore>(
     if !uploads.iter().any(|id| id == upload_id) {
         return;
     }
+    let live: Vec<&str> = records
+        .iter()
+        .filter(|(_, rec, _)| !rec.owner.is_gone())
+        .map(|(_, rec, _)| rec.upload_id.as_str())
+        .chain(left_alone)
+        .collect();
     let older = uploads.iter().take_while(|id| *id != upload_id);
-    for older in older.filter(|id| Some(id.as_str()) != left_alone) {
-        tracing::info!(upload_id = %older, "aborting an older upload of this key left by a copy cut short");
+    for older in older.filter(|id| !live.contains(&id.as_str())) {
+        tracing::info!(upload_id = %older, "aborting an older upload of this key that no live copy holds");
         if let Err(e) = store.abort_multipart(key, older).await {
             tracing::warn!(error = %e, "could not abort it; the bucket's lifecycle rule will");
         }
@@ -425,6 +431,9 @@ struct Copy<'a, S> {
     record_key: String,
     /// The ETag of the record as this copy last wrote (or adopted) it.
     record_etag: Option<String>,
+    /// The record (key, ETag) of another request's copy whose upload this copy continues: removed
+    /// once this copy's own record names the upload, or the copy ends.
+    adopted: Option<(String, String)>,
     request_id: &'a str,
     /// The version of the file this copy reads: pinned by its first answer, or by the job or
     /// record it continues.
@@ -478,7 +487,12 @@ impl<S: ObjectStore> Copy<'_, S> {
             file: self.file.clone(),
         };
         match record::write(self.store, &self.record_key, &rec).await {
-            Ok(etag) => self.record_etag = Some(etag),
+            Ok(etag) => {
+                self.record_etag = Some(etag);
+                if let Some((key, etag)) = self.adopted.take() {
+                    record::remove(self.store, &key, &etag).await;
+                }
+            }
             Err(e) => tracing::warn!(error = %e, "could not write the copy record"),
         }
     }
@@ -486,6 +500,9 @@ impl<S: ObjectStore> Copy<'_, S> {
     async fn remove_record(&mut self) {
         if let Some(etag) = self.record_etag.take() {
             record::remove(self.store, &self.record_key, &etag).await;
+        }
+        if let Some((key, etag)) = self.adopted.take() {
+            record::remove(self.store, &key, &etag).await;
         }
     }
 }
@@ -1064,7 +1081,7 @@ mod tests {
         let CopyOutcome::Paused(progress) = outcome else {
             panic!("expected a pause, got {outcome:?}")
         };
-        let (rec, _) = record::read(&store, &copy_record_key("k"))
+        let (rec, _) = record::read(&store, &copy_record_key("k", "r1"))
             .await
             .unwrap()
             .unwrap();
@@ -1098,12 +1115,17 @@ mod tests {
         store.state.lock().unwrap().unlisted_checksums = true;
         let foreign = paused_copy(&store, &theirs).await;
         // The record says its owner is a process of this machine that has ended.
-        let key = copy_record_key("k");
-        let (mut rec, _) = record::read(&store, &key).await.unwrap().unwrap();
+        let (mut rec, etag) = record::read(&store, &copy_record_key("k", "r1"))
+            .await
+            .unwrap()
+            .unwrap();
+        record::remove(&store, &copy_record_key("k", "r1"), &etag).await;
         rec.request_id = "r0".into();
         rec.owner.started = rec.owner.started.wrapping_add(1);
         assert!(rec.owner.is_gone());
-        record::write(&store, &key, &rec).await.unwrap();
+        record::write(&store, &copy_record_key("k", "r0"), &rec)
+            .await
+            .unwrap();
         let s = stored(
             copy(
                 &mut MemoryFile::new(ours.clone()),
@@ -1211,7 +1233,7 @@ mod tests {
             progress = p;
         }
         let mark = progress.offset;
-        let key = copy_record_key("k");
+        let key = copy_record_key("k", "r1");
         let (mut rec, _) = record::read(&store, &key).await.unwrap().unwrap();
         rec.checkpoint = None;
         rec.past_mark = None;
@@ -1250,6 +1272,76 @@ mod tests {
         };
         assert_eq!(s.summary.records, 5000);
         assert_stored_once(&store, &bytes);
+    }
+
+    /// Two executions of one window (two requests) copy at once, each pausing between steps:
+    /// each keeps its own record, so the one that completes first leaves the other's live upload
+    /// alone (it is older, and no record it read named it when there was one record per key),
+    /// and the other continues it to the end: no upload is aborted.
+    #[tokio::test]
+    async fn a_copy_never_aborts_another_execution_s_live_upload() {
+        let bytes = log_file(5000);
+        let store = MemoryStore::default();
+        let as_request = |request: &str, resume| CopyPlan {
+            request_id: request.into(),
+            ..plan(resume, true)
+        };
+        let step = |request: &'static str, resume: Option<UploadProgress>| {
+            let (store, bytes) = (store.clone(), bytes.clone());
+            async move {
+                let mut file = MemoryFile::new(bytes);
+                let outcome = copy(&mut file, &store, as_request(request, resume)).await;
+                let read = file.read.load(std::sync::atomic::Ordering::Relaxed);
+                (outcome.unwrap(), read)
+            }
+        };
+        let (CopyOutcome::Paused(first), _) = step("r0", None).await else {
+            panic!("r0 did not pause");
+        };
+        let (CopyOutcome::Paused(mut second), _) = step("r1", None).await else {
+            panic!("r1 did not pause");
+        };
+        let (CopyOutcome::Paused(first), _) = step("r0", Some(first)).await else {
+            panic!("r0 did not pause again");
+        };
+        let stored_second = loop {
+            match step("r1", Some(second)).await {
+                (CopyOutcome::Paused(p), _) => second = p,
+                (CopyOutcome::Stored(s), _) => break s,
+                other => panic!("unexpected {other:?}"),
+            }
+        };
+        assert_eq!(stored_second.summary.records, 5000);
+        assert!(
+            store
+                .state
+                .lock()
+                .unwrap()
+                .uploads
+                .contains_key(&first.upload_id),
+            "the other execution's live upload was aborted"
+        );
+        let mut resume = Some(first.clone());
+        let stored_first = loop {
+            let (outcome, _) = step("r0", resume.take()).await;
+            match outcome {
+                CopyOutcome::Paused(p) => {
+                    assert_eq!(p.upload_id, first.upload_id, "started over");
+                    resume = Some(p);
+                }
+                CopyOutcome::Stored(s) => break s,
+                other => panic!("unexpected {other:?}"),
+            }
+        };
+        assert_eq!(stored_first.summary.records, 5000);
+        let st = store.state.lock().unwrap();
+        assert_eq!(st.aborted, 0, "an upload was aborted");
+        assert!(st.uploads.is_empty(), "{:?}", st.uploads.keys());
+        assert!(
+            !st.objects.keys().any(|k| k.ends_with(".copy.json")),
+            "{:?}",
+            st.objects.keys()
+        );
     }
 
     #[tokio::test]

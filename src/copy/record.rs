@@ -1,5 +1,5 @@
 //! [`CopyRecord`]: what a copy keeps beside its multipart upload, as a small object
-//! (`_{window}.copy.json`, see [`crate::keys::copy_record_key`]): which upload, for which Fauna
+//! (`_{window}.{request}.copy.json`, see [`crate::keys::copy_record_key`]): which upload, for which Fauna
 //! request and file size, who is copying (the process), and the verifier's checkpoint at its last
 //! pause.
 //!
@@ -13,6 +13,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::job::FileIdentity;
+use crate::keys::copy_records_prefix;
 use crate::store::{ObjectStore, StoreError};
 use crate::verify::Checkpoint;
 
@@ -119,6 +120,24 @@ pub async fn read<S: ObjectStore>(
             Ok(None)
         }
     }
+}
+
+/// The records of every request's copy of `object_key`: key, record and ETag (those that cannot
+/// be read are left out).
+pub async fn list<S: ObjectStore>(
+    store: &S,
+    object_key: &str,
+) -> Result<Vec<(String, CopyRecord, String)>, StoreError> {
+    let mut found = Vec::new();
+    for key in store.list_keys(&copy_records_prefix(object_key)).await? {
+        if !key.ends_with(".copy.json") {
+            continue;
+        }
+        if let Some((record, etag)) = read(store, &key).await? {
+            found.push((key, record, etag));
+        }
+    }
+    Ok(found)
 }
 
 /// Writes the record; its ETag, to remove it later only if it is still this one.

@@ -93,7 +93,7 @@ async fn leave_foreign_upload(store: &WatchedStore, key: &str, parts: u32, file:
         "owner": owner,
     });
     let record = serde_json::to_vec(&record).expect("serialises");
-    let record_key = crate::keys::copy_record_key(key);
+    let record_key = crate::keys::copy_record_key(key, "req-gone");
     inner
         .put_object(&record_key, record.clone().into(), "application/json")
         .await

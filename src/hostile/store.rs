@@ -187,6 +187,10 @@ impl ObjectStore for WatchedStore {
         self.inner.get_object(key).await
     }
 
+    async fn list_keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.inner.list_keys(prefix).await
+    }
+
     async fn list_uploads(&self, key: &str) -> Result<Vec<String>, StoreError> {
         self.inner.list_uploads(key).await
     }

@@ -171,23 +171,23 @@ pub async fn give_up<A, S: ObjectStore>(
 /// Lets go of what the job's export holds: the multipart upload the job carries, and the upload
 /// and copy record a copy of its request left at its key (a copy cut short before it could hand
 /// its progress on). Every way out of a copy that does not complete it goes through here, so no
-/// upload or record is left behind. Another request's record is left alone. A failure is
+/// upload or record is left behind. Another request's record (its own key) is left alone. A failure is
 /// logged; the bucket's lifecycle rules remove what is left.
 pub(super) async fn abandon_upload<A, S: ObjectStore>(job: &mut Job, deps: &Deps<A, S>) {
     let held = job.upload.take().map(|upload| upload.upload_id);
-    let record_key = copy_record_key(&job.key);
-    let record = match record::read(&deps.store, &record_key).await {
-        Ok(Some((rec, etag)))
-            if Some(&rec.upload_id) == held.as_ref()
-                || job.request_id.as_ref() == Some(&rec.request_id) =>
-        {
-            Some((rec.upload_id, etag))
-        }
-        Ok(_) => None,
-        Err(e) => {
-            tracing::warn!(error = %e, "could not read the copy record to remove it");
-            None
-        }
+    let record_key = job
+        .request_id
+        .as_deref()
+        .map(|request| copy_record_key(&job.key, request));
+    let record = match &record_key {
+        Some(key) => match record::read(&deps.store, key).await {
+            Ok(found) => found.map(|(rec, etag)| (rec.upload_id, etag)),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the copy record to remove it");
+                None
+            }
+        },
+        None => None,
     };
     let recorded = record.as_ref().map(|(id, _)| id.clone());
     for upload_id in held
@@ -203,8 +203,8 @@ pub(super) async fn abandon_upload<A, S: ObjectStore>(job: &mut Job, deps: &Deps
             ),
         }
     }
-    if let Some((_, etag)) = record {
-        record::remove(&deps.store, &record_key, &etag).await;
+    if let (Some((_, etag)), Some(key)) = (record, &record_key) {
+        record::remove(&deps.store, key, &etag).await;
     }
 }
 

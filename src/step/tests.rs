@@ -596,7 +596,7 @@ async fn record_an_upload(d: &Deps<FakeFauna, MemoryStore>, key: &str, request: 
         past_mark: None,
         file: None,
     };
-    crate::copy::record::write(&d.store, &copy_record_key(key), &record)
+    crate::copy::record::write(&d.store, &copy_record_key(key, request), &record)
         .await
         .unwrap();
     upload_id
@@ -651,7 +651,7 @@ async fn a_failed_job_lets_go_of_its_request_s_upload_only() {
             "{request}"
         );
         assert_eq!(
-            !st.objects.contains_key(&copy_record_key(&job.key)),
+            !st.objects.contains_key(&copy_record_key(&job.key, request)),
             expect_gone,
             "{request}"
         );

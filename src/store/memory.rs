@@ -236,6 +236,14 @@ impl ObjectStore for MemoryStore {
             .get(key)
             .map(|b| (Bytes::from(b.clone()), etag(b))))
     }
+    async fn list_keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let s = self.state.lock().unwrap();
+        Ok(s.objects
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect())
+    }
     async fn list_uploads(&self, key: &str) -> Result<Vec<String>, StoreError> {
         let s = self.state.lock().unwrap();
         Ok(s.uploads

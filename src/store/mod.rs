@@ -188,6 +188,12 @@ pub trait ObjectStore: Clone + Send + Sync + 'static {
         key: &str,
     ) -> impl Future<Output = Result<Option<(Bytes, String)>, StoreError>> + Send;
 
+    /// The keys of the objects whose key starts with `prefix`, in order.
+    fn list_keys(
+        &self,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+
     /// The multipart uploads in progress for exactly `key`: their ids, oldest first.
     fn list_uploads(
         &self,

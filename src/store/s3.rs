@@ -396,6 +396,33 @@ impl ObjectStore for S3Store {
         Ok(Some((body.into_bytes(), etag)))
     }
 
+    async fn list_keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let mut keys = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .set_expected_bucket_owner(self.owner())
+                .prefix(prefix)
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|e| self.error("ListObjectsV2", prefix, e))?;
+            keys.extend(
+                out.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_owned)),
+            );
+            match (out.is_truncated(), out.next_continuation_token()) {
+                (Some(true), Some(next)) => token = Some(next.to_owned()),
+                _ => break,
+            }
+        }
+        Ok(keys)
+    }
+
     async fn list_uploads(&self, key: &str) -> Result<Vec<String>, StoreError> {
         let out = self
             .client

@@ -30,6 +30,7 @@ S3_ACTIONS = {
     "get_object": ("s3:GetObject", "object"),
     "delete_object": ("s3:DeleteObject", "object"),
     "list_multipart_uploads": ("s3:ListBucketMultipartUploads", "bucket"),
+    "list_objects_v2": ("s3:ListBucket", "bucket"),
 }
 
 # The IAM action a request parameter needs beside its operation's, on what: a PutObject that
