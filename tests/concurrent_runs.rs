@@ -147,3 +147,64 @@ async fn a_run_deletes_only_its_own_object() {
         "{stats}"
     );
 }
+
+/// Two executions of one window (two processes, two Fauna requests), each copying in 1 s steps
+/// that pause between parts, B started once A's upload exists and finishing first: B never
+/// aborts A's upload, which is older and live. With one copy record per key the two overwrote
+/// each other's at every pause, and B, completing, took A's upload for one a killed run left:
+/// A's copy then started over. Both objects are the window's; no upload is aborted at all.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_executions_of_a_window_never_abort_each_other_s_upload() {
+    let a_sim = Sim::start(&[
+        "--seed",
+        "1",
+        "--file-size",
+        "24000000",
+        "--download-bytes-per-second",
+        "4194304",
+    ]);
+    let b_sim = Sim::start(&[
+        "--seed",
+        "2",
+        "--file-size",
+        "12000000",
+        "--download-bytes-per-second",
+        "8388608",
+    ]);
+    let bucket = bucket(&s3().await, "two-executions").await;
+    let steps = [("STEP_TIME_LIMIT_SECONDS", "1")];
+    let a = export(&a_sim, &bucket, &WINDOW, &steps);
+    let b_after_a_uploads = async {
+        support::until_parts_stored(&bucket, 1).await;
+        export(&b_sim, &bucket, &WINDOW, &steps).await
+    };
+    let (a, b) = tokio::join!(a, b_after_a_uploads);
+    assert_eq!((a.status, b.status), (0, 0), "{}\n{}", a.stderr, b.stderr);
+    for run in [&a, &b] {
+        assert!(
+            !run.stderr.contains("no longer exists") && !run.stderr.contains("the upload is gone"),
+            "{}",
+            run.stderr
+        );
+    }
+    let stats = support::s3_stats(&bucket).await;
+    assert_eq!(
+        stats["operations"]["abort_multipart_upload"]["requests"]
+            .as_u64()
+            .unwrap_or(0),
+        0,
+        "{stats}"
+    );
+    assert_eq!(open_uploads(&s3().await, &bucket).await, 0);
+    let key = a.job["key"].as_str().expect("key");
+    let stored = object(&s3().await, &bucket, key).await.expect("stored");
+    let files = [
+        a_sim
+            .file(a.job["request_id"].as_str().expect("request id"))
+            .await,
+        b_sim
+            .file(b.job["request_id"].as_str().expect("request id"))
+            .await,
+    ];
+    assert!(files.contains(&stored), "the object is neither run's file");
+}
