@@ -60,6 +60,20 @@ fn fail(operation: &'static str, key: &str, code: &str) -> StoreError {
     }
 }
 
+impl MemoryStore {
+    /// Stores `body` at `key`, tagged to expire or not; its ETag.
+    fn store(&self, key: &str, body: &[u8], expiring: bool) -> String {
+        let mut s = self.state.lock().unwrap();
+        s.objects.insert(key.into(), body.to_vec());
+        if expiring {
+            s.expiring.insert(key.into());
+        } else {
+            s.expiring.remove(key);
+        }
+        etag(body)
+    }
+}
+
 impl ObjectStore for MemoryStore {
     fn bucket(&self) -> &str {
         "memory"
@@ -70,10 +84,7 @@ impl ObjectStore for MemoryStore {
         body: Bytes,
         _ct: &'static str,
     ) -> Result<String, StoreError> {
-        let mut s = self.state.lock().unwrap();
-        s.objects.insert(key.into(), body.to_vec());
-        s.expiring.remove(key);
-        Ok(etag(&body))
+        Ok(self.store(key, &body, false))
     }
     async fn put_expiring_object(
         &self,
@@ -81,10 +92,7 @@ impl ObjectStore for MemoryStore {
         body: Bytes,
         _ct: &'static str,
     ) -> Result<String, StoreError> {
-        let mut s = self.state.lock().unwrap();
-        s.objects.insert(key.into(), body.to_vec());
-        s.expiring.insert(key.into());
-        Ok(etag(&body))
+        Ok(self.store(key, &body, true))
     }
     async fn put_object_if(
         &self,

@@ -135,11 +135,8 @@ impl ObjectStore for S3Store {
         body: Bytes,
         content_type: &'static str,
     ) -> Result<String, StoreError> {
-        let out = self
-            .put(key, body, content_type)
-            .send()
-            .await
-            .map_err(|e| self.error("PutObject", key, e))?;
+        let out = self.put(key, body, content_type).send().await;
+        let out = out.map_err(|e| self.error("PutObject", key, e))?;
         Ok(out.e_tag.unwrap_or_default())
     }
 
@@ -149,9 +146,8 @@ impl ObjectStore for S3Store {
         body: Bytes,
         content_type: &'static str,
     ) -> Result<String, StoreError> {
-        let out = self
-            .put(key, body, content_type)
-            .tagging(EXPIRING_TAG)
+        let put = self.put(key, body, content_type).tagging(EXPIRING_TAG);
+        let out = put
             .send()
             .await
             .map_err(|e| self.error("PutObject", key, e))?;
