@@ -186,9 +186,6 @@ pub async fn copy_file<F: FileSource, S: ObjectStore>(
     };
     let found = record::read(store, &copy.record_key).await?;
     let mut resume_point = None;
-    // This request's upload that this copy found and did not continue (a duplicate of this step
-    // may be starting it): once this copy's object is stored, it is moot.
-    let mut left_alone = None;
     match (&plan.resume, found) {
         (Some(progress), Some((rec, etag))) if rec.upload_id == progress.upload_id => {
             copy.file = copy.file.take().or_else(|| rec.identity());
@@ -196,8 +193,7 @@ pub async fn copy_file<F: FileSource, S: ObjectStore>(
             copy.record_etag = Some(etag);
         }
         (None, Some((rec, etag))) => {
-            left_alone = Some(rec.upload_id.clone());
-            if let Some(progress) = adopt(store, key, &rec).await? {
+            if let Some(progress) = adopt(store, key, &rec, true).await? {
                 copy.file = rec.identity();
                 resume_point = ResumePoint::of(&rec);
                 plan.resume = Some(progress);
@@ -211,7 +207,7 @@ pub async fn copy_file<F: FileSource, S: ObjectStore>(
                 if !rec.owner.is_gone() {
                     continue;
                 }
-                match adopt(store, key, &rec).await? {
+                match adopt(store, key, &rec, false).await? {
                     Some(progress) => {
                         plan.resume = Some(progress);
                         copy.adopted = Some((rec_key, etag));
@@ -253,7 +249,7 @@ pub async fn copy_file<F: FileSource, S: ObjectStore>(
             summary,
         }) => {
             if let Some(upload_id) = writer.upload_id() {
-                abort_stale_uploads(store, key, upload_id, left_alone.as_deref()).await;
+                abort_stale_uploads(store, key, upload_id).await;
             }
             writer.finish(crc32c).await.map(|(parts, etag)| {
                 CopyOutcome::Stored(Stored {
@@ -279,9 +275,6 @@ pub async fn copy_file<F: FileSource, S: ObjectStore>(
             };
             if settled {
                 copy.remove_record().await;
-            }
-            if let (Some(other), Ok(Some(_))) = (&left_alone, &confirmed) {
-                abort_moot_upload(store, key, other).await;
             }
             match confirmed {
                 Ok(Some(reported)) => {
@@ -328,16 +321,19 @@ pub async fn copy_file<F: FileSource, S: ObjectStore>(
 }
 
 /// Whether to continue the upload a copy record names, for a copy step that holds none (the
-/// caller found this request's record: a step killed before it could hand its progress on; or
-/// another request's whose process is gone: a command killed mid-copy, run again). It does if
-/// parts are stored, from those that follow each other from the first, and aborts the key's
-/// uploads started before it that no live copy holds. With no part stored, a gone owner's
-/// upload is aborted; a live one's (a duplicate of this step may be starting it) is left alone.
-/// (Whether the parts are proven to be this file's is [`copy_file`]'s to decide.)
+/// caller found this request's record, `same_request`: a step killed before it could hand its
+/// progress on, or a duplicate of this step still running; or another request's whose process
+/// is gone: a command killed mid-copy, run again). It continues from the stored parts that
+/// follow each other from the first, and aborts the key's uploads started before it that no live
+/// copy holds. This request's upload is continued even with no part stored: a duplicate of the
+/// step shares it, so that neither aborts the other's nor leaves one behind (whichever completes
+/// it first stores the object; the other finds it gone). Another request's with no part stored
+/// is aborted. (Whether the parts are proven to be this file's is [`copy_file`]'s to decide.)
 async fn adopt<S: ObjectStore>(
     store: &S,
     key: &str,
     rec: &CopyRecord,
+    same_request: bool,
 ) -> Result<Option<UploadProgress>, CopyError> {
     let parts = match store.list_parts(key, &rec.upload_id).await {
         Ok(parts) => parts,
@@ -349,11 +345,9 @@ async fn adopt<S: ObjectStore>(
         .zip(1..)
         .take_while(|(p, n)| p.number == *n && p.size == rec.part_size)
         .count();
-    abort_stale_uploads(store, key, &rec.upload_id, None).await;
-    if stored == 0 {
-        if rec.owner.is_gone() {
-            store.abort_multipart(key, &rec.upload_id).await?;
-        }
+    abort_stale_uploads(store, key, &rec.upload_id).await;
+    if stored == 0 && !same_request {
+        store.abort_multipart(key, &rec.upload_id).await?;
         return Ok(None);
     }
     tracing::info!(
@@ -373,55 +367,86 @@ async fn adopt<S: ObjectStore>(
 /// about to complete) that no live copy holds: those a run killed after CreateMultipartUpload
 /// and before its record was stored left (found by the chaos test), or that a record of a gone
 /// process names. A live copy's upload, named by its request's record (another execution of
-/// the window), and `left_alone` (this request's, see [`abort_moot_upload`]) are never aborted.
-/// Best effort: a failure is logged, and the bucket's lifecycle rule removes what is left.
-async fn abort_stale_uploads<S: ObjectStore>(
-    store: &S,
-    key: &str,
-    upload_id: &str,
-    left_alone: Option<&str>,
-) {
-    let (uploads, records) = match (
-        store.list_uploads(key).await,
-        record::list(store, key).await,
-    ) {
-        (Ok(uploads), Ok(records)) => (uploads, records),
-        (Err(e), _) | (_, Err(e)) => {
-            tracing::warn!(error = %e, "could not list the older uploads of this key; the bucket's lifecycle rule will remove any");
-            return;
-        }
+/// the window), is never aborted. Best effort: a failure is logged, and the bucket's lifecycle
+/// rule removes what is left.
+async fn abort_stale_uploads<S: ObjectStore>(store: &S, key: &str, upload_id: &str) {
+    let Some((uploads, live)) = uploads_and_live(store, key).await else {
+        return;
     };
     if !uploads.iter().any(|id| id == upload_id) {
         return;
     }
-    let live: Vec<&str> = records
-        .iter()
-        .filter(|(_, rec, _)| !rec.owner.is_gone())
-        .map(|(_, rec, _)| rec.upload_id.as_str())
-        .chain(left_alone)
-        .collect();
     let older = uploads.iter().take_while(|id| *id != upload_id);
-    for older in older.filter(|id| !live.contains(&id.as_str())) {
-        tracing::info!(upload_id = %older, "aborting an older upload of this key that no live copy holds");
-        if let Err(e) = store.abort_multipart(key, older).await {
-            tracing::warn!(error = %e, "could not abort it; the bucket's lifecycle rule will");
+    for older in older.filter(|id| !live.contains(id)) {
+        abort_logged(
+            store,
+            key,
+            older,
+            "an older upload of this key that no live copy holds",
+        )
+        .await;
+    }
+}
+
+/// For an export that ends without its object (its request failed, or was given up): aborts
+/// `held`, the upload its job carried, and every upload of the key that no live copy's record
+/// names, whichever of this request's steps started it (a step whose answer was lost left one
+/// that no job or record names). Another execution's live upload is left alone. The caller
+/// removes this request's record first. Best effort, as [`abort_stale_uploads`].
+pub async fn let_go_of_uploads<S: ObjectStore>(store: &S, key: &str, held: Option<&str>) {
+    if let Some(held) = held {
+        abort_logged(store, key, held, "the upload this export held").await;
+    }
+    let Some((uploads, live)) = uploads_and_live(store, key).await else {
+        return;
+    };
+    for id in uploads
+        .iter()
+        .filter(|id| !live.contains(id) && Some(id.as_str()) != held)
+    {
+        abort_logged(
+            store,
+            key,
+            id,
+            "an upload of this key that no live copy holds",
+        )
+        .await;
+    }
+}
+
+/// The key's uploads in progress, oldest first, and those a live copy's record names; `None`
+/// (logged) when the store cannot list them.
+async fn uploads_and_live<S: ObjectStore>(
+    store: &S,
+    key: &str,
+) -> Option<(Vec<String>, Vec<String>)> {
+    match (
+        store.list_uploads(key).await,
+        record::list(store, key).await,
+    ) {
+        (Ok(uploads), Ok(records)) => {
+            let live = records
+                .into_iter()
+                .filter(|(_, rec, _)| !rec.owner.is_gone())
+                .map(|(_, rec, _)| rec.upload_id)
+                .collect();
+            Some((uploads, live))
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::warn!(error = %e, "could not list this key's uploads; the bucket's lifecycle rule will remove any left");
+            None
         }
     }
 }
 
-/// Once this copy's object is stored and confirmed: aborts the upload of the same request that
-/// the copy found in progress and left alone (a duplicate of the step, or a copy cut short that
-/// had stored no part). It can only ever make the object this copy stored. Best effort.
-async fn abort_moot_upload<S: ObjectStore>(store: &S, key: &str, upload_id: &str) {
+async fn abort_logged<S: ObjectStore>(store: &S, key: &str, upload_id: &str, what: &str) {
     match store.abort_multipart(key, upload_id).await {
-        Ok(()) => tracing::info!(
-            upload_id,
-            "aborted another upload of this request: its object is stored"
-        ),
+        Ok(()) => tracing::info!(upload_id, "aborted {what}"),
         Err(e) if e.is_no_such_upload() => {}
-        Err(e) => {
-            tracing::warn!(error = %e, "could not abort it; the bucket's lifecycle rule will")
-        }
+        Err(e) => tracing::warn!(
+            error = %e,
+            "could not abort {what}; the bucket's AbortIncompleteMultipartUpload lifecycle rule will"
+        ),
     }
 }
 

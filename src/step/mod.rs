@@ -168,44 +168,23 @@ pub async fn give_up<A, S: ObjectStore>(
     job.fail(failure)
 }
 
-/// Lets go of what the job's export holds: the multipart upload the job carries, and the upload
-/// and copy record a copy of its request left at its key (a copy cut short before it could hand
-/// its progress on). Every way out of a copy that does not complete it goes through here, so no
-/// upload or record is left behind. Another request's record (its own key) is left alone. A failure is
-/// logged; the bucket's lifecycle rules remove what is left.
+/// Lets go of what the job's export holds: its request's copy record, the multipart upload the
+/// job carries, and every other upload of the key no live copy holds (a copy of its request cut
+/// short, or a step whose answer was lost, left them). Every way out of a copy that does not
+/// complete it goes through here, so no upload or record is left behind. Another request's
+/// record, and the upload it names while its copy lives, are left alone. A failure is logged;
+/// the bucket's lifecycle rules remove what is left.
 pub(super) async fn abandon_upload<A, S: ObjectStore>(job: &mut Job, deps: &Deps<A, S>) {
     let held = job.upload.take().map(|upload| upload.upload_id);
-    let record_key = job
-        .request_id
-        .as_deref()
-        .map(|request| copy_record_key(&job.key, request));
-    let record = match &record_key {
-        Some(key) => match record::read(&deps.store, key).await {
-            Ok(found) => found.map(|(rec, etag)| (rec.upload_id, etag)),
-            Err(e) => {
-                tracing::warn!(error = %e, "could not read the copy record to remove it");
-                None
-            }
-        },
-        None => None,
-    };
-    let recorded = record.as_ref().map(|(id, _)| id.clone());
-    for upload_id in held
-        .iter()
-        .chain(recorded.iter().filter(|id| Some(*id) != held.as_ref()))
-    {
-        match deps.store.abort_multipart(&job.key, upload_id).await {
-            Ok(()) => tracing::info!(key = %job.key, "multipart upload aborted"),
-            Err(e) if e.is_no_such_upload() => {}
-            Err(e) => tracing::error!(
-                error = %e,
-                "could not abort the multipart upload; the bucket's AbortIncompleteMultipartUpload lifecycle rule will remove it"
-            ),
+    if let Some(request) = job.request_id.as_deref() {
+        let key = copy_record_key(&job.key, request);
+        match record::read(&deps.store, &key).await {
+            Ok(Some((_, etag))) => record::remove(&deps.store, &key, &etag).await,
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "could not read the copy record to remove it"),
         }
     }
-    if let (Some((_, etag)), Some(key)) = (record, &record_key) {
-        record::remove(&deps.store, key, &etag).await;
-    }
+    crate::copy::let_go_of_uploads(&deps.store, &job.key, held.as_deref()).await;
 }
 
 /// What a reported state means for the job: the one place the state rules live.
