@@ -5,7 +5,7 @@
 //! header).
 //!
 //! - With `LOGS_BUCKET_OWNER`, every S3 request names the owner, over a copy that uses each of
-//!   the ten operations the exporter sends.
+//!   the eleven operations the exporter sends.
 //! - A bucket owned by another account is a typed, non-retryable error that names the bucket and
 //!   the account expected, and nothing is written.
 //! - With `LOGS_KMS_KEY_ARN`, the log file, its manifest and the copy record are written SSE-KMS
@@ -257,28 +257,12 @@ async fn without_a_key_no_encryption_header_is_sent() {
 #[tokio::test(flavor = "multi_thread")]
 async fn list_parts_pages_past_a_thousand_parts() {
     use bytes::Bytes;
-    use fauna_logs_export::store::{Destination, ObjectStore, S3Store};
+    use fauna_logs_export::store::ObjectStore;
     use futures_util::{StreamExt, TryStreamExt};
 
     const PARTS: i32 = 1205;
     let bucket = owned_bucket("list-parts-pages", MOTO_ACCOUNT).await;
-    let aws = aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_sdk_s3::config::Region::new(support::REGION))
-        .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
-            aws_sdk_s3::config::Credentials::new("test", "test", None, None, "tests"),
-        ))
-        .endpoint_url(&support::moto().endpoint)
-        .build();
-    let store = S3Store::new(
-        &aws,
-        Destination {
-            bucket: bucket.clone(),
-            expected_owner: Some(MOTO_ACCOUNT.to_owned()),
-            kms_key: None,
-            force_path_style: true,
-        },
-    );
+    let store = s3_store(&bucket);
     let key = "fauna-logs/list-parts-pages.jsonl.gz";
     // A few bytes each, of varying length: only a completion needs 5 MiB parts.
     let body = |n: i32| Bytes::from(format!("part {n}\n"));
@@ -332,4 +316,34 @@ async fn list_parts_pages_past_a_thousand_parts() {
         .await
         .expect("abort the upload");
     assert_eq!(open_uploads(&s3().await, &bucket).await, 0);
+}
+
+/// The exporter's S3 store on `bucket`, through the strict front, naming moto's account as owner.
+fn s3_store(bucket: &str) -> fauna_logs_export::store::S3Store {
+    let aws = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new(support::REGION))
+        .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
+            aws_sdk_s3::config::Credentials::new("test", "test", None, None, "tests"),
+        ))
+        .endpoint_url(&support::moto().endpoint)
+        .build();
+    fauna_logs_export::store::S3Store::new(
+        &aws,
+        fauna_logs_export::store::Destination {
+            bucket: bucket.to_owned(),
+            expected_owner: Some(MOTO_ACCOUNT.to_owned()),
+            kms_key: None,
+            force_path_style: true,
+        },
+    )
+}
+
+/// S3Store, through the strict front over moto, passes the suite the memory store passes
+/// (`src/store/conformance.rs`): what the in-process behaviour tests learn on the memory store
+/// holds on S3.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_s3_store_conforms_through_the_strict_front() {
+    let bucket = owned_bucket("conformance", MOTO_ACCOUNT).await;
+    fauna_logs_export::store::conformance::check_all(&s3_store(&bucket), "conformance").await;
 }

@@ -347,7 +347,10 @@ async fn adopt<S: ObjectStore>(
         .count();
     abort_stale_uploads(store, key, &rec.upload_id).await;
     if stored == 0 && !same_request {
-        store.abort_multipart(key, &rec.upload_id).await?;
+        match store.abort_multipart(key, &rec.upload_id).await {
+            Err(e) if !e.is_no_such_upload() => return Err(e.into()),
+            _ => {}
+        }
         return Ok(None);
     }
     tracing::info!(

@@ -102,11 +102,10 @@ impl<S: ObjectStore> PartWriter<S> {
                 expected,
                 "the stored parts do not match the job; aborting that upload and starting over"
             );
-            writer
-                .store
-                .abort_multipart(key, &progress.upload_id)
-                .await?;
-            return Ok(writer);
+            match writer.store.abort_multipart(key, &progress.upload_id).await {
+                Err(e) if !e.is_no_such_upload() => return Err(e.into()),
+                _ => return Ok(writer),
+            }
         }
         tracing::info!(
             parts = expected,
@@ -429,6 +428,7 @@ impl<S: ObjectStore> PartWriter<S> {
         if let Some(upload_id) = self.upload_id.take() {
             match self.store.abort_multipart(&self.key, &upload_id).await {
                 Ok(()) => tracing::info!(key = %self.key, "multipart upload aborted"),
+                Err(e) if e.is_no_such_upload() => {}
                 Err(e) => tracing::error!(
                     error = %e,
                     "could not abort the multipart upload; the bucket's AbortIncompleteMultipartUpload lifecycle rule will remove it"

@@ -186,9 +186,10 @@ impl ObjectStore for MemoryStore {
         crc: u32,
     ) -> Result<String, StoreError> {
         let mut s = self.state.lock().unwrap();
+        // As S3: a completion refused leaves the upload open.
         let stored = s
             .uploads
-            .remove(upload_id)
+            .get(upload_id)
             .ok_or_else(|| fail("CompleteMultipartUpload", key, "NoSuchUpload"))?;
         // As S3: the parts listed, in ascending order, each one stored; parts not listed are
         // dropped.
@@ -209,12 +210,15 @@ impl ObjectStore for MemoryStore {
             return Err(fail("CompleteMultipartUpload", key, "BadDigest"));
         }
         let tag = etag(&body);
+        s.uploads.remove(upload_id);
         s.objects.insert(key.into(), body);
         Ok(tag)
     }
-    async fn abort_multipart(&self, _key: &str, upload_id: &str) -> Result<(), StoreError> {
+    async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), StoreError> {
         let mut s = self.state.lock().unwrap();
-        s.uploads.remove(upload_id);
+        s.uploads
+            .remove(upload_id)
+            .ok_or_else(|| fail("AbortMultipartUpload", key, "NoSuchUpload"))?;
         s.aborted += 1;
         Ok(())
     }
@@ -259,5 +263,16 @@ impl ObjectStore for MemoryStore {
             .filter(|(_, upload)| upload.key == key)
             .map(|(id, _)| id.clone())
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The memory store passes the suite S3Store passes through the strict S3 front.
+    #[tokio::test]
+    async fn the_memory_store_conforms() {
+        crate::store::conformance::check_all(&MemoryStore::default(), "conformance").await;
     }
 }

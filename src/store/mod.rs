@@ -8,6 +8,8 @@
 //! - `memory`: an in-memory bucket that records what happened, for unit tests in any module
 //!   (modelled on object_store's `InMemory`). End-to-end tests use a real S3-protocol server.
 
+#[cfg(any(test, feature = "simulator"))]
+pub mod conformance;
 #[cfg(test)]
 pub mod memory;
 pub mod s3;

@@ -162,6 +162,7 @@ impl ObjectStore for S3Store {
         condition: Precondition,
     ) -> Result<Option<String>, StoreError> {
         let put = self.put(key, body, content_type);
+        let if_match = matches!(condition, Precondition::IfMatch(_));
         let put = match condition {
             Precondition::IfAbsent => put.if_none_match("*"),
             Precondition::IfMatch(etag) => put.if_match(etag),
@@ -170,7 +171,10 @@ impl ObjectStore for S3Store {
             Ok(out) => Ok(Some(out.e_tag.unwrap_or_default())),
             Err(e) => {
                 let e = self.error("PutObject", key, e);
-                if e.is_precondition_failed() {
+                // S3 answers `If-Match` on a key that holds nothing with 404 NoSuchKey: the
+                // object it named is gone, so the condition does not hold.
+                let gone = if_match && e.code.as_deref() == Some("NoSuchKey");
+                if e.is_precondition_failed() || gone {
                     Ok(None)
                 } else {
                     Err(e)
