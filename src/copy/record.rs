@@ -1,13 +1,14 @@
-//! [`CopyRecord`]: what a copy keeps beside its multipart upload, as a small object
-//! (`_{window}.{request}.copy.json`, see [`crate::keys::copy_record_key`]): which upload, for which Fauna
-//! request and file size, who is copying (the process), and the verifier's checkpoint at its last
-//! pause.
+//! [`CopyRecord`]: what a copy keeps beside its multipart upload, as a small object, one per Fauna
+//! request (`_{window}.{request}.copy.json`, see [`crate::keys::copy_record_key`]): which upload,
+//! for which request and file size, who is copying (the process), and the verifier's checkpoint
+//! at its last pause. Written tagged for the bucket's `ExpireCopyRecords` lifecycle rule.
 //!
 //! It is written when the upload starts and at every pause, and removed when the copy completes
-//! or gives up. A copy step that finds one for its key continues that upload: from the
+//! or gives up. A copy step that finds its request's record continues that upload: from the
 //! checkpoint when the job paused it (reading each byte of the file once), or, when a process
 //! was killed mid-copy, by reading the file again and checking each stored part against it, so
-//! that no stored part is uploaded again.
+//! that no stored part is uploaded again. Another request's record names a live copy's upload,
+//! which no other copy aborts, unless its process is known to be gone.
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
