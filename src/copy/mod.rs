@@ -395,7 +395,7 @@ async fn abort_stale_uploads<S: ObjectStore>(store: &S, key: &str, upload_id: &s
 /// `held`, the upload its job carried, and every upload of the key that no live copy's record
 /// names, whichever of this request's steps started it (a step whose answer was lost left one
 /// that no job or record names). Another execution's live upload is left alone. The caller
-/// removes this request's record first. Best effort, as [`abort_stale_uploads`].
+/// removes this request's record first. Best effort, as `abort_stale_uploads`.
 pub async fn let_go_of_uploads<S: ObjectStore>(store: &S, key: &str, held: Option<&str>) {
     if let Some(held) = held {
         abort_logged(store, key, held, "the upload this export held").await;
