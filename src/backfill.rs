@@ -209,20 +209,20 @@ struct ReportRow<'a> {
 /// and, when any window failed, the report of every window written to the bucket under the
 /// prefix (`_reports/backfill-<time>-<n>.json`; the underscore keeps it out of Athena's reach)
 /// and named in the answer.
-pub async fn summarize<S: ObjectStore>(
-    outcomes: &[(String, Outcome)],
+pub async fn summarize<S: ObjectStore, K: AsRef<str>>(
+    outcomes: &[(K, Outcome)],
     store: &S,
     prefix: &str,
 ) -> Result<Summary, StepError> {
-    let mut summary = Summary::of(outcomes.iter().map(|(k, o)| (k.as_str(), o)));
+    let mut summary = Summary::of(outcomes.iter().map(|(k, o)| (k.as_ref(), o)));
     if summary.failed == 0 {
         return Ok(summary);
     }
     let windows = outcomes
         .iter()
-        .filter(|(key, _)| !key.is_empty())
+        .filter(|(key, _)| !key.as_ref().is_empty())
         .map(|(key, outcome)| ReportRow {
-            key,
+            key: key.as_ref(),
             outcome: match outcome {
                 Outcome::Done => "done",
                 Outcome::Skipped => "skipped",

@@ -330,11 +330,8 @@ async fn backfill(args: BackfillArgs) -> ExitCode {
         .collect();
     // With a failed window, the report of every window goes to the bucket, as the state
     // machine's Summarize writes it.
-    let owned: Vec<(String, Outcome)> = outcomes
-        .iter()
-        .map(|(key, outcome)| ((*key).to_owned(), outcome.clone()))
-        .collect();
-    let summary = match backfill::summarize(&owned, &deps.store, &deps.config.rules.prefix).await {
+    let summary = match backfill::summarize(&outcomes, &deps.store, &deps.config.rules.prefix).await
+    {
         Ok(summary) => summary,
         Err(e) => {
             eprintln!("error: could not write the backfill's report: {e}");
