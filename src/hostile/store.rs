@@ -29,8 +29,11 @@ pub struct WatchedStore {
 
 impl WatchedStore {
     pub fn new(moto_like: bool) -> WatchedStore {
+        let inner = MemoryStore::default();
+        // Like moto: ListParts lists no part checksums.
+        inner.state.lock().expect("store lock").unlisted_checksums = moto_like;
         WatchedStore {
-            inner: MemoryStore::default(),
+            inner,
             moto_like,
             created: Arc::default(),
             largest_part: Arc::default(),
@@ -60,9 +63,10 @@ impl WatchedStore {
     ) -> Result<String, StoreError> {
         let body = {
             let mut state = self.inner.state.lock().expect("store lock");
+            // As S3: a completion refused leaves the upload open.
             let upload = state
                 .uploads
-                .remove(upload_id)
+                .get(upload_id)
                 .ok_or_else(|| Self::refused(key, "NoSuchUpload"))?;
             let mut body = Vec::new();
             let mut listed = 0u32;
@@ -78,6 +82,7 @@ impl WatchedStore {
             if listed != crc {
                 return Err(Self::refused(key, "BadDigest"));
             }
+            state.uploads.remove(upload_id);
             body
         };
         let etag = self
@@ -151,11 +156,7 @@ impl ObjectStore for WatchedStore {
         key: &str,
         upload_id: &str,
     ) -> Result<Vec<UploadedPart>, StoreError> {
-        let mut parts = self.inner.list_parts(key, upload_id).await?;
-        if self.moto_like {
-            parts.iter_mut().for_each(|p| p.crc32c = None);
-        }
-        Ok(parts)
+        self.inner.list_parts(key, upload_id).await
     }
 
     async fn complete_multipart(
