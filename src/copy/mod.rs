@@ -145,7 +145,7 @@ impl CopyError {
                 e,
                 DownloadError::InsecureUrl { .. } | DownloadError::FileChanged { .. }
             ),
-            CopyError::Store(e) => e.is_retryable() || e.is_no_such_upload(),
+            CopyError::Store(e) => e.is_retryable(),
             CopyError::Corrupt(_) => false,
             CopyError::ChecksumMismatch { .. } | CopyError::UrlNotReady { .. } => true,
         }
@@ -952,26 +952,41 @@ mod tests {
         // verifier may lag the download by its queue, 16 chunks).
         let bytes = log_file(5000);
         let store = MemoryStore::default();
-        let mut resume = None;
-        let mut pauses = 0;
-        let s = loop {
-            let mut file = MemoryFile::new(bytes.clone());
-            match copy(&mut file, &store, plan(resume.take(), true))
+        let (s, pauses) = copy_through_pauses(&store, &bytes, "r1", None).await;
+        for p in &pauses {
+            assert_eq!(p.offset, (p.next_part as u64 - 1) * 4000);
+        }
+        assert!(pauses.len() >= 2, "{}", pauses.len());
+        assert_eq!(s.summary.records, 5000);
+        assert_stored_once(&store, &bytes);
+    }
+
+    /// Copies `bytes` into `store` for `request`, every step pausing, from `resume` until the
+    /// object is stored: the copy stored, and each pause's progress.
+    async fn copy_through_pauses(
+        store: &MemoryStore,
+        bytes: &[u8],
+        request: &str,
+        mut resume: Option<UploadProgress>,
+    ) -> (Stored, Vec<UploadProgress>) {
+        let mut pauses = Vec::new();
+        loop {
+            let plan = CopyPlan {
+                request_id: request.into(),
+                ..plan(resume.take(), true)
+            };
+            match copy(&mut MemoryFile::new(bytes.to_vec()), store, plan)
                 .await
                 .unwrap()
             {
                 CopyOutcome::Paused(p) => {
-                    pauses += 1;
-                    assert_eq!(p.offset, (p.next_part as u64 - 1) * 4000);
+                    pauses.push(p.clone());
                     resume = Some(p);
                 }
-                CopyOutcome::Stored(s) => break s,
+                CopyOutcome::Stored(s) => return (s, pauses),
                 other => panic!("unexpected {other:?}"),
             }
-        };
-        assert!(pauses >= 2, "{pauses}");
-        assert_eq!(s.summary.records, 5000);
-        assert_stored_once(&store, &bytes);
+        }
     }
 
     /// Pauses a copy of `bytes` into `store` once, and returns its progress.
@@ -1273,31 +1288,16 @@ mod tests {
         )
         .await
         .unwrap();
-        assert!(matches!(outcome, CopyOutcome::Paused(_)), "{outcome:?}");
+        let CopyOutcome::Paused(paused) = outcome else {
+            panic!("expected a pause, got {outcome:?}")
+        };
         let (rec, _) = record::read(&store, &key).await.unwrap().unwrap();
         let at = rec.checkpoint.map(|c| c.offset);
         assert!(
             at.is_some_and(|at| at < mark),
             "paused at {at:?}, the mark is {mark}"
         );
-        let mut resume = match outcome {
-            CopyOutcome::Paused(p) => Some(p),
-            _ => None,
-        };
-        let s = loop {
-            match copy(
-                &mut MemoryFile::new(bytes.clone()),
-                &store,
-                plan(resume.take(), true),
-            )
-            .await
-            .unwrap()
-            {
-                CopyOutcome::Paused(p) => resume = Some(p),
-                CopyOutcome::Stored(s) => break s,
-                other => panic!("unexpected {other:?}"),
-            }
-        };
+        let (s, _) = copy_through_pauses(&store, &bytes, "r1", Some(paused)).await;
         assert_eq!(s.summary.records, 5000);
         assert_stored_once(&store, &bytes);
     }
@@ -1318,27 +1318,21 @@ mod tests {
             let (store, bytes) = (store.clone(), bytes.clone());
             async move {
                 let mut file = MemoryFile::new(bytes);
-                let outcome = copy(&mut file, &store, as_request(request, resume)).await;
-                let read = file.read.load(std::sync::atomic::Ordering::Relaxed);
-                (outcome.unwrap(), read)
+                copy(&mut file, &store, as_request(request, resume))
+                    .await
+                    .unwrap()
             }
         };
-        let (CopyOutcome::Paused(first), _) = step("r0", None).await else {
+        let CopyOutcome::Paused(first) = step("r0", None).await else {
             panic!("r0 did not pause");
         };
-        let (CopyOutcome::Paused(mut second), _) = step("r1", None).await else {
+        let CopyOutcome::Paused(second) = step("r1", None).await else {
             panic!("r1 did not pause");
         };
-        let (CopyOutcome::Paused(first), _) = step("r0", Some(first)).await else {
+        let CopyOutcome::Paused(first) = step("r0", Some(first)).await else {
             panic!("r0 did not pause again");
         };
-        let stored_second = loop {
-            match step("r1", Some(second)).await {
-                (CopyOutcome::Paused(p), _) => second = p,
-                (CopyOutcome::Stored(s), _) => break s,
-                other => panic!("unexpected {other:?}"),
-            }
-        };
+        let (stored_second, _) = copy_through_pauses(&store, &bytes, "r1", Some(second)).await;
         assert_eq!(stored_second.summary.records, 5000);
         assert!(
             store
@@ -1349,18 +1343,11 @@ mod tests {
                 .contains_key(&first.upload_id),
             "the other execution's live upload was aborted"
         );
-        let mut resume = Some(first.clone());
-        let stored_first = loop {
-            let (outcome, _) = step("r0", resume.take()).await;
-            match outcome {
-                CopyOutcome::Paused(p) => {
-                    assert_eq!(p.upload_id, first.upload_id, "started over");
-                    resume = Some(p);
-                }
-                CopyOutcome::Stored(s) => break s,
-                other => panic!("unexpected {other:?}"),
-            }
-        };
+        let (stored_first, pauses) =
+            copy_through_pauses(&store, &bytes, "r0", Some(first.clone())).await;
+        for p in &pauses {
+            assert_eq!(p.upload_id, first.upload_id, "started over");
+        }
         assert_eq!(stored_first.summary.records, 5000);
         let st = store.state.lock().unwrap();
         assert_eq!(st.aborted, 0, "an upload was aborted");
