@@ -33,25 +33,25 @@ test: tools
 	for knob in $(SHRINKING_KNOBS); do
 	  if [ -n "$${!knob-}" ]; then echo "make test: ignoring $$knob=$${!knob} (the whole suite runs)"; fi
 	done
-	cargo fmt --check
-	cargo clippy --all-targets --all-features -- -D warnings
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets --all-features -- -D warnings
 	# Without ISA-L (the zlib-rs-only build); with every other feature, so the dependencies are
 	# resolved as above and only the crate itself is checked again.
 	cargo clippy --lib --bins --no-default-features --features simulator -- -D warnings
 	cfn-lint infra/template.yaml
 	$(VENV)/bin/python -m unittest discover -s tests/infra
 	$(VENV)/bin/python -m unittest tests/support/test_s3_front.py
-	env -u FAULT_MATRIX_ROWS -u PROPTEST_CASES cargo test --all-features --no-run
-	# The fuzz target's build (the crate and the SDK in release, under the sanitizer: minutes)
+	env -u FAULT_MATRIX_ROWS -u PROPTEST_CASES cargo test --workspace --all-features --no-run
+	# The fuzz targets' build (the core crate alone, in release, under the sanitizer)
 	# goes on while the tests run, which mostly wait on servers and real intervals. Nothing is
 	# left running if a test fails: the exit waits for it.
 	$(MAKE) --no-print-directory fuzz-build >fuzz/build.log 2>&1 & fuzz_build=$$!
 	trap 'status=$$?; wait; exit $$status' EXIT
-	env -u FAULT_MATRIX_ROWS -u PROPTEST_CASES cargo nextest run --all-features -E 'not binary(resume)'
+	env -u FAULT_MATRIX_ROWS -u PROPTEST_CASES cargo nextest run --workspace --all-features -E 'not binary(resume)'
 	# The paused copies bound how much of the file they read again, which depends on the verifier
 	# keeping up: they run after the others, not beside them (1.33 x read once under that load).
 	cargo test --all-features --test resume
-	cargo test --all-features --doc
+	cargo test --workspace --all-features --doc
 	cargo build --all-features --bins
 	$(VENV)/bin/python -m unittest discover -s tests/athena
 	if ! wait $$fuzz_build; then cat fuzz/build.log; echo "fuzz: the target did not build"; exit 1; fi

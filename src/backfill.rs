@@ -262,7 +262,7 @@ pub async fn summarize<S: ObjectStore, K: AsRef<str>>(
 mod tests {
     use super::*;
     use crate::input::backfill::CAUSE_IN_MAP_RUN;
-    use crate::input::{Event, parse, test_rules as rules};
+    use crate::input::{Event, JobRules, parse};
     use crate::store::memory::MemoryStore;
     use crate::time::parse_rfc3339;
     use chrono::{DateTime, Utc};
@@ -272,7 +272,7 @@ mod tests {
     }
 
     fn plan(value: Value) -> Plan {
-        match parse(value, &rules(), now()).unwrap() {
+        match parse(value, &JobRules::default(), now()).unwrap() {
             Event::Plan(plan) => plan,
             other => panic!("not a plan: {other:?}"),
         }
@@ -299,7 +299,8 @@ mod tests {
             })
         );
         // The entry is a payload the function accepts as a job's start.
-        let Event::Job(job) = parse(window_entry(&plan.windows[1]), &rules(), now()).unwrap()
+        let Event::Job(job) =
+            parse(window_entry(&plan.windows[1]), &JobRules::default(), now()).unwrap()
         else {
             panic!("not a job")
         };
@@ -359,7 +360,7 @@ mod tests {
                 ],
                 "skipped": 2,
             }}),
-            &rules(),
+            &JobRules::default(),
             now(),
         )
         .unwrap() else {

@@ -10,8 +10,8 @@ use std::time::Duration;
 use url::Url;
 
 use crate::fauna::{AccountKey, Timeouts};
-use crate::input::JobRules;
 use crate::input::schedule::{MAX_LAG_MINUTES, ScheduleDefaults};
+use crate::input::{DEFAULT_PREFIX, DEFAULT_REGION_GROUPS, JobRules};
 use crate::scope::Scope;
 use crate::store::Destination;
 use crate::time::Granularity;
@@ -150,10 +150,10 @@ impl Config {
         })?;
         let prefix = env
             .get("LOGS_PREFIX")
-            .unwrap_or_else(|| "fauna-logs".into());
+            .unwrap_or_else(|| DEFAULT_PREFIX.into());
         let region_groups: Vec<String> = env
             .get("FAUNA_REGION_GROUPS")
-            .unwrap_or_else(|| "us-std,eu-std,classic".into())
+            .unwrap_or_else(|| DEFAULT_REGION_GROUPS.join(","))
             .split(',')
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty())

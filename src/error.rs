@@ -429,4 +429,70 @@ mod tests {
         assert_eq!(d.error_type, "InvalidJob");
         assert!(d.error_message.contains("exactly one"));
     }
+
+    /// One row of `events/expected-errors.json`.
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Expected {
+        error_type: String,
+        kind: Option<String>,
+        names: Vec<String>,
+        says: Vec<String>,
+    }
+
+    /// The bad-input table (`events/invalid-*.json`, with what each must produce in
+    /// `events/expected-errors.json`): each payload the function sees (those that are JSON at all;
+    /// the Lambda runtime refuses the rest, see tests/lambda_runtime.rs) is refused with its own
+    /// variant, a message that names its fields in backticks and says what the row says, in under
+    /// 1 KiB, and the stable `errorType`.
+    #[test]
+    fn every_bad_input_fixture_gets_its_typed_error() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events");
+        let table: std::collections::BTreeMap<String, Expected> =
+            serde_json::from_slice(&std::fs::read(dir.join("expected-errors.json")).unwrap())
+                .unwrap();
+        let mut checked = 0;
+        for (file, expected) in &table {
+            let bytes = std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+            let Some(kind) = &expected.kind else {
+                continue;
+            };
+            let payload: Value =
+                serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{file}: {e}"));
+            let now = crate::time::parse_rfc3339("2026-11-26T12:00:00Z").unwrap();
+            let err = crate::input::parse(payload, &crate::input::JobRules::default(), now)
+                .expect_err(file);
+            assert!(
+                format!("{err:?}").starts_with(kind.as_str()),
+                "{file}: expected {kind}, got {err:?}"
+            );
+            assert_eq!(
+                StepError::from(err.clone()).error_type(),
+                expected.error_type,
+                "{file}"
+            );
+            let message = err.to_string();
+            for name in &expected.names {
+                assert!(
+                    message.contains(&format!("`{name}")),
+                    "{file}: the message does not name `{name}`: {message}"
+                );
+            }
+            for text in &expected.says {
+                assert!(
+                    message.contains(text.as_str()),
+                    "{file}: no {text:?} in {message}"
+                );
+            }
+            assert!(
+                message.len() < 1024,
+                "{file}: a {}-byte message",
+                message.len()
+            );
+            checked += 1;
+        }
+        let json_rows = table.values().filter(|e| e.kind.is_some()).count();
+        assert_eq!(checked, json_rows);
+        assert!(checked >= 30, "{checked} rows");
+    }
 }

@@ -2,7 +2,7 @@
 //!
 //! The bytes go where the Lambda runtime puts them (`serde_json` → `Value`), then through
 //! `input::parse`, the function's one dispatch, with its default rules (every setting at its
-//! embedded default, plus `SCHEDULE_DATABASE` so that classic Scheduled Events reach the job
+//! embedded default (`JobRules::default()`), plus `SCHEDULE_DATABASE` so that classic Scheduled Events reach the job
 //! parser too). Whatever arrives, the parser answers an event or a typed `InvalidJob`, and never
 //! panics:
 //! - a job it accepts is what the function would return, so it must parse back to itself;
@@ -15,9 +15,9 @@
 use std::sync::OnceLock;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use fauna_logs_export::config::Config;
-use fauna_logs_export::input::backfill::MAX_STATE_MACHINE_WINDOWS;
-use fauna_logs_export::input::{Event, JobRules, parse};
+use fauna_logs_core::input::backfill::MAX_STATE_MACHINE_WINDOWS;
+use fauna_logs_core::input::{Event, JobRules, parse};
+use fauna_logs_core::scope::Scope;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
@@ -27,14 +27,9 @@ const MAX_MESSAGE_BYTES: usize = 1024;
 fn rules() -> &'static JobRules {
     static RULES: OnceLock<JobRules> = OnceLock::new();
     RULES.get_or_init(|| {
-        let config = Config::from_lookup(|var| match var {
-            "FAUNA_ACCOUNT_KEY" => Some("fuzz".into()),
-            "LOGS_BUCKET" => Some("fuzz".into()),
-            "SCHEDULE_DATABASE" => Some("us-std/ECommerce".into()),
-            _ => None,
-        })
-        .expect("the default configuration is valid");
-        config.rules
+        let mut rules = JobRules::default();
+        rules.schedule.scope = Some(Scope::Database("us-std/ECommerce".into()));
+        rules
     })
 }
 

@@ -15,7 +15,7 @@
 
 use std::borrow::Cow;
 
-use fauna_logs_export::redact::{MARKER, MIN_SECRET_BYTES, redact_with};
+use fauna_logs_core::redact::{MARKER, MIN_SECRET_BYTES, redact_with};
 use libfuzzer_sys::fuzz_target;
 
 /// The secret percent-encoded as `encodeURIComponent` would, and JSON-escaped with `\/`.

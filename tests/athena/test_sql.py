@@ -211,7 +211,7 @@ class TheTemplateHoldsTheFiles(unittest.TestCase):
 
 
 class TheLocalTable(unittest.TestCase):
-    """local_athena's reading of keys, on keys of each kind the exporter writes (src/keys.rs)
+    """local_athena's reading of keys, on keys of each kind the exporter writes (crates/core/src/keys.rs)
     and others Athena would not read."""
 
     def setUp(self):

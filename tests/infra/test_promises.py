@@ -133,7 +133,7 @@ class PromisesNameRealTests(unittest.TestCase):
             self.assertTrue(any(w.startswith(f"line {line}:") and needle in w for w in wrong), (line, needle, wrong))
 
     def test_tests_inside_proptest_blocks_count(self):
-        self.assertIn("the_parser_never_panics", rust_tests(ROOT / "src" / "input" / "tests.rs"))
+        self.assertIn("the_parser_never_panics", rust_tests(ROOT / "crates" / "core" / "src" / "input" / "tests.rs"))
 
 
 if __name__ == "__main__":

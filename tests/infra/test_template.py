@@ -388,7 +388,7 @@ FAILED_JOB = {
 
 
 def object_key_prefix(prefix: str) -> str:
-    """What the function puts before `region_group=` in every object key: src/job.rs object_key
+    """What the function puts before `region_group=` in every object key: crates/core/src/job.rs object_key
     trims '/' from LOGS_PREFIX and joins it with '/'; an empty prefix adds nothing."""
     trimmed = prefix.strip("/")
     return f"{trimmed}/" if trimmed else ""

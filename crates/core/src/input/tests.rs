@@ -1,5 +1,5 @@
-//! The input layer's tests: every payload shape through [`parse`], and the bad-input table read
-//! from `events/` (the same fixtures the events test and the Lambda runtime test use).
+//! The input layer's tests: every payload shape through [`parse`]. (The bad-input table read from
+//! `events/` is checked in the exporter's `error` module, which also knows each `errorType`.)
 
 use super::*;
 use crate::job::{Step, UploadProgress};
@@ -222,69 +222,6 @@ fn a_huge_value_is_refused_by_name_without_being_echoed() {
     let err = event(json!({"scopes": [{"database": format!("us-std/{huge}")}], "from": "2026-11-20T00:00:00Z", "to": "2026-11-21T00:00:00Z", "granularity": "day"})).unwrap_err();
     assert!(err.to_string().contains("`scopes`"), "{err}");
     assert!(err.to_string().len() < 512, "{err}");
-}
-
-/// One row of `events/expected-errors.json`.
-#[derive(Debug, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Expected {
-    error_type: String,
-    kind: Option<String>,
-    names: Vec<String>,
-    says: Vec<String>,
-}
-
-/// The bad-input table (`events/invalid-*.json`, with what each must produce in
-/// `events/expected-errors.json`): each payload the function sees (those that are JSON at all;
-/// the Lambda runtime refuses the rest, see tests/lambda_runtime.rs) is refused with its own
-/// variant, a message that names its fields in backticks and says what the row says, in under
-/// 1 KiB, and the stable `errorType`.
-#[test]
-fn every_bad_input_fixture_gets_its_typed_error() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events");
-    let table: std::collections::BTreeMap<String, Expected> =
-        serde_json::from_slice(&std::fs::read(dir.join("expected-errors.json")).unwrap()).unwrap();
-    let mut checked = 0;
-    for (file, expected) in &table {
-        let bytes = std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
-        let Some(kind) = &expected.kind else {
-            continue;
-        };
-        let payload: Value =
-            serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{file}: {e}"));
-        let err = event(payload).expect_err(file);
-        assert!(
-            format!("{err:?}").starts_with(kind.as_str()),
-            "{file}: expected {kind}, got {err:?}"
-        );
-        assert_eq!(
-            crate::error::StepError::from(err.clone()).error_type(),
-            expected.error_type,
-            "{file}"
-        );
-        let message = err.to_string();
-        for name in &expected.names {
-            assert!(
-                message.contains(&format!("`{name}")),
-                "{file}: the message does not name `{name}`: {message}"
-            );
-        }
-        for text in &expected.says {
-            assert!(
-                message.contains(text.as_str()),
-                "{file}: no {text:?} in {message}"
-            );
-        }
-        assert!(
-            message.len() < 1024,
-            "{file}: a {}-byte message",
-            message.len()
-        );
-        checked += 1;
-    }
-    let json_rows = table.values().filter(|e| e.kind.is_some()).count();
-    assert_eq!(checked, json_rows);
-    assert!(checked >= 30, "{checked} rows");
 }
 
 fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {

@@ -38,6 +38,24 @@ pub struct JobRules {
     pub schedule: ScheduleDefaults,
 }
 
+/// The key prefix when none is configured (`LOGS_PREFIX`).
+pub const DEFAULT_PREFIX: &str = "fauna-logs";
+
+/// The region groups a database path may start with when none are configured
+/// (`FAUNA_REGION_GROUPS`).
+pub const DEFAULT_REGION_GROUPS: [&str; 3] = ["us-std", "eu-std", "classic"];
+
+/// The embedded defaults: the function's rules when nothing is configured.
+impl Default for JobRules {
+    fn default() -> Self {
+        JobRules {
+            region_groups: DEFAULT_REGION_GROUPS.map(String::from).to_vec(),
+            prefix: DEFAULT_PREFIX.to_owned(),
+            schedule: ScheduleDefaults::default(),
+        }
+    }
+}
+
 impl JobRules {
     /// The known region groups, for messages.
     pub fn known_region_groups(&self) -> String {
@@ -136,11 +154,7 @@ fn json_len(value: &Value) -> usize {
 /// The rules of the unit tests: three region groups, the default prefix and schedule.
 #[cfg(test)]
 pub(crate) fn test_rules() -> JobRules {
-    JobRules {
-        region_groups: vec!["us-std".into(), "eu-std".into(), "classic".into()],
-        prefix: "fauna-logs".into(),
-        schedule: ScheduleDefaults::default(),
-    }
+    JobRules::default()
 }
 
 #[cfg(test)]
