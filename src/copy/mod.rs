@@ -1359,6 +1359,49 @@ mod tests {
         );
     }
 
+    /// A file of one stored deflate block (no checkpoint before its end) and three parts: a
+    /// step that is to pause asks for a checkpoint that never comes before the file ends. It
+    /// must then finish, not pause with no checkpoint, which sent each later step back to byte 0
+    /// to pause at the same place again, for ever.
+    #[tokio::test]
+    async fn a_pause_whose_checkpoint_never_comes_finishes_the_file() {
+        use std::io::Write;
+        let mut lines = Vec::new();
+        for i in 0..250 {
+            writeln!(
+                lines,
+                "{{\"TS\":\"2026-11-24 00:00:00.{i:03} Z\",\"N\":{i}}}"
+            )
+            .unwrap();
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
+        gz.write_all(&lines).unwrap();
+        let bytes = gz.finish().unwrap();
+        assert!(
+            bytes.len() > 2 * 4000 && lines.len() < 65535,
+            "{}",
+            bytes.len()
+        );
+        let store = MemoryStore::default();
+        let mut resume = None;
+        for _ in 0..4 {
+            let mut file = MemoryFile::new(bytes.clone());
+            match copy(&mut file, &store, plan(resume.take(), true))
+                .await
+                .unwrap()
+            {
+                CopyOutcome::Paused(p) => resume = Some(p),
+                CopyOutcome::Stored(stored) => {
+                    assert_eq!(stored.summary.records, 250);
+                    assert_eq!(store.state.lock().unwrap().objects["k"], bytes);
+                    return;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        panic!("four steps and the copy is not done: it pauses without moving on");
+    }
+
     #[tokio::test]
     async fn a_resume_whose_upload_is_gone_starts_over() {
         let bytes = log_file(1000);

@@ -387,9 +387,19 @@ pub(super) async fn pump<F: super::FileSource, S: ObjectStore>(
                 checkpoints.ask(reading.verifier.checkpoint_at_or_after(at));
             }
         }
+        // The download ended before the verifier reached the checkpoint the pause waits for.
+        // Broken off, the copy pauses. A whole file pauses at that checkpoint if its bytes hold
+        // it, and is otherwise finished: a pause without a newer checkpoint would send the next
+        // step to read the same bytes and wait for the same checkpoint again, for ever.
         if checkpoints.pausing {
-            // The file ended (or broke off) before the verifier reached the checkpoint.
-            return Ok(Pumped::Paused(checkpoints.resume_point(writer)));
+            let whole = total.is_none_or(|t| pos == t);
+            if !whole {
+                return Ok(Pumped::Paused(checkpoints.resume_point(writer)));
+            }
+            reading.verifier.settle().await;
+            if checkpoints.waiting.is_some() && checkpoints.reached().await.is_some() {
+                return Ok(Pumped::Paused(checkpoints.resume_point(writer)));
+            }
         }
         match total {
             Some(expected) if pos < expected && reconnects < MAX_RECONNECTS => {

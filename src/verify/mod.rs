@@ -66,6 +66,9 @@ enum Message {
     Restart,
     /// A checkpoint request waits in the slot.
     Wake,
+    /// No more bytes come before the stream ends: a request the bytes fed so far did not answer
+    /// is answered with `None`.
+    Settle,
 }
 
 /// A checkpoint request: where, and whom to answer.
@@ -151,6 +154,13 @@ impl Verifier {
         async move { answer.await.ok() }
     }
 
+    /// Says that every byte of the file is fed: a checkpoint request that those bytes do not
+    /// answer then resolves with `None` (the copy finishes instead of waiting for it), rather
+    /// than waiting for bytes that will not come.
+    pub async fn settle(&self) {
+        let _ = self.tx.send(Message::Settle).await;
+    }
+
     /// Ends the stream and says whether it was a complete, valid log file.
     pub async fn finish(self) -> Result<LogSummary, CorruptLog> {
         let Verifier {
@@ -184,6 +194,7 @@ fn run(
     };
     let mut pending: Option<Request> = None;
     while let Some(message) = rx.blocking_recv() {
+        let settle = matches!(message, Message::Settle);
         if let Some(request) = lock(slot).take() {
             if let Ok(core) = &mut core {
                 core.request_checkpoint(request.offset);
@@ -205,7 +216,7 @@ fn run(
                     core = Err(e);
                 }
             }
-            Message::Wake => {}
+            Message::Wake | Message::Settle => {}
         }
         match &mut core {
             Ok(core) => {
@@ -217,6 +228,9 @@ fn run(
             }
             // Corrupt: no checkpoint will come.
             Err(_) => pending = None,
+        }
+        if settle {
+            pending = None;
         }
     }
     drop(pending);
