@@ -47,10 +47,10 @@ test: tools
 	# left running if a test fails: the exit waits for it.
 	$(MAKE) --no-print-directory fuzz-build >fuzz/build.log 2>&1 & fuzz_build=$$!
 	trap 'status=$$?; wait; exit $$status' EXIT
-	env -u FAULT_MATRIX_ROWS -u PROPTEST_CASES cargo nextest run --workspace --all-features -E 'not binary(resume)'
+	env -u FAULT_MATRIX_ROWS -u PROPTEST_CASES cargo nextest run --workspace --all-features -E 'not (binary(integration) & test(/^resume::/))'
 	# The paused copies bound how much of the file they read again, which depends on the verifier
 	# keeping up: they run after the others, not beside them (1.33 x read once under that load).
-	cargo test --all-features --test resume
+	cargo test --all-features --test integration resume::
 	cargo test --workspace --all-features --doc
 	cargo build --all-features --bins
 	$(VENV)/bin/python -m unittest discover -s tests/athena
@@ -72,7 +72,7 @@ athena-template: tools
 CHAOS_SEED ?= 20261130
 HOSTILE_SEEDS ?= 2000
 chaos: tools
-	CHAOS_SEED=$(CHAOS_SEED) cargo test --all-features --test chaos -- --ignored --nocapture
+	CHAOS_SEED=$(CHAOS_SEED) cargo test --all-features --test integration chaos:: -- --ignored --nocapture
 	# The hostile Fauna (src/hostile/): 2,000 seeds here, 64 in make test (HOSTILE_SEED=N reruns one).
 	HOSTILE_SEEDS=$(HOSTILE_SEEDS) cargo test --all-features --lib hostile:: -- --nocapture
 

@@ -12,8 +12,8 @@
 //! | layer | modules |
 //! |---|---|
 //! | entry points | [`lambda`] (one event per invocation), [`cli`] (`run`, `backfill`), `main.rs` |
-//! | orchestration | [`step`] (the transitions: [`step`]`/request.rs`, `poll.rs`, `copy.rs`), [`clients`] (building the clients), [`backfill`] (skipping what is done, summaries), [`metrics`], [`config`] (the environment), [`error`] (`StepError` and its `errorType` names) |
-//! | engine | [`copy`] (streaming multipart copy; [`copy`]`/part_writer.rs`: bounded parts in flight, resume, abort; [`copy::record`]: the record beside an upload) |
+//! | orchestration | [`step`] (the transitions: [`step`]`/log_request.rs`, `copy.rs`), [`clients`] (building the clients), [`backfill`] (skipping what is done, summaries), [`metrics`], [`config`] (the environment), [`error`] (`StepError` and its `errorType` names) |
+//! | engine | [`copy`] (streaming multipart copy; [`copy`]`/part_writer.rs`: bounded parts in flight, resume, abort; [`copy::copy_record`]: the record beside an upload) |
 //! | adapters | [`fauna`] (the API client, the file download and where it may go, the account key), [`store`] (the bucket: S3, in-memory) |
 //! | bottom | [`aws_error`], [`retry`], [`verify`] (gunzip and count records as bytes pass, checkpointable), [`tls`] (the root certificates, read once) |
 //! | input (core) | [`input`]: every payload shape → one [`input::Event`] (manual request, returned job, Scheduler input, classic Scheduled Event, backfill plan, Map outcomes), one [`input::InvalidJob`] |
@@ -41,4 +41,4 @@ pub mod verify;
 mod test_data;
 
 // The model (crates/core: no AWS SDK, no tokio), re-exported where the exporter has always named it.
-pub use fauna_logs_core::{USER_AGENT, input, job, keys, manifest, redact, scope, time};
+pub use fauna_logs_core::{USER_AGENT, input, job, keys, manifest, redact, scope, shown, time};

@@ -2,7 +2,7 @@
 //! loopback. Several windows of several databases run a few at a time; one of them fails, is named,
 //! and is the only one a second run exports; `--force` exports everything again.
 
-mod support;
+use crate::support;
 
 use fauna_logs_export::keys::manifest_key;
 use serde_json::Value;

@@ -14,9 +14,8 @@
 //!   execution's) is 9 per step + 2, measured on the Map's item processor run on its own, since
 //!   moto keeps no history for the child executions of a Distributed Map (docs/backfill.md).
 
-#[path = "support/step_functions.rs"]
-mod step_functions;
-mod support;
+use crate::support;
+use crate::support::step_functions;
 
 use std::collections::BTreeSet;
 

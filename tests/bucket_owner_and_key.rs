@@ -11,7 +11,7 @@
 //! - With `LOGS_KMS_KEY_ARN`, the log file, its manifest and the copy record are written SSE-KMS
 //!   under that key with the S3 Bucket Key; without it, no encryption header is sent.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::process::Stdio;

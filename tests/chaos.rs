@@ -12,9 +12,9 @@
 //! calls, so a failure is reproduced by running the same seed again, not always to the call.
 //! The small version (8 windows, one kill) runs in `make test`; the large one (72 windows, 4
 //! kills; `CHAOS_HOURS` changes its hours per database) is `#[ignore]`d and run by
-//! `make chaos`: `cargo test --all-features --test chaos -- --ignored --nocapture`.
+//! `make chaos`: `cargo test --all-features --test integration chaos:: -- --ignored --nocapture`.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::fs::File;

@@ -5,7 +5,7 @@
 //! The runs talk to two simulators with different seeds, so their files (and objects) differ,
 //! and the test can tell whose object and whose manifest ended up at the key.
 
-mod support;
+use crate::support;
 
 use fauna_logs_export::keys::manifest_key;
 use serde_json::{Value, json};

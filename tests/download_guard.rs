@@ -10,7 +10,7 @@
 //! `files.internal.test` → 10.9.8.7 and `metadata.test` → 169.254.169.254. A packet to those
 //! addresses has no route out. The simulator, moto and the exporter all run inside.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 
@@ -144,7 +144,7 @@ fn downloads_to_internal_addresses_are_refused() {
         .arg(std::env::current_exe().expect("this test binary"))
         .args([
             "--exact",
-            "downloads_to_internal_addresses_are_refused",
+            "download_guard::downloads_to_internal_addresses_are_refused",
             "--nocapture",
             "--test-threads=1",
         ])

@@ -16,7 +16,7 @@ use fauna_logs_export::time::Granularity;
 use serde::Deserialize;
 use serde_json::Value;
 
-mod support;
+use crate::support;
 
 fn rules() -> JobRules {
     JobRules {

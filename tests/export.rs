@@ -3,7 +3,7 @@
 //! simulator's file (or their absence), that no multipart upload is left open, and that no secret
 //! reached the output.
 
-mod support;
+use crate::support;
 
 use std::io::Read;
 

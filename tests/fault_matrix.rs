@@ -8,12 +8,12 @@
 //! either; that no multipart upload is left open; that no secret reached the output; that the
 //! counts stay within their bounds; and that the fault really fired. The rows run concurrently
 //! and print their measured counts as a markdown table on stderr, the table of
-//! docs/reliability.md: `cargo test --all-features --test fault_matrix -- --nocapture`.
+//! docs/reliability.md: `cargo test --all-features --test integration fault_matrix:: -- --nocapture`.
 //! `FAULT_MATRIX_ROWS=reset,slow` runs only the rows whose names contain one of those words, and
 //! says that the matrix is filtered; `make test` never filters it, and a whole run checks that
 //! every row ran. Rows whose outcome depends on time run alone, after the others.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -5,7 +5,7 @@
 //!   the account key nor a presigned URL's query, and neither does any answer;
 //! - issue #5's table of bad inputs, each answered with the typed error that names its field.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 

@@ -14,7 +14,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "core (crates/core)",
         &[
-            "time", "keys", "redact", "scope", "job", "manifest", "input",
+            "time", "keys", "redact", "shown", "scope", "job", "manifest", "input",
         ],
     ),
     ("bottom", &["aws_error", "retry", "verify", "tls"]),
@@ -101,7 +101,7 @@ fn modules_only_use_modules_below_them() {
         .map(|(from, to)| format!("{from} -> {to}"))
         .collect();
     assert!(upward.is_empty(), "imports that point up: {upward:?}");
-    // The graph, for the record: `cargo test --test layers -- --nocapture`.
+    // The graph, for the record: `cargo test --test integration layers:: -- --nocapture`.
     for (from, to) in &edges {
         println!("{from} -> {to}");
     }

@@ -6,7 +6,7 @@
 //! - A copy killed without warning (SIGKILL) is continued by the next run of its window from the
 //!   parts it stored: none is uploaded again, and no upload is left open.
 
-mod support;
+use crate::support;
 
 use std::process::Stdio;
 

@@ -9,9 +9,8 @@
 //! first copy invocation, from the shim, and must retry it and succeed. The only change made to
 //! the definition is shorter retry intervals (1 s, no backoff) so the test does not wait minutes.
 
-#[path = "support/step_functions.rs"]
-mod step_functions;
-mod support;
+use crate::support;
+use crate::support::step_functions;
 
 use serde_json::{Value, json};
 use step_functions::{Shim, definition};

@@ -24,16 +24,16 @@
 //! | `part_writer.rs` | bounded parts in flight, resume, abort |
 //! | `record.rs` | the record beside an upload |
 
+pub mod copy_record;
 mod part_writer;
 mod pump;
-pub mod record;
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use self::copy_record::{CopyRecord, Owner};
 use self::part_writer::PartWriter;
 use self::pump::{Pumped, Reading, ResumePoint, pump};
-use self::record::{CopyRecord, Owner};
 use crate::fauna::{DownloadError, FaunaError, FileIdentity, LogFile};
 use crate::job::UploadProgress;
 use crate::keys::copy_record_key;
@@ -184,7 +184,7 @@ pub async fn copy_file<F: FileSource, S: ObjectStore>(
         request_id: &plan.request_id,
         file: plan.resume.as_ref().and_then(|p| p.file.clone()),
     };
-    let found = record::read(store, &copy.record_key).await?;
+    let found = copy_record::read(store, &copy.record_key).await?;
     let mut resume_point = None;
     match (&plan.resume, found) {
         (Some(progress), Some((rec, etag))) if rec.upload_id == progress.upload_id => {
@@ -203,7 +203,7 @@ pub async fn copy_file<F: FileSource, S: ObjectStore>(
         (None, None) => {
             // Another request's copy of this key, whose process is gone (the command line
             // killed mid-copy, run again): its stored parts are continued.
-            for (rec_key, rec, etag) in record::list(store, key).await? {
+            for (rec_key, rec, etag) in copy_record::list(store, key).await? {
                 if !rec.owner.is_gone() {
                     continue;
                 }
@@ -213,7 +213,7 @@ pub async fn copy_file<F: FileSource, S: ObjectStore>(
                         copy.adopted = Some((rec_key, etag));
                         break;
                     }
-                    None => record::remove(store, &rec_key, &etag).await,
+                    None => copy_record::remove(store, &rec_key, &etag).await,
                 }
             }
         }
@@ -425,7 +425,7 @@ async fn uploads_and_live<S: ObjectStore>(
 ) -> Option<(Vec<String>, Vec<String>)> {
     match (
         store.list_uploads(key).await,
-        record::list(store, key).await,
+        copy_record::list(store, key).await,
     ) {
         (Ok(uploads), Ok(records)) => {
             let live = records
@@ -514,11 +514,11 @@ impl<S: ObjectStore> Copy<'_, S> {
             past_mark,
             file: self.file.clone(),
         };
-        match record::write(self.store, &self.record_key, &rec).await {
+        match copy_record::write(self.store, &self.record_key, &rec).await {
             Ok(etag) => {
                 self.record_etag = Some(etag);
                 if let Some((key, etag)) = self.adopted.take() {
-                    record::remove(self.store, &key, &etag).await;
+                    copy_record::remove(self.store, &key, &etag).await;
                 }
             }
             Err(e) => tracing::warn!(error = %e, "could not write the copy record"),
@@ -527,10 +527,10 @@ impl<S: ObjectStore> Copy<'_, S> {
 
     async fn remove_record(&mut self) {
         if let Some(etag) = self.record_etag.take() {
-            record::remove(self.store, &self.record_key, &etag).await;
+            copy_record::remove(self.store, &self.record_key, &etag).await;
         }
         if let Some((key, etag)) = self.adopted.take() {
-            record::remove(self.store, &key, &etag).await;
+            copy_record::remove(self.store, &key, &etag).await;
         }
     }
 }
@@ -1124,7 +1124,7 @@ mod tests {
         let CopyOutcome::Paused(progress) = outcome else {
             panic!("expected a pause, got {outcome:?}")
         };
-        let (rec, _) = record::read(&store, &copy_record_key("k", "r1"))
+        let (rec, _) = copy_record::read(&store, &copy_record_key("k", "r1"))
             .await
             .unwrap()
             .unwrap();
@@ -1158,15 +1158,15 @@ mod tests {
         store.state.lock().unwrap().unlisted_checksums = true;
         let foreign = paused_copy(&store, &theirs).await;
         // The record says its owner is a process of this machine that has ended.
-        let (mut rec, etag) = record::read(&store, &copy_record_key("k", "r1"))
+        let (mut rec, etag) = copy_record::read(&store, &copy_record_key("k", "r1"))
             .await
             .unwrap()
             .unwrap();
-        record::remove(&store, &copy_record_key("k", "r1"), &etag).await;
+        copy_record::remove(&store, &copy_record_key("k", "r1"), &etag).await;
         rec.request_id = "r0".into();
         rec.owner.started = rec.owner.started.wrapping_add(1);
         assert!(rec.owner.is_gone());
-        record::write(&store, &copy_record_key("k", "r0"), &rec)
+        copy_record::write(&store, &copy_record_key("k", "r0"), &rec)
             .await
             .unwrap();
         let s = stored(
@@ -1277,10 +1277,10 @@ mod tests {
         }
         let mark = progress.offset;
         let key = copy_record_key("k", "r1");
-        let (mut rec, _) = record::read(&store, &key).await.unwrap().unwrap();
+        let (mut rec, _) = copy_record::read(&store, &key).await.unwrap().unwrap();
         rec.checkpoint = None;
         rec.past_mark = None;
-        record::write(&store, &key, &rec).await.unwrap();
+        copy_record::write(&store, &key, &rec).await.unwrap();
         let outcome = copy(
             &mut MemoryFile::new(bytes.clone()),
             &store,
@@ -1291,7 +1291,7 @@ mod tests {
         let CopyOutcome::Paused(paused) = outcome else {
             panic!("expected a pause, got {outcome:?}")
         };
-        let (rec, _) = record::read(&store, &key).await.unwrap().unwrap();
+        let (rec, _) = copy_record::read(&store, &key).await.unwrap().unwrap();
         let at = rec.checkpoint.map(|c| c.offset);
         assert!(
             at.is_some_and(|at| at < mark),

@@ -19,8 +19,8 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::time::Instant;
 
+use super::copy_record::{CopyRecord, PastMark};
 use super::part_writer::PartWriter;
-use super::record::{CopyRecord, PastMark};
 use super::{
     Copy, CopyError, CopyPlan, MAX_RECONNECTS, MIN_WINDOW_BYTES, PAST_DEADLINE_READ, RATE_WINDOW,
 };

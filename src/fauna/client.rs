@@ -291,7 +291,7 @@ fn parse_status(endpoint: &'static str, body: &[u8]) -> Result<LogRequestStatus,
         return Err(too_large(endpoint));
     }
     let status: LogRequestStatus = serde_json::from_slice(body)
-        .map_err(|e| protocol(crate::input::error::clip(&redact(&e.to_string()), 300)))?;
+        .map_err(|e| protocol(crate::shown::clip(&redact(&e.to_string()), 300)))?;
     if status.request_id.is_empty() || status.request_id.len() > MAX_FAUNA_STRING {
         return Err(protocol(format!(
             "`request_id` is {} bytes: expected 1 to {MAX_FAUNA_STRING}",
@@ -352,8 +352,8 @@ fn same_request(
         endpoint,
         detail: format!(
             "the answer is about request {}, not {}",
-            crate::input::error::clip(&status.request_id, 96),
-            crate::input::error::clip(asked, 96)
+            crate::shown::clip(&status.request_id, crate::shown::SHOWN_BYTES),
+            crate::shown::clip(asked, crate::shown::SHOWN_BYTES)
         ),
     })
 }
@@ -363,8 +363,8 @@ fn same_request(
 fn error_body(body: &[u8]) -> (String, String) {
     let (code, reason) = parsed_error_body(body);
     (
-        crate::input::error::clip(&redact(&code), 96),
-        crate::input::error::clip(&redact(&reason), 300),
+        crate::shown::clip(&redact(&code), crate::shown::SHOWN_BYTES),
+        crate::shown::clip(&redact(&reason), 300),
     )
 }
 

@@ -83,7 +83,7 @@ async fn leave_foreign_upload(store: &WatchedStore, key: &str, parts: u32, file:
             .expect("memory");
     }
     let mut owner =
-        serde_json::to_value(crate::copy::record::Owner::this_process()).expect("serialises");
+        serde_json::to_value(crate::copy::copy_record::Owner::this_process()).expect("serialises");
     owner["started"] = (owner["started"].as_u64().unwrap_or(0) + 1).into();
     let record = serde_json::json!({
         "upload_id": upload,

@@ -11,18 +11,16 @@
 use std::time::Instant;
 
 use super::log_file::LogFileSource;
-use super::{
-    MAX_COPY_FAILURES, MAX_CORRUPT_DOWNLOADS, abandon_upload, after_status, check_same_window,
-    publish_manifest, request_id,
-};
+use super::log_request::{after_status, check_same_window, request_id};
+use super::{MAX_COPY_FAILURES, MAX_CORRUPT_DOWNLOADS, abandon_upload};
 use crate::clients::Deps;
 use crate::copy::{CopyError, CopyOutcome, CopyPlan, Stored, copy_file};
 use crate::error::StepError;
 use crate::fauna::{LogState, LogsApi};
 use crate::job::{Job, Step};
 use crate::keys::manifest_key;
-use crate::manifest::Manifest;
-use crate::store::{ObjectStore, crc32c_base64};
+use crate::manifest::{self, Manifest};
+use crate::store::{ObjectStore, Precondition, StoreError, crc32c_base64};
 
 pub(super) async fn copy<A: LogsApi, S: ObjectStore>(
     mut job: Job,
@@ -188,4 +186,45 @@ fn done(mut job: Job, stored: &Stored) -> Job {
     job.records = Some(stored.summary.records);
     job.wait_seconds = 0;
     job
+}
+
+/// Tries at writing the manifest while other runs of the window write theirs.
+const MANIFEST_TRIES: u32 = 5;
+
+/// Writes the manifest of the object this run stored (ETag `etag`), so that whatever other runs
+/// of the window do meanwhile, the manifest at the end describes the object at the key: it is
+/// written only while this run's object is the one at the key, and only over the manifest read
+/// just before (`If-Match`, or `If-None-Match` when there is none), so that a run that stored its
+/// object later, and wrote its manifest first, is not overwritten. `false` when another run's
+/// object is at the key now: its manifest is that run's to write.
+async fn publish_manifest<S: ObjectStore>(
+    store: &S,
+    object_key: &str,
+    etag: &str,
+    manifest: &Manifest,
+) -> Result<bool, StepError> {
+    let key = manifest_key(object_key);
+    let body: bytes::Bytes = manifest.to_json().into();
+    for _ in 0..MANIFEST_TRIES {
+        let current = store.head(&key).await?.map(|h| h.etag);
+        match store.head(object_key).await? {
+            Some(head) if head.etag == etag => {}
+            _ => return Ok(false),
+        }
+        let condition = current.map_or(Precondition::IfAbsent, Precondition::IfMatch);
+        if store
+            .put_object_if(&key, body.clone(), manifest::CONTENT_TYPE, condition)
+            .await?
+            .is_some()
+        {
+            return Ok(true);
+        }
+    }
+    Err(StoreError::new(
+        "PutObject",
+        store.bucket(),
+        &key,
+        format!("the manifest changed under this run {MANIFEST_TRIES} times (other runs of the window are writing theirs)"),
+    )
+    .into())
 }

@@ -6,33 +6,27 @@
 //! | `poll`    | `GET /api/v1/logs/{id}`                        | `poll`, `copy`, `done`, `request` |
 //! | `copy`    | presigned URL → bucket, then the manifest      | `done`, or `copy` to continue     |
 //!
-//! What a Fauna state means is decided in one place, [`after_status`], whichever call reported it.
+//! What a Fauna state means is decided in one place, `log_request::after_status`, whichever call
+//! reported it.
 //! The driver (Step Functions or the CLI) waits `wait_seconds` before the next step.
 //!
-//! Each step has its file: [`request`], [`poll`], [`copy`] (with [`log_file`], the file behind
-//! the presigned URL, renewed as needed).
+//! Two files hold the steps: [`log_request`] (`request`, `poll`, and what each state means) and
+//! [`copy`] (with [`log_file`], the file behind the presigned URL, renewed as needed). This one
+//! dispatches, and holds the ways out that let go of what an export holds.
 
 mod copy;
 mod log_file;
-mod poll;
-mod request;
+mod log_request;
 
 use std::time::Instant;
 
-use chrono::Utc;
-
 use crate::clients::Deps;
-use crate::copy::record;
+use crate::copy::copy_record;
 use crate::error::StepError;
-use crate::fauna::{FaunaError, LogRequestStatus, LogState, LogsApi};
-use crate::input::InvalidJob;
-use crate::input::error::{SHOWN_BYTES, clip};
+use crate::fauna::LogsApi;
 use crate::job::{Job, Step};
-use crate::keys::{copy_record_key, manifest_key};
-use crate::manifest::{self, Manifest};
-use crate::scope::Scope;
-use crate::store::{ObjectStore, Precondition, StoreError};
-use crate::time::rfc3339;
+use crate::keys::copy_record_key;
+use crate::store::ObjectStore;
 
 /// Renewals of the presigned URL in one copy step.
 pub const MAX_RENEWALS: u32 = 3;
@@ -60,8 +54,8 @@ pub async fn step<A: LogsApi, S: ObjectStore>(
     };
     let run = async {
         match job.step {
-            Step::Request => request::request(job, deps).await,
-            Step::Poll => poll::poll(job, deps).await,
+            Step::Request => log_request::request(job, deps).await,
+            Step::Poll => log_request::poll(job, deps).await,
             Step::Copy => copy::copy(job, deps, pause_after).await,
             Step::Done => Ok(job),
             // A failed job given back (the state machine's clean-up after it gave up) lets go of
@@ -82,79 +76,6 @@ pub async fn step<A: LogsApi, S: ObjectStore>(
         abandon_upload(&mut held, deps).await;
     }
     result
-}
-
-/// Tries at writing the manifest while other runs of the window write theirs.
-const MANIFEST_TRIES: u32 = 5;
-
-/// Writes the manifest of the object this run stored (ETag `etag`), so that whatever other runs
-/// of the window do meanwhile, the manifest at the end describes the object at the key: it is
-/// written only while this run's object is the one at the key, and only over the manifest read
-/// just before (`If-Match`, or `If-None-Match` when there is none), so that a run that stored its
-/// object later, and wrote its manifest first, is not overwritten. `false` when another run's
-/// object is at the key now: its manifest is that run's to write.
-pub(super) async fn publish_manifest<S: ObjectStore>(
-    store: &S,
-    object_key: &str,
-    etag: &str,
-    manifest: &Manifest,
-) -> Result<bool, StepError> {
-    let key = manifest_key(object_key);
-    let body: bytes::Bytes = manifest.to_json().into();
-    for _ in 0..MANIFEST_TRIES {
-        let current = store.head(&key).await?.map(|h| h.etag);
-        match store.head(object_key).await? {
-            Some(head) if head.etag == etag => {}
-            _ => return Ok(false),
-        }
-        let condition = current.map_or(Precondition::IfAbsent, Precondition::IfMatch);
-        if store
-            .put_object_if(&key, body.clone(), manifest::CONTENT_TYPE, condition)
-            .await?
-            .is_some()
-        {
-            return Ok(true);
-        }
-    }
-    Err(StoreError::new(
-        "PutObject",
-        store.bucket(),
-        &key,
-        format!("the manifest changed under this run {MANIFEST_TRIES} times (other runs of the window are writing theirs)"),
-    )
-    .into())
-}
-
-pub(super) fn request_id(job: &Job) -> Result<String, StepError> {
-    job.request_id
-        .clone()
-        .ok_or(StepError::InvalidJob(InvalidJob::MISSING_REQUEST_ID))
-}
-
-/// Fauna gave up on the request (`Failed`, `TimedOut`, or a `Complete` one's logs are gone):
-/// request the window again, after the poll interval, unless it was requested
-/// MAX_REQUEST_ATTEMPTS times already. Either way the upload the job held is aborted.
-async fn request_again<A: LogsApi, S: ObjectStore>(
-    mut job: Job,
-    status: &LogRequestStatus,
-    deps: &Deps<A, S>,
-) -> Result<Job, StepError> {
-    abandon_upload(&mut job, deps).await;
-    if job.attempt >= deps.config.max_request_attempts {
-        return Err(StepError::ExportFailed {
-            scope: job.scope.clone(),
-            time_start: job.time_start,
-            time_end: job.time_end,
-            state: status.state.to_string(),
-            attempts: job.attempt,
-        });
-    }
-    tracing::warn!(state = %status.state, attempt = job.attempt, "Fauna gave up on the request; requesting again");
-    job.step = Step::Request;
-    job.request_id = None;
-    job.polls = 0;
-    job.wait_seconds = deps.config.poll.initial.as_secs();
-    Ok(job)
 }
 
 /// The job as it ends on `failure`, having let go of what its export holds (see
@@ -178,8 +99,8 @@ pub(super) async fn abandon_upload<A, S: ObjectStore>(job: &mut Job, deps: &Deps
     let held = job.upload.take().map(|upload| upload.upload_id);
     if let Some(request) = job.request_id.as_deref() {
         let key = copy_record_key(&job.key, request);
-        match record::read(&deps.store, &key).await {
-            Ok(Some((_, etag))) => record::remove(&deps.store, &key, &etag).await,
+        match copy_record::read(&deps.store, &key).await {
+            Ok(Some((_, etag))) => copy_record::remove(&deps.store, &key, &etag).await,
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "could not read the copy record to remove it"),
         }
@@ -187,120 +108,5 @@ pub(super) async fn abandon_upload<A, S: ObjectStore>(job: &mut Job, deps: &Deps
     crate::copy::let_go_of_uploads(&deps.store, &job.key, held.as_deref()).await;
 }
 
-/// What a reported state means for the job: the one place the state rules live.
-pub(super) async fn after_status<A: LogsApi, S: ObjectStore>(
-    mut job: Job,
-    status: LogRequestStatus,
-    deps: &Deps<A, S>,
-) -> Result<Job, StepError> {
-    let config = &deps.config;
-    tracing::info!(request_id = %status.request_id, state = %status.state, polls = job.polls, "log request state");
-    match status.state {
-        LogState::Complete => {
-            job.step = Step::Copy;
-            job.wait_seconds = 0;
-        }
-        LogState::DoesNotExist if job.step == Step::Copy || job.upload.is_some() => {
-            // The request was Complete, and now its logs are gone: not an empty window. Request
-            // them again, as after Failed (bounded by MAX_REQUEST_ATTEMPTS).
-            tracing::warn!(request_id = %status.request_id, "a Complete request now says DoesNotExist");
-            return request_again(job, &status, deps).await;
-        }
-        LogState::DoesNotExist => {
-            // No logs in the window: no object, but a manifest that says so. Never over an
-            // export already in the bucket, nor over a manifest already there.
-            if deps.store.head(&job.key).await?.is_some() {
-                return Err(FaunaError::Protocol {
-                    endpoint: "GET /api/v1/logs/{id}",
-                    detail: format!(
-                        "request {} says the window has no logs (DoesNotExist), but s3://{}/{} holds an export of it from an earlier run; it is left as it is. If it is wrong, delete it and its manifest and export the window again",
-                        clip(&status.request_id, SHOWN_BYTES),
-                        deps.store.bucket(),
-                        job.key
-                    ),
-                }
-                .into());
-            }
-            let manifest = Manifest::empty(&job, status.request_id, deps.store.bucket());
-            let key = manifest_key(&job.key);
-            let written = deps
-                .store
-                .put_object_if(
-                    &key,
-                    manifest.to_json().into(),
-                    manifest::CONTENT_TYPE,
-                    Precondition::IfAbsent,
-                )
-                .await?;
-            if written.is_none() {
-                tracing::info!(%key, "a manifest of this window is already there; left as it is");
-            }
-            job.step = Step::Done;
-            job.bytes = Some(0);
-            job.records = Some(0);
-            job.wait_seconds = 0;
-        }
-        LogState::Failed | LogState::TimedOut => return request_again(job, &status, deps).await,
-        LogState::Requested
-        | LogState::Pending
-        | LogState::CreatingNewUrl
-        | LogState::Unknown(_) => {
-            if let LogState::Unknown(name) = &status.state {
-                tracing::warn!(state = %name, "undocumented state from Fauna; treating it as still working");
-            }
-            let now = Utc::now();
-            let deadline = job.poll_deadline.unwrap_or(now);
-            if now >= deadline {
-                abandon_upload(&mut job, deps).await;
-                return Err(StepError::PollDeadlineExceeded {
-                    request_id: status.request_id,
-                    state: status.state.to_string(),
-                    deadline,
-                });
-            }
-            let left = (deadline - now).num_seconds().max(1) as u64;
-            job.step = Step::Poll;
-            job.wait_seconds = config.poll.interval(job.polls).as_secs().min(left);
-        }
-    }
-    Ok(job)
-}
-
 #[cfg(test)]
 mod tests;
-
-/// Refuses a request whose window or scope, as Fauna reports them, are not the job's: a job
-/// whose `request_id` came from another export would otherwise copy that export's file to this
-/// window's key. (What Fauna leaves out is not compared; it always reports the window.)
-pub(super) fn check_same_window(job: &Job, status: &LogRequestStatus) -> Result<(), StepError> {
-    let window_differs = status.time_start.is_some_and(|t| t != job.time_start)
-        || status.time_end.is_some_and(|t| t != job.time_end);
-    let database_differs = match (&job.scope, &status.database) {
-        (Scope::Database(ours), Some(theirs)) => ours != theirs,
-        (Scope::RegionGroup(_), Some(_)) => true,
-        (_, None) => false,
-    };
-    let region_group_differs = status
-        .region_group
-        .as_deref()
-        .is_some_and(|rg| rg != job.scope.region_group());
-    if !(window_differs || database_differs || region_group_differs) {
-        return Ok(());
-    }
-    let show = |t: Option<chrono::DateTime<Utc>>| t.map(rfc3339).unwrap_or_else(|| "?".into());
-    let theirs_scope = match (&status.database, &status.region_group) {
-        (Some(db), _) => format!("database {}", clip(db, SHOWN_BYTES)),
-        (None, Some(rg)) => format!("region group {}", clip(rg, SHOWN_BYTES)),
-        (None, None) => "an unnamed scope".into(),
-    };
-    Err(InvalidJob::ForeignRequest {
-        request_id: clip(&status.request_id, SHOWN_BYTES),
-        theirs: format!(
-            "{theirs_scope} {}/{}",
-            show(status.time_start),
-            show(status.time_end)
-        ),
-        ours: job.window_name(),
-    }
-    .into())
-}

@@ -2,8 +2,11 @@
 
 use super::*;
 use crate::config::Config;
-use crate::fauna::{DownloadError, FaunaError, FileIdentity, LogFile, PresignedUrl};
+use crate::fauna::{
+    DownloadError, FaunaError, FileIdentity, LogFile, LogRequestStatus, LogState, PresignedUrl,
+};
 use crate::input::{Event, parse};
+use crate::keys::manifest_key;
 use crate::scope::Scope;
 use crate::store::crc32c_base64;
 use crate::store::memory::MemoryStore;
@@ -586,17 +589,17 @@ async fn does_not_exist_never_replaces_an_export() {
 /// copy of that request cut short leaves them; the upload's id.
 async fn record_an_upload(d: &Deps<FakeFauna, MemoryStore>, key: &str, request: &str) -> String {
     let upload_id = d.store.create_multipart(key).await.unwrap();
-    let record = crate::copy::record::CopyRecord {
+    let record = crate::copy::copy_record::CopyRecord {
         upload_id: upload_id.clone(),
         request_id: request.into(),
         file_size: 0,
         part_size: 8 << 20,
-        owner: crate::copy::record::Owner::this_process(),
+        owner: crate::copy::copy_record::Owner::this_process(),
         checkpoint: None,
         past_mark: None,
         file: None,
     };
-    crate::copy::record::write(&d.store, &copy_record_key(key, request), &record)
+    crate::copy::copy_record::write(&d.store, &copy_record_key(key, request), &record)
         .await
         .unwrap();
     upload_id

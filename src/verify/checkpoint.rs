@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::inflate::WINDOW;
-use super::records::SavedRecords;
+use super::line_summary::SavedRecords;
 
 /// Where the verifier stands at a point it can continue from without the bytes before it:
 /// a deflate block boundary inside a gzip member, or between two members. (Also between two

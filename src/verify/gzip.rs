@@ -10,7 +10,7 @@ use super::inflate::Inflater;
 use super::inflate::WINDOW;
 #[cfg(feature = "isal")]
 use super::inflate_isal::{Boundary, FastInflater};
-use super::records::Records;
+use super::line_summary::Records;
 use super::{CorruptLog, LogSummary};
 
 /// The decompressed bytes handed to the line counter at a time. (ISA-L saves its 32 KiB of

@@ -19,7 +19,7 @@
 //! | `gzip.rs` | [`GzipLines`]: the synchronous core; gzip headers and trailers, members |
 //! | `inflate.rs` | raw inflate through zlib's C API (zlib-rs); with `inflate_isal.rs`, the only `unsafe` |
 //! | `inflate_isal.rs` | raw inflate through ISA-L's igzip (feature `isal`, the default): about 1.7 × zlib-rs |
-//! | `records.rs` | counting JSON Lines, the first and last `TS` |
+//! | `line_summary.rs` | counting JSON Lines, the first and last `TS` |
 //! | `json_line.rs` | [`json_line::LineValidator`]: each line one JSON object, streaming, checkpointable |
 //! | `checkpoint.rs` | [`Checkpoint`] and its JSON form |
 
@@ -29,7 +29,7 @@ mod inflate;
 #[cfg(feature = "isal")]
 mod inflate_isal;
 mod json_line;
-mod records;
+mod line_summary;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -40,7 +40,7 @@ use tokio::task::JoinHandle;
 
 pub use self::checkpoint::{Checkpoint, MAX_CHECKPOINT_PARTIAL};
 pub use self::gzip::{GzipLines, InflateWith, MAX_HEADER, OUTPUT_BUFFER};
-pub use self::records::MAX_KEPT_LINE;
+pub use self::line_summary::MAX_KEPT_LINE;
 
 /// What a complete, valid log file holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

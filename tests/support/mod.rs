@@ -1,6 +1,6 @@
 //! Test harness for the end-to-end tests: real servers on loopback, no in-process fakes.
 //!
-//! - [`Moto`]: one moto S3 server per test binary (from the project's `.venv`, made by
+//! - [`Moto`]: one moto S3 server per test process (from the project's `.venv`, made by
 //!   `make test`, through `moto_server.py`, which fixes moto's ListParts answer), on a free
 //!   port, stopped when the test binary exits (its watchdog wrapper notices that our end of its
 //!   stdin pipe closed).
@@ -8,8 +8,11 @@
 //!   `regionGroup`, stopped on drop.
 //! - [`export`]: runs `fauna-logs-export run …` against both and captures everything it printed.
 //! - [`Watch`]: `cargo lambda watch`, the Lambda runtime emulator, running the function.
+//! - [`step_functions`]: the state machines run in moto against that function.
 
 #![allow(dead_code)]
+
+pub mod step_functions;
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;

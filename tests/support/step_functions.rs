@@ -6,13 +6,7 @@
 //! asks ([`Shim::fail_next`]). [`definition`] loads a definition from infra/ with the function's
 //! ARN and 1 s retries; everything else is run as written.
 //!
-//! A test binary includes it beside `support` (it uses `crate::support`):
-//!
-//! ```ignore
-//! mod support;
-//! #[path = "support/step_functions.rs"]
-//! mod step_functions;
-//! ```
+//! A module of `support`: a test names it `crate::support::step_functions`.
 
 #![allow(dead_code)]
 

@@ -4,11 +4,11 @@
 //! [`input`] turns every payload the function accepts into one [`input::Event`] or one typed
 //! [`input::InvalidJob`]. The rest is what both need: [`scope`] (a database or a region group),
 //! [`time`] (windows and their RFC 3339 form), [`keys`] (where things go in the bucket),
-//! [`manifest`] (the verified summary stored beside each object) and [`redact`] (the one
-//! redaction of upstream text).
+//! [`manifest`] (the verified summary stored beside each object), [`redact`] (the one
+//! redaction of upstream text) and [`shown`] (how much of a quoted value a message shows).
 //!
 //! Layers, each importing only from those below it: [`input`] → [`manifest`] → [`job`] →
-//! [`scope`], [`keys`], [`time`]; [`redact`] stands alone.
+//! [`scope`], [`keys`], [`time`]; [`redact`] and [`shown`] stand alone.
 
 pub mod input;
 pub mod job;
@@ -16,6 +16,7 @@ pub mod keys;
 pub mod manifest;
 pub mod redact;
 pub mod scope;
+pub mod shown;
 pub mod time;
 
 /// How the exporter names itself: the HTTP `User-Agent` of its Fauna calls and the `exporter` of

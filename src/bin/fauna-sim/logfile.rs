@@ -3,7 +3,7 @@
 //! Owns a file's identity ([`FileSpec`]: seed, window, scope, size), the spacing of records in
 //! time order inside the request window and near the target size, and the writing of one gzip
 //! JSON Lines file to disk, with the corrupt/truncate faults applied to the stored bytes. The
-//! records themselves come from `records.rs`.
+//! records themselves come from `record_gen.rs`.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
-use crate::records::RecordGen;
+use crate::record_gen::RecordGen;
 
 /// Bump when the generated content changes, so kept data dirs do not serve stale files.
 const FORMAT_VERSION: u64 = 2;

@@ -17,7 +17,7 @@ mod filecache;
 mod files;
 mod logfile;
 mod range;
-mod records;
+mod record_gen;
 mod renewal;
 mod state;
 mod stats;

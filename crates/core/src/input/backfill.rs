@@ -11,10 +11,11 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::JobRules;
-use super::error::{InvalidJob, SHOWN_BYTES, clip, deserialize};
+use super::error::{InvalidJob, deserialize};
 use super::job::{new_job, time};
 use crate::job::{Job, Outcome};
 use crate::scope::Scope;
+use crate::shown::{SHOWN_BYTES, clip};
 use crate::time::{Granularity, rfc3339};
 
 /// Windows one backfill execution may hold on Step Functions: the windows and then their outcomes

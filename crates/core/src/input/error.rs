@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use crate::job::Step;
+use crate::shown::{SHOWN_BYTES, clip};
 
 /// The longest window Fauna accepts in one log request.
 pub const MAX_WINDOW_DAYS: i64 = 90;
@@ -12,9 +13,6 @@ pub const MAX_WINDOW_DAYS: i64 = 90;
 /// short (a database path, a request id, numbers), so a job always fits a Step Functions state
 /// (256 KiB), and a huge payload is refused, naming its field, before anything else reads it.
 pub const MAX_FIELD_BYTES: usize = 4096;
-
-/// How much of a refused value an error message shows; see [`clip`].
-pub const SHOWN_BYTES: usize = 96;
 
 /// A payload that cannot become an event. Every variant names the field and what to change.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -112,17 +110,6 @@ fn step_names() -> String {
     Step::ALL.map(Step::as_str).join(", ")
 }
 
-/// A value as an error message shows it: whole if at most `max` bytes, else its head and tail
-/// around its length, so that a huge payload is never echoed into answers and logs.
-pub fn clip(value: &str, max: usize) -> String {
-    if value.len() <= max {
-        return value.to_owned();
-    }
-    let head = &value[..value.floor_char_boundary(max / 2)];
-    let tail = &value[value.ceil_char_boundary(value.len() - max / 2)..];
-    format!("{head}…[{} bytes]…{tail}", value.len())
-}
-
 /// A payload shape, with the path to whatever in it does not fit.
 pub fn deserialize<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, InvalidJob> {
     // serde's detail quotes the offending value or field name: clipped, keeping the head and
@@ -136,15 +123,6 @@ pub fn deserialize<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, In
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn long_values_are_clipped_on_char_boundaries() {
-        assert_eq!(clip("short", 8), "short");
-        let long = format!("{}{}", "é".repeat(100), "z".repeat(100));
-        assert_eq!(clip(&long, 20), "ééééé…[300 bytes]…zzzzzzzzzz");
-        let odd = clip(&"é".repeat(100), 21);
-        assert!(odd.starts_with("éééé") && odd.ends_with("éééé"), "{odd}");
-    }
 
     #[test]
     fn an_unknown_step_lists_the_steps() {

@@ -10,10 +10,11 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::JobRules;
-use super::error::{InvalidJob, MAX_WINDOW_DAYS, SHOWN_BYTES, clip, deserialize};
+use super::error::{InvalidJob, MAX_WINDOW_DAYS, deserialize};
 use crate::job::{Job, JobFailure, Step, UploadProgress};
 use crate::keys::{MAX_KEY_BYTES, WHOLE_REGION_GROUP, manifest_key};
 use crate::scope::Scope;
+use crate::shown::{SHOWN_BYTES, clip};
 use crate::time::{parse_rfc3339, rfc3339};
 
 /// Everything a job payload may hold. Unknown fields are refused so a typo does not pass

@@ -23,9 +23,10 @@ use serde_json::Value;
 
 pub use self::backfill::Plan;
 pub use self::error::InvalidJob;
-use self::error::{MAX_FIELD_BYTES, SHOWN_BYTES, clip};
+use self::error::MAX_FIELD_BYTES;
 use self::schedule::ScheduleDefaults;
 use crate::job::{Job, Outcome};
+use crate::shown::{SHOWN_BYTES, clip};
 
 /// What validation needs to know from the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,10 +17,11 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::JobRules;
-use super::error::{InvalidJob, SHOWN_BYTES, clip, deserialize};
+use super::error::{InvalidJob, deserialize};
 use super::job::{new_job, scope, time};
 use crate::job::Job;
 use crate::scope::Scope;
+use crate::shown::{SHOWN_BYTES, clip};
 use crate::time::Granularity;
 
 /// The most `lag_minutes` (and `SCHEDULE_LAG_MINUTES`) may say: a week.
