@@ -18,7 +18,7 @@ use crate::support;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use fauna_logs_export::cli::STEP_RETRIES;
 use fauna_logs_export::config::DEFAULT_MAX_REQUEST_ATTEMPTS;
@@ -56,7 +56,7 @@ const REQUEST_ATTEMPTS: u64 = DEFAULT_MAX_REQUEST_ATTEMPTS as u64;
 /// Attempts the AWS SDK makes per S3 call (its standard retry mode).
 const SDK_ATTEMPTS: u64 = 3;
 /// The rows of the whole matrix: a run that is not filtered checks it ran them all.
-const MATRIX_ROWS: usize = 37;
+const MATRIX_ROWS: usize = 36;
 /// A file of two multipart parts (8 MiB and about 3.6 MB).
 const TWO_PARTS: &str = "12000000";
 
@@ -457,31 +457,6 @@ fn rows() -> Vec<Row> {
         .fired("url_renewals", 1)
         .fired("renewals_completed", 1)
         .stderr_has("copy → poll"),
-        // The renewal of an expired URL stays `CreatingNewUrl` for three minutes: the copy turns
-        // into polls at real intervals (5 s growing by half to 30 s) until the new URL works,
-        // then copies. About ten polls; nothing fails, nothing is retried.
-        Row::new(
-            "renewal-3-minutes",
-            "a renewal stays CreatingNewUrl for three minutes",
-            &[
-                "--polls-to-complete",
-                "0",
-                "--expired-urls",
-                "1",
-                "--slow-renewals",
-                "1",
-                "--slow-renewal-seconds",
-                "180",
-            ],
-        )
-        .env("POLL_INTERVAL_SECONDS", "5")
-        .env("POLL_INTERVAL_MAX_SECONDS", "30")
-        .calls(1 + 1 + 1 + 2 + 12)
-        .fired("url_renewals", 1)
-        .fired("renewals_completed", 1)
-        .stderr_has("copy → poll"),
-        // The request is `CreatingNewUrl` when the copy step starts (its first status read):
-        // the copy waits as a poll would, and copies once the request is Complete again.
         Row::new(
             "not-complete-at-copy",
             "the request is CreatingNewUrl when the copy starts",
@@ -1064,5 +1039,134 @@ async fn every_fault_ends_stored_or_failed_cleanly_within_bounds() {
         "{} rows failed:\n{}",
         failures.len(),
         failures.join("\n\n")
+    );
+}
+
+/// Log lines, as the process's redacting writer writes them, kept for the test to read.
+#[derive(Clone, Default)]
+struct Lines(std::sync::Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Lines {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lines").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The matrix's row that takes real minutes, run in-process on the test's clock: the renewal
+/// of an expired URL stays `CreatingNewUrl` for three minutes. The copy turns into polls at
+/// the configured intervals (5 s growing by half to 30 s) until the new URL works, then
+/// copies: stored, the simulator's bytes, its manifest beside it, no upload left, nothing
+/// retried, at most 17 Fauna calls and one download, one renewal, completed, no secret in the
+/// log. The simulator is `fauna_sim::serve` in this runtime, whose clock is paused: both sides
+/// read tokio's time, which moves on only while every task waits on it (the copy's verifier,
+/// a blocking task, holds it still), so the three minutes pass in milliseconds.
+#[tokio::test(start_paused = true)]
+async fn a_renewal_held_for_three_minutes_is_polled_through_on_the_test_clock() {
+    use fauna_logs_export::cli::{StepLines, run_to_end};
+    use fauna_logs_export::clients::Deps;
+    use fauna_logs_export::config::Config;
+    use fauna_logs_export::fauna::{AccountKey, FaunaClient};
+    use fauna_logs_export::input::{Event, parse};
+    use fauna_logs_export::job::Step;
+    use fauna_logs_export::redact::RedactingWriter;
+    use fauna_logs_export::store::memory::MemoryStore;
+
+    let lines = Lines::default();
+    let writer = lines.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || RedactingWriter(writer.clone()))
+        .finish();
+    let _logging = tracing::subscriber::set_default(subscriber);
+    let sim = Sim::in_process(&[
+        "--polls-to-complete",
+        "0",
+        "--expired-urls",
+        "1",
+        "--slow-renewals",
+        "1",
+        "--slow-renewal-seconds",
+        "180",
+    ])
+    .await;
+    let config = Config::from_lookup(|name| match name {
+        "FAUNA_ACCOUNT_URL" => Some(sim.url.clone()),
+        "FAUNA_ACCOUNT_KEY" => Some(ACCOUNT_KEY.to_owned()),
+        "LOGS_BUCKET" => Some("renewal-3-minutes".to_owned()),
+        "POLL_INTERVAL_SECONDS" => Some("5".to_owned()),
+        "POLL_INTERVAL_MAX_SECONDS" => Some("30".to_owned()),
+        _ => None,
+    })
+    .expect("the configuration");
+    let api = FaunaClient::new(
+        config.fauna_url.clone(),
+        AccountKey::new(ACCOUNT_KEY.to_owned()),
+        None,
+        RetryPolicy::default(),
+        config.timeouts,
+    )
+    .expect("the Fauna client");
+    let store = MemoryStore::default();
+    let manual = json!({"database": WINDOW[1], "time_start": WINDOW[3], "time_end": WINDOW[5]});
+    let Ok(Event::Job(job)) = parse(manual, &config.rules, chrono::Utc::now()) else {
+        panic!("the manual request is a job");
+    };
+    let deps = Deps {
+        api,
+        store: store.clone(),
+        config,
+    };
+
+    let started = tokio::time::Instant::now();
+    let job = run_to_end(job, &deps, StepLines::Quiet).await;
+    let waited = started.elapsed();
+
+    assert_eq!(job.step, Step::Done, "{job:?}");
+    assert!(
+        waited >= Duration::from_secs(180),
+        "done after {waited:?} on the test's clock: the renewal was not waited out"
+    );
+    let request_id = job.request_id.clone().expect("the job names its request");
+    let source = sim.file(&request_id).await;
+    let (mut keys, stored, open) = {
+        let st = store.state.lock().expect("the store");
+        let keys: Vec<String> = st.objects.keys().cloned().collect();
+        (keys, st.objects.get(&job.key).cloned(), st.uploads.len())
+    };
+    let mut expected = vec![job.key.clone(), manifest_key(&job.key)];
+    keys.sort();
+    expected.sort();
+    assert_eq!(keys, expected, "what the bucket holds");
+    assert_eq!(open, 0, "uploads left open");
+    assert!(
+        stored.as_ref() == Some(&source),
+        "the stored bytes differ from the simulator's file"
+    );
+    assert_eq!(job.bytes, Some(source.len() as u64));
+
+    let stats = sim.stats().await;
+    let count = |name: &str| {
+        stats[name]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{name} in {stats}"))
+    };
+    assert!(count("api_calls") <= 1 + 1 + 1 + 2 + 12, "{stats}");
+    assert!(count("downloads") <= 1, "{stats}");
+    assert_eq!(count("url_renewals"), 1, "{stats}");
+    assert_eq!(count("renewals_completed"), 1, "{stats}");
+    let log = String::from_utf8_lossy(&lines.0.lock().expect("lines")).into_owned();
+    let held = log.matches("state=CreatingNewUrl").count();
+    assert!(
+        held >= 2,
+        "the copy did not turn into polls of the held renewal ({held} reads of CreatingNewUrl):\n{log}"
+    );
+    assert!(!log.contains(ACCOUNT_KEY), "the account key is in the log");
+    assert!(
+        !log.contains("X-Amz-Signature="),
+        "a presigned URL's query is in the log"
     );
 }

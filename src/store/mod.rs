@@ -10,7 +10,7 @@
 
 #[cfg(any(test, feature = "simulator"))]
 pub mod conformance;
-#[cfg(test)]
+#[cfg(any(test, feature = "simulator"))]
 pub mod memory;
 pub mod s3;
 

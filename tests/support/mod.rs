@@ -316,11 +316,20 @@ pub async fn create_secret(name: &str, value: &str) -> String {
     created["ARN"].as_str().expect("ARN").to_owned()
 }
 
-/// A Fauna simulator process, stopped on drop.
+/// A Fauna simulator, stopped on drop: a process of the `fauna-sim` binary ([`Sim::start`]), or
+/// `fauna_sim::serve` in the test's own runtime ([`Sim::in_process`]), on the test's clock.
 pub struct Sim {
     pub url: String,
-    child: Child,
-    stdin: Option<ChildStdin>,
+    running: Running,
+}
+
+enum Running {
+    Process {
+        child: Child,
+        stdin: Option<ChildStdin>,
+    },
+    /// Dropping the sender stops the server.
+    InProcess(Option<tokio::sync::oneshot::Sender<()>>),
 }
 
 impl Sim {
@@ -357,7 +366,41 @@ impl Sim {
             .unwrap_or_else(|| panic!("unexpected first line from fauna-sim: {line:?}"))
             .to_owned();
         let stdin = child.stdin.take();
-        Sim { url, child, stdin }
+        Sim {
+            url,
+            running: Running::Process { child, stdin },
+        }
+    }
+
+    /// A simulator served in this runtime on a free loopback port, with the flags the process
+    /// gets: in a runtime whose clock is paused, it keeps the test's time.
+    pub async fn in_process(args: &[&str]) -> Sim {
+        let mut argv = vec![
+            "fauna-sim",
+            "--account-key",
+            ACCOUNT_KEY,
+            "--strict-region-group",
+        ];
+        argv.extend_from_slice(args);
+        let args = <fauna_sim::Args as clap::Parser>::try_parse_from(argv)
+            .unwrap_or_else(|e| panic!("simulator flags: {e}"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let url = format!("http://{}", listener.local_addr().expect("its address"));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            if let Err(e) = fauna_sim::serve(listener, args, shutdown).await {
+                panic!("the simulator stopped: {e}");
+            }
+        });
+        Sim {
+            url,
+            running: Running::InProcess(Some(stop)),
+        }
     }
 
     async fn get(&self, path: &str) -> reqwest::Response {
@@ -390,17 +433,24 @@ impl Sim {
 
 impl Drop for Sim {
     fn drop(&mut self) {
+        let (child, stdin) = match &mut self.running {
+            Running::Process { child, stdin } => (child, stdin),
+            Running::InProcess(stop) => {
+                drop(stop.take());
+                return;
+            }
+        };
         // Closing stdin asks the simulator to shut down and clean its data directory.
-        drop(self.stdin.take());
+        drop(stdin.take());
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
+            if let Ok(Some(_)) = child.try_wait() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }
 

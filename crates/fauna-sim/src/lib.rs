@@ -1,14 +1,18 @@
 //! `fauna-sim`: a local simulator of Fauna's Logs API (the hosted service is retired).
 //!
-//! Owns the process: argument parsing, logging to stderr, the data directory, binding and
-//! announcing the address on stdout (`fauna-sim listening on http://HOST:PORT`), and a clean
-//! shutdown on SIGTERM, SIGINT or (with `--exit-on-stdin-eof`) end of stdin.
+//! [`serve`] runs it on a listener until a shutdown future resolves: tests start it in-process
+//! on port 0, on whatever clock their runtime keeps (every time the simulator reads is tokio's,
+//! so a paused clock holds a renewal for minutes in no time). [`main`] is the process around it:
+//! argument parsing, logging to stderr, binding and announcing the address on stdout
+//! (`fauna-sim listening on http://HOST:PORT`), and a clean shutdown on SIGTERM, SIGINT or (with
+//! `--exit-on-stdin-eof`) end of stdin. The exporter's package builds the `fauna-sim` binary
+//! from it (`src/bin/fauna-sim.rs`).
 
 mod api;
 mod app;
 mod body;
 mod chaos;
-mod cli;
+pub mod cli;
 mod cli_faults;
 mod conn;
 mod datadir;
@@ -41,7 +45,7 @@ use tracing::{error, info, warn};
 use tracing_subscriber::EnvFilter;
 
 use crate::app::Sim;
-use crate::cli::Args;
+pub use crate::cli::Args;
 use crate::conn::{ConnHandle, ResettableListener};
 use crate::datadir::DataDir;
 use crate::faults::Faults;
@@ -49,7 +53,9 @@ use crate::faults::Faults;
 /// How long open connections (e.g. downloads) may finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
-fn main() -> ExitCode {
+/// The simulator's process: parses the arguments, serves until a signal, exits 0 (2 on bad
+/// arguments).
+pub fn main() -> ExitCode {
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -61,13 +67,6 @@ fn main() -> ExitCode {
         eprintln!("fauna-sim: {message}");
         return ExitCode::from(2);
     }
-    let data_dir = match DataDir::prepare(args.data_dir.clone()) {
-        Ok(dir) => dir,
-        Err(e) => {
-            eprintln!("fauna-sim: cannot prepare the data directory: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -78,12 +77,32 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let cancel = Arc::new(AtomicBool::new(false));
-    let outcome = runtime.block_on(run(args, data_dir.path.clone(), Arc::clone(&cancel)));
-    filecache::cancel_generation(&cancel);
+    let outcome = runtime.block_on(async {
+        let listener = TcpListener::bind(args.addr)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| format!("cannot read the bound address: {e}"))?;
+        // The one line tests read to learn the port.
+        {
+            let mut out = std::io::stdout().lock();
+            if writeln!(out, "fauna-sim listening on http://{local}")
+                .and_then(|()| out.flush())
+                .is_err()
+            {
+                warn!("could not write the listening line to stdout");
+            }
+        }
+        let exit_on_stdin_eof = args.exit_on_stdin_eof;
+        serve(listener, args, async move {
+            let reason = shutdown_signal(exit_on_stdin_eof).await;
+            info!("shutting down ({reason})");
+        })
+        .await
+    });
     // Do not wait for a file generation that is still running.
     runtime.shutdown_timeout(Duration::from_secs(1));
-    data_dir.cleanup();
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -93,10 +112,38 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(args: Args, data_dir: PathBuf, cancel: Arc<AtomicBool>) -> Result<(), String> {
-    let listener = TcpListener::bind(args.addr)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+/// Serves the simulator `args` describe on `listener` until `shutdown` resolves, then lets open
+/// connections finish for a grace period, stops any file generation and removes its data
+/// directory (unless `--data-dir` named one). An error says why it could not serve.
+pub async fn serve(
+    listener: TcpListener,
+    args: Args,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    args.validate()?;
+    let data_dir = DataDir::prepare(args.data_dir.clone())
+        .map_err(|e| format!("cannot prepare the data directory: {e}"))?;
+    let cancel = Arc::new(AtomicBool::new(false));
+    let served = run(
+        listener,
+        args,
+        data_dir.path.clone(),
+        Arc::clone(&cancel),
+        shutdown,
+    )
+    .await;
+    filecache::cancel_generation(&cancel);
+    data_dir.cleanup();
+    served
+}
+
+async fn run(
+    listener: TcpListener,
+    args: Args,
+    data_dir: PathBuf,
+    cancel: Arc<AtomicBool>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
     let local = listener
         .local_addr()
         .map_err(|e| format!("cannot read the bound address: {e}"))?;
@@ -130,19 +177,8 @@ async fn run(args: Args, data_dir: PathBuf, cancel: Arc<AtomicBool>) -> Result<(
         });
     let mut server = tokio::spawn(async move { server.await });
 
-    // The one line tests read to learn the port.
-    {
-        let mut out = std::io::stdout().lock();
-        if writeln!(out, "fauna-sim listening on http://{local}")
-            .and_then(|()| out.flush())
-            .is_err()
-        {
-            warn!("could not write the listening line to stdout");
-        }
-    }
-
-    let reason = tokio::select! {
-        reason = shutdown_signal(args.exit_on_stdin_eof) => reason,
+    tokio::select! {
+        () = shutdown => {}
         joined = &mut server => {
             return match joined {
                 Ok(Ok(())) => Err("the server stopped unexpectedly".into()),
@@ -151,7 +187,6 @@ async fn run(args: Args, data_dir: PathBuf, cancel: Arc<AtomicBool>) -> Result<(
             };
         }
     };
-    info!("shutting down ({reason})");
     let _ = stop_tx.send(true);
     match tokio::time::timeout(SHUTDOWN_GRACE, server).await {
         Ok(Ok(Ok(()))) => {}

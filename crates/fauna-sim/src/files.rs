@@ -149,7 +149,7 @@ async fn answer_download(
     let Some(signature) = signature else {
         return access_denied("Query-string authentication requires the X-Amz-Signature parameter");
     };
-    let now = Utc::now();
+    let now = sim.now();
     let Some(request) = sim.store.for_download(id, now) else {
         return access_denied("Access Denied");
     };
@@ -257,11 +257,11 @@ async fn answer_download(
     // The answer is now certain to be 200 or 206: this is the moment a single-use URL is spent
     // (the file may have taken a while to generate, so claim it atomically only now).
     if single_use && !is_head {
-        match sim.store.claim_url(id, &url.signature, Utc::now()) {
+        match sim.store.claim_url(id, &url.signature, sim.now()) {
             Ok(()) => {}
             Err(ClaimError::Used(used_at)) => {
                 info!(request_id = %id, "fault: download refused: single-use URL already used");
-                return url_expired(url, used_at, Utc::now());
+                return url_expired(url, used_at, sim.now());
             }
             Err(ClaimError::Superseded) => {
                 info!(request_id = %id, "download refused: URL renewed meanwhile");

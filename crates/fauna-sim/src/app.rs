@@ -16,6 +16,7 @@ use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{any, get, post};
+use chrono::{DateTime, Utc};
 use tracing::debug;
 
 use crate::api;
@@ -49,6 +50,8 @@ pub struct Sim {
     pub renewal_answer_without_url: bool,
     /// Refuse status and renewal calls without the request's `regionGroup`.
     pub strict_region_group: bool,
+    /// The clock every time the simulator shows or compares is read from (see [`Sim::now`]).
+    clock: (tokio::time::Instant, DateTime<Utc>),
 }
 
 impl Sim {
@@ -96,7 +99,18 @@ impl Sim {
             },
             renewal_answer_without_url: args.renewal_answer_without_url,
             strict_region_group: args.strict_region_group,
+            clock: (tokio::time::Instant::now(), Utc::now()),
         }
+    }
+
+    /// The time now, as tokio's clock tells it: the wall clock when the simulator started plus
+    /// the time tokio says has passed since. Outside a test that is the wall clock; in a runtime
+    /// whose clock a test paused, time passes only as the test lets it, for the simulator and
+    /// the exporter alike (a renewal held for three minutes then takes no time).
+    pub fn now(&self) -> DateTime<Utc> {
+        let (at, wall) = self.clock;
+        let passed = tokio::time::Instant::now().saturating_duration_since(at);
+        wall + chrono::TimeDelta::from_std(passed).unwrap_or(chrono::TimeDelta::MAX)
     }
 
     /// What decides the bytes of a request's file.

@@ -16,7 +16,6 @@ use axum::extract::{ConnectInfo, Extension, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
 use serde::Serialize;
 use tracing::{debug, info};
 
@@ -250,7 +249,7 @@ pub async fn create_logs(
     })?;
     let new = NewRequest::validate(body, &sim.region_groups).map_err(ApiError::bad_request)?;
     let faults = &sim.faults;
-    let (request, created) = sim.store.create(new, Utc::now(), |new| {
+    let (request, created) = sim.store.create(new, sim.now(), |new| {
         if faults.does_not_exist || millisecond_slots(new.time_start, new.time_end).is_none() {
             LogState::DoesNotExist.into()
         } else if fail_this.is_some() {
@@ -298,7 +297,7 @@ pub async fn get_status(
     check_region_group(&sim, &params, region_group_of(&sim, &id).as_deref())?;
     let polled = sim
         .store
-        .poll(&id, Utc::now(), &sim.faults.expired_urls)
+        .poll(&id, sim.now(), &sim.faults.expired_urls)
         .ok_or_else(|| ApiError::not_found(format!("No log request with id {id}")))?;
     bump(&sim.stats.status_polls);
     if polled.injected {
@@ -330,7 +329,7 @@ pub async fn renew_url(
     check_region_group(&sim, &params, region_group_of(&sim, &id).as_deref())?;
     let renewed = sim
         .store
-        .renew(&id, Utc::now(), &sim.faults.expired_urls, || {
+        .renew(&id, sim.now(), &sim.faults.expired_urls, || {
             sim.faults.renewal_hold(sim.renewal_hold)
         })
         .map_err(|e| match e {
