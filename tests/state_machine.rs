@@ -3,11 +3,13 @@
 //! `cargo lambda watch` (through `lambda_shim.py`, which bridges the emulator's two differences
 //! from Lambda's Invoke API), and the function talks to the Fauna simulator and moto's S3.
 //!
-//! One execution runs a whole export; another meets a retryable error on every copy attempt, so
-//! `Retry` and then `Catch` → `Fail` are exercised; two more get Lambda's answer for a function
-//! timeout (`Sandbox.Timedout`) and for a process that exited (`Runtime.ExitError`) to their
-//! first copy invocation, from the shim, and must retry it and succeed. The only change made to
-//! the definition is shorter retry intervals (1 s, no backoff) so the test does not wait minutes.
+//! Each test runs one scenario, with its own simulator, function and bucket: a whole export; a
+//! retryable error on every copy attempt, so `Retry` and then `Catch` → `Fail` are exercised; a
+//! copy paused at its deadline; a corrupt file; giving up after a part was stored; and Lambda's
+//! answers for a function timeout (`Sandbox.Timedout`) and for a process that exited
+//! (`Runtime.ExitError`) to a first copy invocation, from the shim, which must be retried to
+//! success. The only change made to the definition is shorter retry intervals (1 s, no backoff)
+//! so the tests do not wait minutes.
 
 use crate::support;
 use crate::support::step_functions;
@@ -25,11 +27,16 @@ fn window() -> Value {
     json!({"database": "us-std/ECommerce", "time_start": "2026-11-24T00:00:00Z", "time_end": "2026-11-25T00:00:00Z"})
 }
 
-/// The scenarios share moto's one Lambda endpoint, so they run one after another.
+/// moto has one Lambda endpoint per test process, which a scenario's shim takes: under nextest
+/// (a process per test) the scenarios run side by side, each with its own moto; in one process
+/// (`cargo test`) they take turns.
+static LAMBDA_ENDPOINT: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A whole export: request → poll ×4 (Pending, Requested ×2, then Complete) → copy → done, with
+/// real poll intervals (1 s growing by half each poll, capped at 2 s), one invocation per step.
 #[tokio::test(flavor = "multi_thread")]
-async fn the_state_machine_runs_an_export_and_its_retry_and_catch_work() {
-    // A whole export: request → poll ×4 (Pending, Requested ×2, then Complete) → copy → done,
-    // with real poll intervals: 1 s growing by half each poll, capped at 2 s.
+async fn the_state_machine_runs_an_export() {
+    let _endpoint = LAMBDA_ENDPOINT.lock().await;
     let sim = Sim::start(&["--polls-to-complete", "3", "--file-size", "300000"]);
     let export_bucket = bucket(&s3().await, "state-machine").await;
     let mut env = export_env(&sim, &export_bucket);
@@ -82,11 +89,15 @@ async fn the_state_machine_runs_an_export_and_its_retry_and_catch_work() {
     assert!(stored == sim.file(job["request_id"].as_str().expect("id")).await);
     assert_eq!(shim.invocations().await, 6, "one invocation per step");
     drop((shim, watch, sim));
+}
 
-    // Every copy attempt meets expired URLs (DownloadFailed, transient): each copy step stops and
-    // counts the failure in the job, which waits and tries again; after MAX_COPY_FAILURES the
-    // function returns the job `failed`, and FailedJobError → ExportFailed ends the execution
-    // with the job's errorType and message.
+/// Every copy attempt meets expired URLs (DownloadFailed, transient): each copy step stops and
+/// counts the failure in the job, which waits and tries again; after MAX_COPY_FAILURES the
+/// function returns the job `failed`, and FailedJobError → ExportFailed ends the execution
+/// with the job's errorType and message.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_retry_then_the_catch_end_an_export_that_keeps_failing() {
+    let _endpoint = LAMBDA_ENDPOINT.lock().await;
     let sim = Sim::start(&["--polls-to-complete", "0", "--expired-urls", "1000"]);
     let failing_bucket = bucket(&s3().await, "state-machine-fails").await;
     let watch = Watch::start(&export_env(&sim, &failing_bucket));
@@ -119,10 +130,15 @@ async fn the_state_machine_runs_an_export_and_its_retry_and_catch_work() {
     let s3 = s3().await;
     assert_eq!(open_uploads(&s3, &failing_bucket).await, 0);
     drop((shim, watch, sim));
+}
 
-    // The deadline reached mid-copy (STEP_TIME_LIMIT_SECONDS=0 takes the Lambda deadline's path:
-    // pause at the next part boundary): the copy returns `copy` jobs, the loop runs it again
-    // through WhatNext and the Wait, and the object is whole.
+/// The deadline reached mid-copy (STEP_TIME_LIMIT_SECONDS=0 takes the Lambda deadline's path:
+/// pause at the next part boundary): the copy returns `copy` jobs, the loop runs it again
+/// through WhatNext and the Wait, and the object is whole.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_copy_past_its_deadline_loops_through_the_wait_to_the_whole_object() {
+    let _endpoint = LAMBDA_ENDPOINT.lock().await;
+    let s3 = s3().await;
     let sim = Sim::start(&["--polls-to-complete", "0", "--file-size", "20000000"]);
     let split_bucket = bucket(&s3, "state-machine-split").await;
     let mut env = export_env(&sim, &split_bucket);
@@ -145,8 +161,13 @@ async fn the_state_machine_runs_an_export_and_its_retry_and_catch_work() {
     );
     assert_eq!(open_uploads(&s3, &split_bucket).await, 0);
     drop((shim, watch, sim));
+}
 
-    // A corrupt file (CorruptLogFile, not retryable): caught at once, nothing stored.
+/// A corrupt file (CorruptLogFile, not retryable): caught at once, nothing stored.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_corrupt_file_is_caught_at_once_and_nothing_is_stored() {
+    let _endpoint = LAMBDA_ENDPOINT.lock().await;
+    let s3 = s3().await;
     let sim = Sim::start(&[
         "--polls-to-complete",
         "0",
@@ -170,11 +191,16 @@ async fn the_state_machine_runs_an_export_and_its_retry_and_catch_work() {
     assert!(support::keys(&s3, &corrupt_bucket).await.is_empty());
     assert_eq!(open_uploads(&s3, &corrupt_bucket).await, 0);
     drop((shim, watch, sim));
+}
 
-    // Giving up lets go: the copy pauses with a part stored (its upload and copy record in the
-    // bucket), then Fauna answers 503 for good. The copy step fails FaunaUnavailable until the
-    // Retry runs out; the Catch hands the job, marked failed, to the function (LetGo), which
-    // aborts the upload and removes the record; the execution fails with the caught error.
+/// Giving up lets go: the copy pauses with a part stored (its upload and copy record in the
+/// bucket), then Fauna answers 503 for good. The copy step fails FaunaUnavailable until the
+/// Retry runs out; the Catch hands the job, marked failed, to the function (LetGo), which
+/// aborts the upload and removes the record; the execution fails with the caught error.
+#[tokio::test(flavor = "multi_thread")]
+async fn giving_up_lets_go_of_the_upload_and_the_copy_record() {
+    let _endpoint = LAMBDA_ENDPOINT.lock().await;
+    let s3 = s3().await;
     let sim = Sim::start(&[
         "--polls-to-complete",
         "0",
@@ -209,12 +235,17 @@ async fn the_state_machine_runs_an_export_and_its_retry_and_catch_work() {
     // request, poll, the copy that paused, the copy step and its 5 retries, LetGo.
     assert_eq!(shim.invocations().await, 2 + 1 + 6 + 1);
     drop((shim, watch, sim));
+}
 
-    // An invocation that did not finish: the first copy invocation is answered, without reaching
-    // the function, as Lambda answers a function timeout (Sandbox.Timedout) and then, in a second
-    // execution, a process that exited (Runtime.ExitError: a panic, an out-of-memory kill). The
-    // lambda:invoke integration names the error after that answer's errorType, so the Retry must
-    // list those names: the copy is run again with the same job, and the export succeeds.
+/// An invocation that did not finish: the first copy invocation is answered, without reaching
+/// the function, as Lambda answers a function timeout (Sandbox.Timedout) and then, in a second
+/// execution, a process that exited (Runtime.ExitError: a panic, an out-of-memory kill). The
+/// lambda:invoke integration names the error after that answer's errorType, so the Retry must
+/// list those names: the copy is run again with the same job, and the export succeeds.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_timed_out_or_exited_invocation_is_retried_not_caught() {
+    let _endpoint = LAMBDA_ENDPOINT.lock().await;
+    let s3 = s3().await;
     let sim = Sim::start(&["--polls-to-complete", "0", "--file-size", "300000"]);
     let unfinished_bucket = bucket(&s3, "state-machine-unfinished").await;
     let watch = Watch::start(&export_env(&sim, &unfinished_bucket));
