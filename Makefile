@@ -159,6 +159,34 @@ EVENT ?= events/manual-request-database.json
 invoke: tools
 	cargo lambda invoke fauna-logs-export --data-file $(EVENT)
 
+## mutants: mutation testing with cargo-mutants (pinned, into target/mutants-tools): every mutant
+## of the core crate against its tests, then of the copy engine, the step and the verifier
+## against the exporter's in-process tests (the library's own, no servers). Reports under
+## target/mutants/ (caught.txt, missed.txt, unviable.txt, timeout.txt); docs/testing.md has the
+## last figures and why each missed mutant is left. MUTANTS_JOBS (2) builds run at once;
+## MUTANTS_ARGS adds cargo-mutants flags, e.g. MUTANTS_ARGS='-f crates/core/src/keys.rs'.
+CARGO_MUTANTS_VERSION := 27.1.0
+MUTANTS_TOOLS         := $(CURDIR)/target/mutants-tools
+MUTANTS_JOBS          ?= 2
+MUTANTS_ARGS          ?=
+.PHONY: mutants mutants-tools
+mutants-tools:
+	$(MUTANTS_TOOLS)/bin/cargo-mutants --version 2>/dev/null | grep -x 'cargo-mutants $(CARGO_MUTANTS_VERSION)' >/dev/null \
+	  || cargo install cargo-mutants@$(CARGO_MUTANTS_VERSION) --locked --root $(MUTANTS_TOOLS)
+mutants: mutants-tools
+	export PATH="$(MUTANTS_TOOLS)/bin:$$PATH"
+	# Exit 2 (missed mutants) and 3 (timeouts) are findings, reported below; 1 (usage) and 4 (the
+	# unmutated tree fails its tests) stop here.
+	cargo mutants -p fauna-logs-core -j $(MUTANTS_JOBS) -o target/mutants/core $(MUTANTS_ARGS) \
+	  || { status=$$?; [ $$status -eq 2 ] || [ $$status -eq 3 ]; }
+	cargo mutants -p fauna-logs-export --all-features -j $(MUTANTS_JOBS) -o target/mutants/exporter \
+	  -f 'src/copy/**' -f 'src/step/**' -f 'src/verify/**' --cargo-test-arg=--lib $(MUTANTS_ARGS) \
+	  || { status=$$?; [ $$status -eq 2 ] || [ $$status -eq 3 ]; }
+	for part in core exporter; do
+	  out=target/mutants/$$part/mutants.out
+	  echo "$$part: $$(wc -l <$$out/caught.txt) caught, $$(wc -l <$$out/missed.txt) missed, $$(wc -l <$$out/unviable.txt) unviable, $$(wc -l <$$out/timeout.txt) timeout"
+	done
+
 ## fuzz-tools: cargo-fuzz, pinned, into target/fuzz-tools
 CARGO_FUZZ_VERSION := 0.13.2
 FUZZ_TOOLS         := $(CURDIR)/target/fuzz-tools

@@ -336,6 +336,27 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    /// `--help`'s table names every variable the configuration reads, whichever way it is set
+    /// (so a setting added to `from_lookup` without a line in ENVIRONMENT_HELP fails here).
+    #[test]
+    fn the_help_names_every_variable_read() {
+        let asked = std::sync::Mutex::new(std::collections::BTreeSet::new());
+        for given in [&["FAUNA_ACCOUNT_KEY", "LOGS_BUCKET"][..], &["LOGS_BUCKET"]] {
+            let _ = Config::from_lookup(|name| {
+                asked.lock().unwrap().insert(name.to_owned());
+                given.contains(&name).then(|| "x".to_owned())
+            });
+        }
+        let asked = asked.into_inner().unwrap();
+        assert!(asked.len() >= 20, "{asked:?}");
+        for name in &asked {
+            assert!(
+                ENVIRONMENT_HELP.contains(name.as_str()),
+                "{name} is read but ENVIRONMENT_HELP does not name it"
+            );
+        }
+    }
+
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let map: HashMap<String, String> = vars
             .iter()

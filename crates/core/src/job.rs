@@ -262,6 +262,106 @@ mod tests {
     use super::*;
     use crate::time::parse_rfc3339;
 
+    fn job() -> Job {
+        let start = parse_rfc3339("2026-11-24T00:00:00Z").unwrap();
+        let end = parse_rfc3339("2026-11-25T00:00:00Z").unwrap();
+        Job::new(Scope::Database("us-std/ECommerce".into()), start, end, "p")
+    }
+
+    #[test]
+    fn only_done_and_failed_end_an_export() {
+        let ends: Vec<Step> = Step::ALL.into_iter().filter(|s| s.is_terminal()).collect();
+        assert_eq!(ends, [Step::Done, Step::Failed]);
+        for step in Step::ALL {
+            assert_eq!(step.to_string(), step.as_str());
+            assert_eq!(Step::parse(&step.to_string()), Some(step));
+        }
+    }
+
+    /// Two answers can be one version of a file when every attribute both name agrees; one
+    /// differing attribute, whichever, makes them two.
+    #[test]
+    fn a_file_version_is_every_attribute_both_answers_name() {
+        let a = FileIdentity {
+            etag: Some("\"e1\"".into()),
+            last_modified: Some("Mon, 23 Nov 2026 10:00:00 GMT".into()),
+            size: Some(10),
+        };
+        assert!(a.same_as(&a.clone()));
+        assert!(
+            a.same_as(&FileIdentity::default()),
+            "nothing named, nothing differs"
+        );
+        let etag_only = FileIdentity {
+            etag: a.etag.clone(),
+            ..FileIdentity::default()
+        };
+        assert!(a.same_as(&etag_only) && etag_only.same_as(&a));
+        let others = [
+            FileIdentity {
+                etag: Some("\"e2\"".into()),
+                ..a.clone()
+            },
+            FileIdentity {
+                last_modified: Some("Tue, 24 Nov 2026 10:00:00 GMT".into()),
+                ..a.clone()
+            },
+            FileIdentity {
+                size: Some(11),
+                ..a.clone()
+            },
+        ];
+        for other in &others {
+            assert!(!a.same_as(other) && !other.same_as(&a), "{other}");
+        }
+        assert_eq!(
+            a.to_string(),
+            "ETag \"e1\", Last-Modified Mon, 23 Nov 2026 10:00:00 GMT, 10 bytes"
+        );
+        assert_eq!(
+            FileIdentity::default().to_string(),
+            "ETag none, Last-Modified unknown, unknown bytes"
+        );
+    }
+
+    /// A version can be continued with `Range` only when an ETag or a Last-Modified names it.
+    #[test]
+    fn a_file_is_pinned_by_an_etag_or_a_last_modified() {
+        let size_only = FileIdentity {
+            size: Some(10),
+            ..FileIdentity::default()
+        };
+        assert!(!size_only.is_pinned());
+        let by_etag = FileIdentity {
+            etag: Some("\"e\"".into()),
+            ..FileIdentity::default()
+        };
+        let by_date = FileIdentity {
+            last_modified: Some("Mon, 23 Nov 2026 10:00:00 GMT".into()),
+            ..FileIdentity::default()
+        };
+        assert!(by_etag.is_pinned() && by_date.is_pinned());
+    }
+
+    /// The counters a job carries across steps appear in its JSON once they count something,
+    /// so that the payloads of jobs that never needed them stay as they were.
+    #[test]
+    fn zero_counters_stay_out_of_the_job_json() {
+        let mut job = job();
+        let json = serde_json::to_value(&job).unwrap();
+        assert!(json.get("corrupt_reads").is_none() && json.get("copy_failures").is_none());
+        job.corrupt_reads = 1;
+        job.copy_failures = 2;
+        let json = serde_json::to_value(&job).unwrap();
+        assert_eq!(
+            (
+                json["corrupt_reads"].as_u64(),
+                json["copy_failures"].as_u64()
+            ),
+            (Some(1), Some(2))
+        );
+    }
+
     #[test]
     fn a_new_job_starts_with_its_request_at_its_key() {
         let start = parse_rfc3339("2026-11-24T00:00:00Z").unwrap();

@@ -68,3 +68,35 @@ impl Manifest {
 
 /// Content type of manifests.
 pub const CONTENT_TYPE: &str = "application/json";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::parse_rfc3339;
+
+    /// The stored manifest is pretty JSON of every field, the scope flattened into it.
+    #[test]
+    fn the_stored_manifest_is_its_fields_as_pretty_json() {
+        let start = parse_rfc3339("2026-11-24T00:00:00Z").unwrap();
+        let end = parse_rfc3339("2026-11-25T00:00:00Z").unwrap();
+        let job = Job::new(Scope::Database("us-std/ECommerce".into()), start, end, "p");
+        let manifest = Manifest::empty(&job, "req-1".into(), "bucket");
+        let bytes = manifest.to_json();
+        assert!(
+            bytes.starts_with(b"{\n  \""),
+            "{}",
+            String::from_utf8_lossy(&bytes)
+        );
+        let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(json["request_id"], "req-1");
+        assert_eq!(json["database"], "us-std/ECommerce");
+        assert_eq!(json["bucket"], "bucket");
+        assert_eq!(json["time_start"], "2026-11-24T00:00:00Z");
+        assert_eq!(
+            (json["bytes"].as_u64(), json["records"].as_u64()),
+            (Some(0), Some(0))
+        );
+        assert!(json["key"].is_null() && json["checksum_crc32c"].is_null());
+        assert_eq!(json["exporter"], crate::USER_AGENT);
+    }
+}

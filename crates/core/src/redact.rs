@@ -569,6 +569,58 @@ mod tests {
         assert_eq!(kept, ["fnsecret1", "fnsecret3", "fnsecret4", "fnsecret5"]);
         let printed = format!("{list:?}");
         assert!(!printed.contains("fnsecret"), "{printed}");
+        assert!(printed.contains("SecretPattern(<redacted>)"), "{printed}");
+    }
+
+    /// Text that only looks like a credential is kept: a word that starts like a scheme, and a
+    /// JSON escape that is not an encoding of the secret's byte.
+    #[test]
+    fn lookalikes_are_kept() {
+        for text in [
+            "basically fine",
+            "Bearerish: no token",
+            "BASICALLY",
+            "http=//host?q=1",
+            "see http:host?yz",
+        ] {
+            assert!(matches!(redact_with(text, &[]), Cow::Borrowed(_)), "{text}");
+        }
+        let text = r"a\nabcdefgh";
+        assert!(matches!(
+            redact_with(text, &["/abcdefgh"]),
+            Cow::Borrowed(_)
+        ));
+        assert!(matches!(
+            redact_with("a%ZZabcdefgh", &["/abcdefgh"]),
+            Cow::Borrowed(_)
+        ));
+        assert_eq!(redact_with(r"a\/abcdefgh", &["/abcdefgh"]), "a<redacted>");
+        assert_eq!(redact_with("a%2Fabcdefgh", &["/abcdefgh"]), "a<redacted>");
+    }
+
+    /// A range that starts or ends inside a character grows to the whole character.
+    #[test]
+    fn a_range_inside_a_character_takes_all_of_it() {
+        let one = |range: Range<usize>| replace("aéb", std::iter::once(range).collect());
+        assert_eq!(one(2..3), "a<redacted>b");
+        assert_eq!(one(1..2), "a<redacted>b");
+        assert_eq!(one(3..3), "aéb");
+    }
+
+    /// The log writer redacts each write whole and passes flushes on.
+    #[test]
+    fn the_log_writer_redacts_and_flushes() {
+        use std::io::Write;
+        let mut writer = RedactingWriter(std::io::BufWriter::new(Vec::new()));
+        writer
+            .write_all(b"GET https://files.example/f?X-Amz-Signature=abc HTTP/1.1\n")
+            .unwrap();
+        assert!(writer.0.get_ref().is_empty(), "buffered until flushed");
+        writer.flush().unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(writer.0.get_ref()),
+            "GET https://files.example/f?<redacted> HTTP/1.1\n"
+        );
     }
 
     #[test]

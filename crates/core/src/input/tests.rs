@@ -66,6 +66,91 @@ fn returned_job_parses_back_to_itself() {
     });
     let round = job(serde_json::to_value(&returned).unwrap()).unwrap();
     assert_eq!(round, returned);
+    // The counters a pause must never reset, and what a finished or failed job reports.
+    returned.corrupt_reads = 1;
+    returned.copy_failures = 2;
+    returned.bytes = Some(7);
+    returned.records = Some(3);
+    let round = job(serde_json::to_value(&returned).unwrap()).unwrap();
+    assert_eq!(round, returned);
+    let failed = returned.fail(crate::job::JobFailure {
+        error_type: "DownloadFailed".into(),
+        message: "the file host kept refusing".into(),
+    });
+    let round = job(serde_json::to_value(&failed).unwrap()).unwrap();
+    assert_eq!(round, failed);
+}
+
+/// A returned job's upload must be one a copy could have left: an upload id, a part size S3
+/// allows (5 MiB to 5 GiB), a next part within S3's 10,000, the offset its stored parts end at,
+/// and validators no longer than 256 bytes. Each limit is accepted at its edge and refused one
+/// past it, naming the field.
+#[test]
+fn a_returned_upload_must_be_one_a_copy_could_leave() {
+    let returned = |upload: Value| {
+        job(json!({
+            "step": "copy", "database": "us-std/ECommerce", "request_id": "r",
+            "time_start": "2026-11-24T00:00:00Z", "time_end": "2026-11-25T00:00:00Z",
+            "wait_seconds": 0, "upload": upload,
+            "key": "fauna-logs/region_group=us-std/database=ECommerce/date=2026-11-24/20261124T000000Z_20261125T000000Z.jsonl.gz",
+        }))
+    };
+    let upload = |part_size: u64, next_part: u64, etag_len: usize| {
+        json!({
+            "upload_id": "u-1", "next_part": next_part, "part_size": part_size,
+            "offset": (next_part - 1) * part_size,
+            "file": {"etag": "e".repeat(etag_len), "size": 1},
+        })
+    };
+    for (part_size, next_part, etag_len) in [
+        (5 << 20, 3, 10),
+        (5 << 30, 2, 10),
+        (8 << 20, 10_001, 10),
+        (8 << 20, 1, 256),
+    ] {
+        let accepted = returned(upload(part_size, next_part, etag_len));
+        assert!(
+            accepted.is_ok(),
+            "{part_size} {next_part} {etag_len}: {accepted:?}"
+        );
+    }
+    let mut wrong_offset = upload(8 << 20, 3, 10);
+    wrong_offset["offset"] = json!(1);
+    let mut no_id = upload(8 << 20, 3, 10);
+    no_id["upload_id"] = json!("");
+    for (field, bad) in [
+        ("upload_id", no_id),
+        ("part_size", upload((5 << 20) - 1, 3, 10)),
+        ("part_size", upload((5 << 30) + 1, 2, 10)),
+        ("next_part", upload(8 << 20, 10_002, 10)),
+        ("offset", wrong_offset),
+        ("file.etag", upload(8 << 20, 1, 257)),
+    ] {
+        let err = returned(bad).unwrap_err();
+        assert!(
+            matches!(&err, InvalidJob::BadUpload { field: f, .. } if *f == field),
+            "{field}: {err:?}"
+        );
+    }
+}
+
+/// A plan and the Map's outcomes are told from a job by their shape, through the one dispatch.
+#[test]
+fn plans_and_outcomes_are_told_from_jobs() {
+    let plan = event(json!({
+        "scopes": [{"database": "us-std/ECommerce"}],
+        "from": "2026-11-20T00:00:00Z", "to": "2026-11-22T00:00:00Z", "granularity": "day",
+    }))
+    .unwrap();
+    assert!(
+        matches!(&plan, Event::Plan(p) if p.windows.len() == 2),
+        "{plan:?}"
+    );
+    let outcomes = event(json!({"summarize": {"outcomes": [], "skipped": 2}})).unwrap();
+    assert!(
+        matches!(&outcomes, Event::Outcomes(o) if o.len() == 2),
+        "{outcomes:?}"
+    );
 }
 
 #[test]
@@ -276,4 +361,138 @@ proptest::proptest! {
             }
         }
     }
+}
+
+/// A payload that is not an object says what it is instead.
+#[test]
+fn a_payload_that_is_no_object_is_named_by_its_kind() {
+    for (value, kind) in [
+        (json!(null), "null"),
+        (json!(true), "a boolean"),
+        (json!(7), "a number"),
+        (json!("us-std/ECommerce"), "a string"),
+        (json!([1]), "a list"),
+    ] {
+        let message = event(value).unwrap_err().to_string();
+        assert!(
+            message.contains(&format!("{kind} instead of a JSON object")),
+            "{message}"
+        );
+    }
+}
+
+/// A refused region group, or a database under one, lists the region groups that are known.
+#[test]
+fn a_refused_region_group_lists_the_known_ones() {
+    let known = "us-std, eu-std, classic";
+    let err = job(json!({"region_group": "mars", "time_start": "2026-11-24T00:00:00Z", "time_end": "2026-11-25T00:00:00Z"})).unwrap_err();
+    assert!(
+        err.to_string().ends_with(&format!("use one of {known}")),
+        "{err}"
+    );
+    let err = job(json!({"database": "mars/ECommerce", "time_start": "2026-11-24T00:00:00Z", "time_end": "2026-11-25T00:00:00Z"})).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains(&format!("(known region groups: {known})")),
+        "{err}"
+    );
+}
+
+/// A field of exactly MAX_FIELD_BYTES (name and JSON value) is read; one byte more is refused
+/// by name before anything else reads it.
+#[test]
+fn a_field_may_hold_max_field_bytes_and_no_more() {
+    let fits = "x".repeat(MAX_FIELD_BYTES - "note".len() - 2);
+    let payload = |value: &str| json!({"database": "us-std/ECommerce", "time_start": "2026-11-24T00:00:00Z", "time_end": "2026-11-25T00:00:00Z", "note": value});
+    let at_the_limit = event(payload(&fits));
+    assert!(
+        !matches!(at_the_limit, Err(InvalidJob::FieldTooLarge { .. })),
+        "a field of exactly {MAX_FIELD_BYTES} bytes was refused"
+    );
+    let err = event(payload(&format!("{fits}x"))).unwrap_err();
+    assert!(
+        matches!(&err, InvalidJob::FieldTooLarge { field, bytes } if field == "note" && *bytes == MAX_FIELD_BYTES + 1),
+        "{err:?}"
+    );
+}
+
+/// An object key (or its manifest's) may take all of S3's 1,024 bytes, and not one more.
+#[test]
+fn a_key_may_take_all_of_s3_s_1024_bytes_and_no_more() {
+    use crate::keys::{MAX_KEY_BYTES, manifest_key};
+    let (start, end) = ("2026-11-24T00:00:00Z", "2026-11-25T00:00:00Z");
+    let longest = |name: &str| {
+        let job = Job::new(
+            Scope::Database(format!("us-std/{name}")),
+            parse_rfc3339(start).unwrap(),
+            parse_rfc3339(end).unwrap(),
+            "fauna-logs",
+        );
+        manifest_key(&job.key).len().max(job.key.len())
+    };
+    let name = "x".repeat(MAX_KEY_BYTES - longest(""));
+    assert_eq!(longest(&name), MAX_KEY_BYTES);
+    let request = |name: &str| {
+        job(json!({"database": format!("us-std/{name}"), "time_start": start, "time_end": end}))
+    };
+    assert!(
+        request(&name).is_ok(),
+        "a key of exactly {MAX_KEY_BYTES} bytes"
+    );
+    let err = request(&format!("{name}x")).unwrap_err();
+    assert!(matches!(err, InvalidJob::BadDatabasePath { .. }), "{err:?}");
+}
+
+/// A schedule may lag its windows by up to a week, and no more.
+#[test]
+fn a_schedule_may_lag_a_week_and_no_more() {
+    let input = |lag: i64| json!({"scheduled_time": "2026-11-25T01:00:00Z", "database": "us-std/ECommerce", "granularity": "day", "lag_minutes": lag});
+    assert!(job(input(7 * 24 * 60)).is_ok());
+    let err = job(input(7 * 24 * 60 + 1)).unwrap_err();
+    assert!(err.to_string().contains("`lag_minutes`"), "{err}");
+}
+
+/// A classic EventBridge Scheduled Event is told apart by its shape, through the one dispatch,
+/// and exports what the configuration names.
+#[test]
+fn a_classic_scheduled_event_reaches_the_configured_scope() {
+    let event_json = json!({"version": "0", "id": "x", "detail-type": "Scheduled Event", "source": "aws.events", "account": "1", "time": "2026-11-25T02:00:00Z", "region": "us-east-1", "resources": [], "detail": {}});
+    let mut rules = test_rules();
+    rules.schedule.scope = Some(Scope::RegionGroup("us-std".into()));
+    let Ok(Event::Job(job)) = parse(event_json, &rules, now()) else {
+        panic!("a classic Scheduled Event is a job");
+    };
+    assert_eq!(job.scope, Scope::RegionGroup("us-std".into()));
+}
+
+/// A plan entry of a few kilobytes (dozens of scopes) is read; the bound is 64 KiB.
+#[test]
+fn a_plan_of_dozens_of_scopes_is_read() {
+    let scopes: Vec<Value> = (0..60)
+        .map(|i| json!({"database": format!("us-std/Database{i:03}")}))
+        .collect();
+    let payload = json!({"scopes": scopes, "from": "2026-11-20T00:00:00Z", "to": "2026-11-21T00:00:00Z", "granularity": "day"});
+    assert!(payload.to_string().len() > 2048);
+    let plan = event(payload).unwrap();
+    assert!(
+        matches!(&plan, Event::Plan(p) if p.windows.len() == 60),
+        "{plan:?}"
+    );
+}
+
+/// A malformed field's message keeps serde's detail, clipped to a few hundred bytes around its
+/// length: its start and its end (where serde says what it expected) both shown.
+#[test]
+fn a_malformed_field_s_detail_is_clipped_not_dropped() {
+    let long = "y".repeat(2000);
+    let err = job(json!({"step": "poll", "database": "us-std/ECommerce", "time_start": "2026-11-24T00:00:00Z", "time_end": "2026-11-25T00:00:00Z", "request_id": "r", "wait_seconds": long})).unwrap_err();
+    let InvalidJob::Malformed { detail, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(detail.contains("bytes]"), "{detail}");
+    assert!(
+        (300..500).contains(&detail.len()),
+        "{} bytes: {detail}",
+        detail.len()
+    );
 }
