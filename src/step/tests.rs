@@ -122,11 +122,22 @@ fn complete(id: &str, url: &str, expires_in: TimeDelta) -> Result<LogRequestStat
 }
 
 fn deps(answers: Vec<Result<LogRequestStatus, FaunaError>>) -> Deps<FakeFauna, MemoryStore> {
+    deps_with(&[], answers)
+}
+
+/// [`deps`] with more settings.
+fn deps_with(
+    settings: &[(&str, &str)],
+    answers: Vec<Result<LogRequestStatus, FaunaError>>,
+) -> Deps<FakeFauna, MemoryStore> {
     let config = Config::from_lookup(|name| match name {
         "FAUNA_ACCOUNT_KEY" => Some("k".into()),
         "LOGS_BUCKET" => Some("b".into()),
         "MAX_REQUEST_ATTEMPTS" => Some("2".into()),
-        _ => None,
+        _ => settings
+            .iter()
+            .find(|(setting, _)| *setting == name)
+            .map(|(_, value)| (*value).to_owned()),
     })
     .unwrap();
     Deps {
@@ -298,10 +309,16 @@ async fn a_refused_download_renews_a_bounded_number_of_times_then_fails() {
     );
     *d.api.refuse_downloads.lock().unwrap() = 1000;
     let mut job = copy_job(&d);
+    // The wait before the next try grows as the poll interval does (10 s by half).
+    let waits = [10, 15, 22, 33, 50];
     for failures in 1..MAX_COPY_FAILURES {
         job = step(job, &d, None).await.unwrap();
         assert_eq!((job.step, job.copy_failures), (Step::Copy, failures));
-        assert!(job.wait_seconds > 0, "it waits before trying again");
+        assert_eq!(
+            job.wait_seconds,
+            waits[failures as usize - 1],
+            "after {failures}"
+        );
     }
     let job = step(job, &d, None).await.unwrap();
     assert_eq!(job.step, Step::Failed);
@@ -359,17 +376,39 @@ async fn a_refused_download_is_renewed_and_copied() {
     assert_eq!(d.store.state.lock().unwrap().objects[&job.key], d.api.file);
 }
 
+/// The manifest of a stored file reports what the verifier read: the first and the last
+/// record's `TS`, and the records too long to keep whole (whose `TS` is not read).
 #[tokio::test]
-async fn a_corrupt_file_fails_after_two_downloads_even_when_every_step_pauses() {
-    // Past the deadline from the start: each copy step stores one part and pauses. The count
-    // of corrupt downloads lives in the job, so the pauses cannot make the copy loop forever.
-    let mut d = deps(
-        (0..20)
-            .map(|_| complete("r1", "http://127.0.0.1:1/f?sig=1", TimeDelta::hours(1)))
-            .collect(),
+async fn the_manifest_reports_the_first_and_last_ts_and_the_long_records() {
+    let mut d = deps(vec![complete(
+        "r1",
+        "http://127.0.0.1:1/f?sig=1",
+        TimeDelta::hours(1),
+    )]);
+    let long = format!(
+        "{{\"TS\":\"2026-11-24 00:00:01.000 Z\",\"N\":\"{}\"}}\n",
+        "x".repeat(crate::verify::MAX_KEPT_LINE + 1)
     );
-    // Valid gzip (stored blocks, so it stays over two 8 MiB parts) cut short: the verifier
-    // finds out only at the end of the file, after the pauses.
+    let lines = format!(
+        "{{\"TS\":\"2026-11-24 00:00:00.000 Z\"}}\n{long}{{\"TS\":\"2026-11-24 00:00:02.000 Z\"}}\n"
+    );
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, lines.as_bytes()).unwrap();
+    d.api.file = gz.finish().unwrap();
+    let job = step(copy_job(&d), &d, None).await.unwrap();
+    assert_eq!(job.step, Step::Done, "{job:?}");
+    let objects = d.store.state.lock().unwrap().objects.clone();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&objects[&manifest_key(&job.key)]).unwrap();
+    assert_eq!(manifest["records"], 3);
+    assert_eq!(manifest["long_records"], 1);
+    assert_eq!(manifest["first_ts"], "2026-11-24 00:00:00.000 Z");
+    assert_eq!(manifest["last_ts"], "2026-11-24 00:00:02.000 Z");
+}
+
+/// A log file of stored deflate blocks, so that it stays over two 8 MiB parts: two full parts
+/// and a little more.
+fn three_part_file() -> Vec<u8> {
     let mut lines = String::with_capacity(17 << 20);
     while lines.len() < 17 << 20 {
         let noise: String = (0..32)
@@ -381,7 +420,39 @@ async fn a_corrupt_file_fails_after_two_downloads_even_when_every_step_pauses() 
     }
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
     std::io::Write::write_all(&mut gz, lines.as_bytes()).unwrap();
-    let mut file = gz.finish().unwrap();
+    gz.finish().unwrap()
+}
+
+/// STEP_TIME_LIMIT_SECONDS counts from the step's start: with an hour ahead, a copy of three
+/// parts is not paused but stored in its one step.
+#[tokio::test]
+async fn a_step_time_limit_ahead_lets_the_copy_finish_in_its_step() {
+    let mut d = deps_with(
+        &[("STEP_TIME_LIMIT_SECONDS", "3600")],
+        vec![complete(
+            "r1",
+            "http://127.0.0.1:1/f?sig=1",
+            TimeDelta::hours(1),
+        )],
+    );
+    d.api.file = three_part_file();
+    let job = step(copy_job(&d), &d, None).await.unwrap();
+    assert_eq!(job.step, Step::Done, "{job:?}");
+    assert_eq!(job.bytes, Some(d.api.file.len() as u64));
+}
+
+#[tokio::test]
+async fn a_corrupt_file_fails_after_two_downloads_even_when_every_step_pauses() {
+    // Past the deadline from the start: each copy step stores one part and pauses. The count
+    // of corrupt downloads lives in the job, so the pauses cannot make the copy loop forever.
+    let mut d = deps(
+        (0..20)
+            .map(|_| complete("r1", "http://127.0.0.1:1/f?sig=1", TimeDelta::hours(1)))
+            .collect(),
+    );
+    // Valid gzip cut short: the verifier finds out only at the end of the file, after the
+    // pauses.
+    let mut file = three_part_file();
     file.truncate(file.len() - 8);
     d.api.file = file;
     let mut job = copy_job(&d);
@@ -669,6 +740,7 @@ async fn a_copy_step_of_a_stored_request_is_done_from_its_manifest() {
     let d = deps(vec![
         complete("r1", "http://127.0.0.1:1/f?sig=1", TimeDelta::hours(1)),
         complete("r2", "http://127.0.0.1:1/f?sig=2", TimeDelta::hours(1)),
+        complete("r2", "http://127.0.0.1:1/f?sig=3", TimeDelta::hours(1)),
     ]);
     let first = copy_job(&d);
     let done = step(first.clone(), &d, None).await.unwrap();
@@ -701,6 +773,24 @@ async fn a_copy_step_of_a_stored_request_is_done_from_its_manifest() {
     assert_eq!(
         asked,
         ["status r2 us-std", "download http://127.0.0.1:1/f?sig=2 0"]
+    );
+    // A manifest whose object is gone (deleted by hand, expired) proves nothing either.
+    d.store.state.lock().unwrap().objects.remove(&done.key);
+    let mut gone = copy_job(&d);
+    gone.request_id = Some("r2".into());
+    assert_eq!(step(gone, &d, None).await.unwrap().step, Step::Done);
+    let asked = d.api.calls.lock().unwrap()[calls + 2..].to_vec();
+    assert_eq!(
+        asked,
+        ["status r2 us-std", "download http://127.0.0.1:1/f?sig=3 0"]
+    );
+    assert!(
+        d.store
+            .state
+            .lock()
+            .unwrap()
+            .objects
+            .contains_key(&done.key)
     );
 }
 
