@@ -363,6 +363,42 @@ async fn a_renewal_still_creating_its_url_is_polled_until_complete() {
     );
 }
 
+/// A status read after a refused renewed URL that still says `CreatingNewUrl` is not ready,
+/// even when it carries a URL (the old one, or one not working yet): the copy turns into a wait,
+/// and that URL is not downloaded.
+#[tokio::test]
+async fn a_status_still_creating_its_url_is_not_ready_whatever_url_it_carries() {
+    let creating = |sig: u32| {
+        let mut status = complete(
+            "r1",
+            &format!("http://127.0.0.1:1/f?sig={sig}"),
+            TimeDelta::hours(1),
+        )
+        .unwrap();
+        status.state = LogState::CreatingNewUrl;
+        Ok(status)
+    };
+    let d = deps(vec![
+        complete("r1", "http://127.0.0.1:1/f?sig=1", TimeDelta::hours(1)),
+        creating(2),
+        creating(3),
+    ]);
+    *d.api.refuse_downloads.lock().unwrap() = 2;
+    let job = step(copy_job(&d), &d, None).await.unwrap();
+    assert_eq!(job.step, Step::Poll, "{job:?}");
+    let calls = d.api.calls.lock().unwrap().clone();
+    assert_eq!(
+        calls,
+        [
+            "status r1 us-std",
+            "download http://127.0.0.1:1/f?sig=1 0",
+            "renew r1",
+            "download http://127.0.0.1:1/f?sig=2 0",
+            "status r1 us-std",
+        ]
+    );
+}
+
 #[tokio::test]
 async fn a_refused_download_is_renewed_and_copied() {
     let d = deps(vec![
