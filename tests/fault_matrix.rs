@@ -457,6 +457,8 @@ fn rows() -> Vec<Row> {
         .fired("url_renewals", 1)
         .fired("renewals_completed", 1)
         .stderr_has("copy → poll"),
+        // The request is `CreatingNewUrl` when the copy step starts (its first status read):
+        // the copy waits as a poll would, and copies once the request is Complete again.
         Row::new(
             "not-complete-at-copy",
             "the request is CreatingNewUrl when the copy starts",

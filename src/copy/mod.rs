@@ -22,7 +22,7 @@
 //! | `mod.rs` | [`copy_file`]: which upload to continue, how the copy ends, the record |
 //! | `pump.rs` | the download loop: versions, breaks, pace, pauses, the verifier |
 //! | `part_writer.rs` | bounded parts in flight, resume, abort |
-//! | `record.rs` | the record beside an upload |
+//! | `copy_record.rs` | the record beside an upload |
 
 pub mod copy_record;
 mod part_writer;

@@ -14,7 +14,7 @@ use super::log_file::LogFileSource;
 use super::log_request::{after_status, check_same_window, request_id};
 use super::{MAX_COPY_FAILURES, MAX_CORRUPT_DOWNLOADS, abandon_upload};
 use crate::clients::Deps;
-use crate::copy::{CopyError, CopyOutcome, CopyPlan, Stored, copy_file};
+use crate::copy::{CopyError, CopyOutcome, CopyPlan, copy_file};
 use crate::error::StepError;
 use crate::fauna::{LogState, LogsApi};
 use crate::job::{Job, Step};
@@ -35,11 +35,7 @@ pub(super) async fn copy<A: LogsApi, S: ObjectStore>(
         if job.upload.is_some() {
             abandon_upload(&mut job, deps).await;
         }
-        job.step = Step::Done;
-        job.bytes = Some(stored.bytes);
-        job.records = Some(stored.records);
-        job.wait_seconds = 0;
-        return Ok(job);
+        return Ok(done(job, stored.bytes, stored.records));
     }
     let status = deps.api.status(&id, job.scope.region_group()).await?;
     check_same_window(&job, &status)?;
@@ -116,7 +112,7 @@ pub(super) async fn copy<A: LogsApi, S: ObjectStore>(
                 key = %job.key,
                 "another run of this window stored its object at the key after this one did; that one stands, with its manifest"
             );
-            Ok(done(job, &stored))
+            Ok(done(job, stored.bytes, stored.summary.records))
         }
         CopyOutcome::Stored(stored) => {
             tracing::info!(
@@ -143,7 +139,7 @@ pub(super) async fn copy<A: LogsApi, S: ObjectStore>(
             if !publish_manifest(&deps.store, &job.key, &stored.etag, &manifest).await? {
                 tracing::warn!(key = %job.key, "another run of this window stored its object at the key meanwhile; its manifest is that run's to write");
             }
-            Ok(done(job, &stored))
+            Ok(done(job, stored.bytes, stored.summary.records))
         }
     }
 }
@@ -179,11 +175,11 @@ async fn stored_already<S: ObjectStore>(
     }
 }
 
-/// The job once its file is stored.
-fn done(mut job: Job, stored: &Stored) -> Job {
+/// The job once its file (`bytes`, `records`) is stored.
+fn done(mut job: Job, bytes: u64, records: u64) -> Job {
     job.step = Step::Done;
-    job.bytes = Some(stored.bytes);
-    job.records = Some(stored.summary.records);
+    job.bytes = Some(bytes);
+    job.records = Some(records);
     job.wait_seconds = 0;
     job
 }

@@ -121,6 +121,14 @@ fn complete(id: &str, url: &str, expires_in: TimeDelta) -> Result<LogRequestStat
     Ok(complete)
 }
 
+/// A renewal under way: `CreatingNewUrl`, still carrying `url` (the old one, or one not working
+/// yet), valid for an hour.
+fn creating(id: &str, url: &str) -> Result<LogRequestStatus, FaunaError> {
+    let mut creating = complete(id, url, TimeDelta::hours(1))?;
+    creating.state = LogState::CreatingNewUrl;
+    Ok(creating)
+}
+
 fn deps(answers: Vec<Result<LogRequestStatus, FaunaError>>) -> Deps<FakeFauna, MemoryStore> {
     deps_with(&[], answers)
 }
@@ -270,11 +278,9 @@ async fn unknown_states_keep_polling_until_the_deadline() {
 
 #[tokio::test]
 async fn a_stale_url_is_renewed_before_downloading() {
-    let mut renewed = complete("r1", "http://127.0.0.1:1/f?sig=2", TimeDelta::hours(1)).unwrap();
-    renewed.state = LogState::CreatingNewUrl;
     let d = deps(vec![
         complete("r1", "http://127.0.0.1:1/f?sig=1", TimeDelta::seconds(5)),
-        Ok(renewed),
+        creating("r1", "http://127.0.0.1:1/f?sig=2"),
     ]);
     let job = copy_job(&d);
     let job = step(job, &d, None).await.unwrap();
@@ -337,11 +343,9 @@ async fn a_refused_download_renews_a_bounded_number_of_times_then_fails() {
 
 #[tokio::test]
 async fn a_renewal_still_creating_its_url_is_polled_until_complete() {
-    let mut creating = complete("r1", "http://127.0.0.1:1/f?sig=2", TimeDelta::hours(1)).unwrap();
-    creating.state = LogState::CreatingNewUrl;
     let d = deps(vec![
         complete("r1", "http://127.0.0.1:1/f?sig=1", TimeDelta::hours(1)),
-        Ok(creating),
+        creating("r1", "http://127.0.0.1:1/f?sig=2"),
         complete("r1", "http://127.0.0.1:1/f?sig=3", TimeDelta::hours(1)),
     ]);
     // sig=1 is refused (expired), and so is sig=2 (not ready yet); sig=3 works.
@@ -368,20 +372,10 @@ async fn a_renewal_still_creating_its_url_is_polled_until_complete() {
 /// and that URL is not downloaded.
 #[tokio::test]
 async fn a_status_still_creating_its_url_is_not_ready_whatever_url_it_carries() {
-    let creating = |sig: u32| {
-        let mut status = complete(
-            "r1",
-            &format!("http://127.0.0.1:1/f?sig={sig}"),
-            TimeDelta::hours(1),
-        )
-        .unwrap();
-        status.state = LogState::CreatingNewUrl;
-        Ok(status)
-    };
     let d = deps(vec![
         complete("r1", "http://127.0.0.1:1/f?sig=1", TimeDelta::hours(1)),
-        creating(2),
-        creating(3),
+        creating("r1", "http://127.0.0.1:1/f?sig=2"),
+        creating("r1", "http://127.0.0.1:1/f?sig=3"),
     ]);
     *d.api.refuse_downloads.lock().unwrap() = 2;
     let job = step(copy_job(&d), &d, None).await.unwrap();

@@ -316,6 +316,11 @@ pub async fn create_secret(name: &str, value: &str) -> String {
     created["ARN"].as_str().expect("ARN").to_owned()
 }
 
+/// The flags every test's simulator gets, in a process or not. Fauna ignores `regionGroup`; the
+/// tests' simulator refuses a missing or wrong one, which proves the client sends the right one
+/// on every status and renewal call.
+const SIM_FLAGS: [&str; 3] = ["--account-key", ACCOUNT_KEY, "--strict-region-group"];
+
 /// A Fauna simulator, stopped on drop: a process of the `fauna-sim` binary ([`Sim::start`]), or
 /// `fauna_sim::serve` in the test's own runtime ([`Sim::in_process`]), on the test's clock.
 pub struct Sim {
@@ -342,11 +347,8 @@ impl Sim {
         let mut child = Command::new(env!("CARGO_BIN_EXE_fauna-sim"))
             .arg("--addr")
             .arg(format!("127.0.0.1:{port}"))
-            .args(["--account-key", ACCOUNT_KEY])
+            .args(SIM_FLAGS)
             .arg("--exit-on-stdin-eof")
-            // Fauna ignores `regionGroup`; the tests' simulator refuses a missing or wrong one,
-            // which proves the client sends the right one on every status and renewal call.
-            .arg("--strict-region-group")
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -375,12 +377,8 @@ impl Sim {
     /// A simulator served in this runtime on a free loopback port, with the flags the process
     /// gets: in a runtime whose clock is paused, it keeps the test's time.
     pub async fn in_process(args: &[&str]) -> Sim {
-        let mut argv = vec![
-            "fauna-sim",
-            "--account-key",
-            ACCOUNT_KEY,
-            "--strict-region-group",
-        ];
+        let mut argv = vec!["fauna-sim"];
+        argv.extend_from_slice(&SIM_FLAGS);
         argv.extend_from_slice(args);
         let args = <fauna_sim::Args as clap::Parser>::try_parse_from(argv)
             .unwrap_or_else(|e| panic!("simulator flags: {e}"));
