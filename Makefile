@@ -25,8 +25,8 @@ SHRINKING_KNOBS := FAULT_MATRIX_ROWS PROPTEST_CASES FUZZ_SECONDS FUZZ_FLAGS FUZZ
 ## test: every check (format, lints, the SAM template and its transformed form, the strict S3
 ## front's own tests, unit and
 ## end-to-end tests, the state machine run in moto against the real function, the Athena table,
-## view and saved queries on DuckDB over real exports (tests/athena), 30 s each of fuzzing the
-## job parser and the redaction, seed 1); installs what it needs. It ignores FAULT_MATRIX_ROWS,
+## view and saved queries on DuckDB over real exports (tests/athena), 30 s of fuzzing the
+## job parser and the redaction side by side, seed 1); installs what it needs. It ignores FAULT_MATRIX_ROWS,
 ## PROPTEST_CASES and the FUZZ_ knobs (and says so when they are set): a pass means the whole
 ## suite ran.
 test: tools
@@ -187,44 +187,45 @@ mutants: mutants-tools
 	  echo "$$part: $$(wc -l <$$out/caught.txt) caught, $$(wc -l <$$out/missed.txt) missed, $$(wc -l <$$out/unviable.txt) unviable, $$(wc -l <$$out/timeout.txt) timeout"
 	done
 
-## fuzz-tools: cargo-fuzz, pinned, into target/fuzz-tools
-CARGO_FUZZ_VERSION := 0.13.2
-FUZZ_TOOLS         := $(CURDIR)/target/fuzz-tools
-.PHONY: fuzz fuzz-tools
-fuzz-tools:
-	$(FUZZ_TOOLS)/bin/cargo-fuzz --version 2>/dev/null | grep -x 'cargo-fuzz $(CARGO_FUZZ_VERSION)' >/dev/null \
-	  || cargo install cargo-fuzz@$(CARGO_FUZZ_VERSION) --locked --root $(FUZZ_TOOLS)
+## fuzz-build: the fuzz targets, built under AddressSanitizer with libFuzzer's coverage (the flags
+## are fuzz/.cargo/config.toml's; no cargo-fuzz needed). make test builds them while its tests run.
+FUZZ_TRIPLE := $(shell rustc -vV | sed -n 's/^host: //p')
+FUZZ_BIN    := fuzz/target/$(FUZZ_TRIPLE)/release
+.PHONY: fuzz fuzz-build
+fuzz-build:
+	cd fuzz && RUSTC_BOOTSTRAP=1 cargo build --release --target $(FUZZ_TRIPLE) --bins
 
-## fuzz-build: the fuzz targets, built (make test builds them while its tests run)
-fuzz-build: fuzz-tools
-	PATH="$(FUZZ_TOOLS)/bin:$$PATH" RUSTC_BOOTSTRAP=1 cargo fuzz build
-
-## fuzz: the job parser, then the redaction of upstream text (fuzz_targets/redact.rs), under
-## libFuzzer (fuzz/, docs/fuzzing.md) for FUZZ_SECONDS each, seeded with events/*.json and the
-## inputs of past findings (fuzz/regressions/); new inputs go to FUZZ_CORPUS, a crash's input to
-## fuzz/artifacts/ and fails the run. FUZZ_SEED=0 lets libFuzzer draw the seed; make test runs
-## seed 1 from an empty corpus, so a run here is the run CI makes. Stable Rust: RUSTC_BOOTSTRAP=1
-## lets cargo-fuzz pass its nightly-only flags. The whole output goes to fuzz/last-run*.log:
-## printed if the run fails, else only its figures.
+## fuzz: the job parser and the redaction of upstream text (fuzz_targets/redact.rs), side by side
+## (one core each), under libFuzzer (fuzz/, docs/fuzzing.md) for FUZZ_SECONDS, seeded with
+## events/*.json and the inputs of past findings (fuzz/regressions/); new inputs go to FUZZ_CORPUS,
+## a crash's input to fuzz/artifacts/<target>/ and fails the run. FUZZ_SEED=0 lets libFuzzer draw
+## the seed; make test runs seed 1 from an empty corpus, so a run here is the run CI makes. Each
+## target's whole output goes to fuzz/last-run-<target>.log: printed if the run fails, else only
+## its figures.
 TEST_FUZZ_SECONDS := 30
 TEST_FUZZ_FLAGS   := -max_len=8192 -dict=fuzz/job_payload.dict -print_final_stats=1
 FUZZ_SECONDS ?= $(TEST_FUZZ_SECONDS)
 FUZZ_FLAGS   ?= $(TEST_FUZZ_FLAGS)
 FUZZ_SEED    ?= 0
 FUZZ_CORPUS  ?= fuzz/corpus
-FUZZ_RUN      = PATH="$(FUZZ_TOOLS)/bin:$$PATH" RUSTC_BOOTSTRAP=1 cargo fuzz run
-fuzz: fuzz-tools
-	mkdir -p $(FUZZ_CORPUS)/job_payload $(FUZZ_CORPUS)/redact
-	echo "fuzz: building and running job_payload for $(FUZZ_SECONDS) s, seed $(FUZZ_SEED) (log: fuzz/last-run.log)"
-	if ! $(FUZZ_RUN) job_payload $(FUZZ_CORPUS)/job_payload events -- \
-	  -max_total_time=$(FUZZ_SECONDS) -seed=$(FUZZ_SEED) $(FUZZ_FLAGS) \
-	  >fuzz/last-run.log 2>&1; then cat fuzz/last-run.log; echo "fuzz: FAILED (docs/fuzzing.md: reproduce a crash)"; exit 1; fi
-	grep -E '^(Done |stat::)' fuzz/last-run.log
-	echo "fuzz: running redact for $(FUZZ_SECONDS) s, seed $(FUZZ_SEED) (log: fuzz/last-run-redact.log)"
-	if ! $(FUZZ_RUN) redact $(FUZZ_CORPUS)/redact fuzz/regressions/redact -- \
+# ASan's ODR check misfires on Rust binaries (cargo-fuzz turns it off too).
+FUZZ_RUN      = ASAN_OPTIONS=detect_odr_violation=0 $(FUZZ_BIN)
+fuzz: fuzz-build
+	mkdir -p $(FUZZ_CORPUS)/job_payload $(FUZZ_CORPUS)/redact fuzz/artifacts/job_payload fuzz/artifacts/redact
+	echo "fuzz: running job_payload and redact for $(FUZZ_SECONDS) s each, side by side, seed $(FUZZ_SEED) (logs: fuzz/last-run-*.log)"
+	$(FUZZ_RUN)/job_payload $(FUZZ_CORPUS)/job_payload events -artifact_prefix=fuzz/artifacts/job_payload/ \
+	  -max_total_time=$(FUZZ_SECONDS) -seed=$(FUZZ_SEED) $(FUZZ_FLAGS) >fuzz/last-run-job_payload.log 2>&1 & job_payload=$$!
+	$(FUZZ_RUN)/redact $(FUZZ_CORPUS)/redact fuzz/regressions/redact -artifact_prefix=fuzz/artifacts/redact/ \
 	  -max_total_time=$(FUZZ_SECONDS) -seed=$(FUZZ_SEED) -max_len=4096 -dict=fuzz/redact.dict -print_final_stats=1 \
-	  >fuzz/last-run-redact.log 2>&1; then cat fuzz/last-run-redact.log; echo "fuzz: FAILED (docs/fuzzing.md: reproduce a crash)"; exit 1; fi
-	grep -E '^(Done |stat::)' fuzz/last-run-redact.log
+	  >fuzz/last-run-redact.log 2>&1 & redact=$$!
+	failed=""
+	wait $$job_payload || failed="$$failed job_payload"
+	wait $$redact || failed="$$failed redact"
+	for target in job_payload redact; do
+	  if [[ " $$failed " == *" $$target "* ]]; then cat fuzz/last-run-$$target.log; fi
+	  echo "$$target:"; grep -E '^(Done |stat::)' fuzz/last-run-$$target.log || true
+	done
+	if [ -n "$$failed" ]; then echo "fuzz: FAILED:$$failed (docs/fuzzing.md: reproduce a crash)"; exit 1; fi
 
 clean:
 	cargo clean
