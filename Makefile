@@ -47,10 +47,7 @@ test: tools
 	# left running if a test fails: the exit waits for it.
 	$(MAKE) --no-print-directory fuzz-build >fuzz/build.log 2>&1 & fuzz_build=$$!
 	trap 'status=$$?; wait; exit $$status' EXIT
-	env -u FAULT_MATRIX_ROWS -u PROPTEST_CASES cargo nextest run --workspace --all-features -E 'not (binary(integration) & test(/^resume::/))'
-	# The paused copies bound how much of the file they read again, which depends on the verifier
-	# keeping up: they run after the others, not beside them (1.33 x read once under that load).
-	cargo test --all-features --test integration resume::
+	env -u FAULT_MATRIX_ROWS -u PROPTEST_CASES cargo nextest run --workspace --all-features
 	cargo test --workspace --all-features --doc
 	cargo build --all-features --bins
 	$(VENV)/bin/python -m unittest discover -s tests/athena
@@ -129,7 +126,8 @@ bench: tools
 	  || cargo install s3s-fs@0.14.1 --features binary --locked --root target/bench-tools
 	$(VENV)/bin/aws --version 2>&1 | grep '^aws-cli/1\.46\.3 ' >/dev/null \
 	  || $(VENV)/bin/pip install --quiet --disable-pip-version-check awscli==1.46.3
-	cargo build --release --all-features --bins --example verify_throughput
+	cargo build --release --all-features --bins
+	cargo build --release -p fauna-logs-verify --example verify_throughput
 	tests/bench/copy-throughput.sh
 
 ## bench-backfill: exports per minute of `backfill` at concurrency 1, 4 and 16 against the
@@ -160,8 +158,9 @@ invoke: tools
 	cargo lambda invoke fauna-logs-export --data-file $(EVENT)
 
 ## mutants: mutation testing with cargo-mutants (pinned, into target/mutants-tools): every mutant
-## of the core crate against its tests, then of the copy engine, the step and the verifier
-## against the exporter's in-process tests (the library's own, no servers). Reports under
+## of the core crate against its tests, then of the copy engine and the step against the
+## exporter's in-process tests (the library's own, no servers), then of the verifier crate
+## against its tests. Reports under
 ## target/mutants/ (caught.txt, missed.txt, unviable.txt, timeout.txt); docs/testing.md has the
 ## last figures and why each missed mutant is left. MUTANTS_JOBS (2) builds run at once;
 ## MUTANTS_ARGS adds cargo-mutants flags, e.g. MUTANTS_ARGS='-f crates/core/src/keys.rs'.
@@ -180,9 +179,11 @@ mutants: mutants-tools
 	cargo mutants -p fauna-logs-core -j $(MUTANTS_JOBS) -o target/mutants/core $(MUTANTS_ARGS) \
 	  || { status=$$?; [ $$status -eq 2 ] || [ $$status -eq 3 ]; }
 	cargo mutants -p fauna-logs-export --all-features -j $(MUTANTS_JOBS) -o target/mutants/exporter \
-	  -f 'src/copy/**' -f 'src/step/**' -f 'src/verify/**' --cargo-test-arg=--lib $(MUTANTS_ARGS) \
+	  -f 'src/copy/**' -f 'src/step/**' --cargo-test-arg=--lib $(MUTANTS_ARGS) \
 	  || { status=$$?; [ $$status -eq 2 ] || [ $$status -eq 3 ]; }
-	for part in core exporter; do
+	cargo mutants -p fauna-logs-verify -j $(MUTANTS_JOBS) -o target/mutants/verify $(MUTANTS_ARGS) \
+	  || { status=$$?; [ $$status -eq 2 ] || [ $$status -eq 3 ]; }
+	for part in core exporter verify; do
 	  out=target/mutants/$$part/mutants.out
 	  echo "$$part: $$(wc -l <$$out/caught.txt) caught, $$(wc -l <$$out/missed.txt) missed, $$(wc -l <$$out/unviable.txt) unviable, $$(wc -l <$$out/timeout.txt) timeout"
 	done

@@ -1,7 +1,7 @@
 //! The module layering of `src/` (docs/architecture.md), checked: each module refers only to
 //! modules below it in [`LAYERS`], so no import can point up and no cycle can form. The model and
-//! the input are the crate below (crates/core): Cargo keeps them from reaching up, and every
-//! module here may use them. Test code
+//! the input (crates/core) and the verifier (crates/verify) are crates below: Cargo keeps them
+//! from reaching up, and every module here may use them. Test code
 //! (`#[cfg(test)]` modules at the end of a file, `tests.rs`, `test_data.rs`, the hostile peer of
 //! `hostile/`) may reach anywhere.
 
@@ -17,7 +17,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "time", "keys", "redact", "shown", "scope", "job", "manifest", "input",
         ],
     ),
-    ("bottom", &["aws_error", "retry", "verify", "tls"]),
+    ("verifier (crates/verify)", &["verify"]),
+    ("bottom", &["aws_error", "retry", "tls"]),
     ("adapters", &["fauna", "store"]),
     ("engine", &["copy"]),
     (

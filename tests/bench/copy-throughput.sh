@@ -366,7 +366,7 @@ EOF
   cat <<EOF
 
 **Lambda GB-seconds per exported GiB**, from ours' CPU time per GiB at ${sizes[-1]} (user + sys,
-GNU time) and the verifier thread's alone ($verifier_cpu s per GiB: \`examples/verify_throughput.rs
+GNU time) and the verifier thread's alone ($verifier_cpu s per GiB: \`crates/verify/examples/verify_throughput.rs
 --file\` on the ${sizes[0]} file, median of 3), by [tests/bench/lambda-cost.py](../tests/bench/lambda-cost.py):
 
 EOF

@@ -6,7 +6,7 @@
 - ``--copy-cpu``: CPU seconds (user + sys) the whole copy takes per GiB of log file (``make bench``
   reads it from GNU time around ``fauna-logs-export run``).
 - ``--verifier-cpu``: CPU seconds the verifier thread alone takes per GiB (the gunzip, one thread:
-  ``examples/verify_throughput.rs --file``).
+  ``crates/verify/examples/verify_throughput.rs --file``).
 
 The model: Lambda gives CPU in proportion to memory, one vCPU at 1,769 MB, up to 6 at 10,240 MB.
 The copy has two busy threads, the verifier and the one moving the bytes (download, checksum,

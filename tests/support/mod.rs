@@ -41,10 +41,20 @@ pub const WINDOW: [&str; 6] = [
     "2026-11-25T00:00:00Z",
 ];
 
-/// A port nobody listens on right now.
+/// A port nobody listens on right now, for a server another process binds (moto, the Lambda
+/// shim, `cargo lambda watch`). Drawn below the kernel's ephemeral range (32768 and up): a port
+/// the kernel handed out and took back would be its next pick for some outgoing connection of
+/// the dozen tests running beside this one, before the server binds it, and the test would talk
+/// to whatever holds it then.
 pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    listener.local_addr().expect("local addr").port()
+    let mut rng = fastrand::Rng::new();
+    for _ in 0..1000 {
+        let port = rng.u16(20_000..32_768);
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in 20000..32768")
 }
 
 /// Waits until something listens at `url`'s host and port, failing the test after `limit`.

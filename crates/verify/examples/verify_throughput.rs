@@ -24,7 +24,7 @@
 use std::io::Write;
 use std::time::Instant;
 
-use fauna_logs_export::verify::{GzipLines, InflateWith};
+use fauna_logs_verify::{GzipLines, InflateWith};
 use flate2::Compression;
 use flate2::write::{GzEncoder, MultiGzDecoder};
 
@@ -144,7 +144,7 @@ fn new_path(
     file: &[u8],
     every: Option<u64>,
     with: InflateWith,
-) -> (fauna_logs_export::verify::LogSummary, Vec<usize>) {
+) -> (fauna_logs_verify::LogSummary, Vec<usize>) {
     let mut v = GzipLines::with(with);
     let mut sizes = Vec::new();
     if let Some(every) = every {

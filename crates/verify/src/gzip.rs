@@ -63,7 +63,7 @@ const RESERVED: u8 = !(FTEXT | FHCRC | FEXTRA | FNAME | FCOMMENT);
 /// Verifies a gzip JSON Lines file fed in pieces: the synchronous core of [`super::Verifier`].
 ///
 /// ```
-/// use fauna_logs_export::verify::GzipLines;
+/// use fauna_logs_verify::GzipLines;
 /// let mut v = GzipLines::new();
 /// v.feed(b"not gzip").unwrap_err();
 /// ```

@@ -15,7 +15,7 @@
 //!
 //! | file | what |
 //! |---|---|
-//! | `mod.rs` | [`Verifier`]: the blocking thread, its channel, checkpoint requests |
+//! | `lib.rs` | [`Verifier`]: the blocking thread, its channel, checkpoint requests |
 //! | `gzip.rs` | [`GzipLines`]: the synchronous core; gzip headers and trailers, members |
 //! | `inflate.rs` | raw inflate through zlib's C API (zlib-rs); with `inflate_isal.rs`, the only `unsafe` |
 //! | `inflate_isal.rs` | raw inflate through ISA-L's igzip (feature `isal`, the default): about 1.7 × zlib-rs |

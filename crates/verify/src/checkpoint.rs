@@ -97,14 +97,18 @@ impl std::fmt::Debug for MemberState {
 
 /// Bytes as a base64 string in JSON.
 pub(super) mod base64 {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&aws_smithy_types::base64::encode(bytes))
+        s.serialize_str(&STANDARD.encode(bytes))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        aws_smithy_types::base64::decode(text.as_ref()).map_err(serde::de::Error::custom)
+        STANDARD
+            .decode(text.as_ref())
+            .map_err(serde::de::Error::custom)
     }
 }
