@@ -56,7 +56,7 @@ pub async fn pending<S: ObjectStore>(
 
 /// The first payload of a window's export: its manual request and its key, so a state machine
 /// can name the window even if its first step fails.
-pub fn window_entry(job: &Job) -> Value {
+pub(crate) fn window_entry(job: &Job) -> Value {
     json!({
         job.scope.field(): job.scope.value(),
         "time_start": rfc3339(job.time_start),
@@ -66,7 +66,7 @@ pub fn window_entry(job: &Job) -> Value {
 }
 
 /// What the backfill state machine's plan task answers: the windows for its Map state.
-pub async fn plan_answer<S: ObjectStore>(plan: Plan, store: &S) -> Result<Value, StepError> {
+pub(crate) async fn plan_answer<S: ObjectStore>(plan: Plan, store: &S) -> Result<Value, StepError> {
     let max_concurrency = plan.max_concurrency;
     let (pending, skipped) = pending(plan, store).await?;
     let answer = json!({

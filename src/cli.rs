@@ -35,7 +35,7 @@ use crate::time::{Granularity, rfc3339};
     long_about = "Export Fauna query logs into an S3 bucket.\n\nRun inside AWS Lambda (AWS_LAMBDA_RUNTIME_API set) it performs one step per invocation, driven by a Step Functions state machine. Run here, `run` performs a whole export in this process.",
     after_help = ENVIRONMENT_HELP
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
 }
@@ -135,7 +135,7 @@ async fn run(args: RunArgs) -> ExitCode {
         Ok(deps) => deps,
         Err(exit) => return exit,
     };
-    let job = run_to_end(job, &deps, StepLines::Print).await;
+    let job = run_to_end(job, &deps, StepLines::Print, std::io::stderr()).await;
     match serde_json::to_string(&job) {
         Ok(line) => println!("{}", redact(&line)),
         Err(e) => eprintln!("error: cannot print the job: {e}"),
@@ -204,11 +204,14 @@ pub enum StepLines {
     Quiet,
 }
 
-/// Steps `job` until it is done or failed, sleeping as it says in between.
+/// Steps `job` until it is done or failed, sleeping as it says in between. Progress lines (each
+/// transition with [`StepLines::Print`], each retry) go to `progress`: stderr for the command
+/// line, a buffer for a test.
 pub async fn run_to_end<A: LogsApi, S: ObjectStore>(
     mut job: Job,
     deps: &Deps<A, S>,
     lines: StepLines,
+    mut progress: impl std::io::Write,
 ) -> Job {
     let backoff = step_backoff();
     let mut retries = 0;
@@ -219,7 +222,8 @@ pub async fn run_to_end<A: LogsApi, S: ObjectStore>(
                 retries = 0;
                 job = next;
                 if lines == StepLines::Print {
-                    eprintln!(
+                    let _ = writeln!(
+                        progress,
                         "{before} → {}{}",
                         job.step,
                         if job.wait_seconds > 0 && !job.step.is_terminal() {
@@ -240,7 +244,8 @@ pub async fn run_to_end<A: LogsApi, S: ObjectStore>(
                     StepLines::Print => String::new(),
                     StepLines::Quiet => format!("{}: ", job.window_name()),
                 };
-                eprintln!(
+                let _ = writeln!(
+                    progress,
                     "{whose}{before} failed ({}): {}; trying again in {:.1}s",
                     e.error_type(),
                     redact(&e.to_string()),
@@ -291,7 +296,7 @@ async fn backfill(args: BackfillArgs) -> ExitCode {
             async move {
                 let began = Instant::now();
                 (
-                    run_to_end(job, deps, StepLines::Quiet).await,
+                    run_to_end(job, deps, StepLines::Quiet, std::io::stderr()).await,
                     began.elapsed(),
                 )
             }

@@ -18,7 +18,7 @@ use crate::time::Granularity;
 use crate::verify::InflateWith;
 
 /// The environment variables, their defaults and meaning; `--help` prints this table.
-pub const ENVIRONMENT_HELP: &str = "\
+pub(crate) const ENVIRONMENT_HELP: &str = "\
 Configuration (environment variables):
   FAUNA_ACCOUNT_URL          Fauna Account API base URL [default: https://account.fauna.com]
   FAUNA_ACCOUNT_KEY          Fauna account key secret (never logged); or
@@ -111,7 +111,7 @@ pub struct Config {
 pub const DEFAULT_MAX_REQUEST_ATTEMPTS: usize = 3;
 
 /// The smallest part size we accept (S3 allows 5 MiB; fewer, larger parts are cheaper).
-pub const MIN_PART_SIZE_MIB: usize = 8;
+pub(crate) const MIN_PART_SIZE_MIB: usize = 8;
 
 /// A setting that is missing or malformed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -123,7 +123,7 @@ pub struct ConfigError {
 
 impl Config {
     /// Reads the process environment.
-    pub fn from_env() -> Result<Config, ConfigError> {
+    pub(crate) fn from_env() -> Result<Config, ConfigError> {
         Config::from_lookup(|name| std::env::var(name).ok())
     }
 

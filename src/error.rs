@@ -61,7 +61,7 @@ pub enum StepError {
 }
 
 /// Every `errorType` this function reports, with whether Step Functions should retry it.
-pub const ERROR_TYPES: &[(&str, bool)] = &[
+pub(crate) const ERROR_TYPES: &[(&str, bool)] = &[
     ("ConfigError", false),
     ("SecretUnavailable", true),
     ("StartupFailed", false),
@@ -129,7 +129,7 @@ impl StepError {
     }
 
     /// Whether running the same step again later may succeed.
-    pub fn is_retryable(&self) -> bool {
+    pub(crate) fn is_retryable(&self) -> bool {
         let name = self.error_type();
         ERROR_TYPES.iter().any(|(t, retry)| *t == name && *retry)
     }

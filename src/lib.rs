@@ -21,7 +21,7 @@
 //! | input (core) | [`input`]: every payload shape → one [`input::Event`] (manual request, returned job, Scheduler input, classic Scheduled Event, backfill plan, Map outcomes), one [`input::InvalidJob`] |
 //! | model (core) | [`manifest`], [`job`] (`Job`, `Step`, `UploadProgress`, `Outcome`), [`scope`], [`time`], [`keys`] (object, manifest and copy-record keys), [`redact`] (the one redaction of upstream text) |
 
-pub mod aws_error;
+pub(crate) mod aws_error;
 pub mod backfill;
 pub mod cli;
 pub mod clients;
@@ -32,11 +32,11 @@ pub mod fauna;
 #[cfg(test)]
 mod hostile;
 pub mod lambda;
-pub mod metrics;
+pub(crate) mod metrics;
 pub mod retry;
 pub mod step;
 pub mod store;
-pub mod tls;
+pub(crate) mod tls;
 
 #[cfg(test)]
 mod test_data;

@@ -21,7 +21,7 @@ use crate::scope::Scope;
 pub const NAMESPACE: &str = "FaunaLogsExport";
 
 /// The EMF line for a step that took `duration` and left the job as `job`.
-pub fn step_line(job: &Job, before: Step, duration: Duration) -> String {
+pub(crate) fn step_line(job: &Job, before: Step, duration: Duration) -> String {
     let mut metrics = vec![(
         "StepDuration",
         "Milliseconds",
@@ -39,7 +39,7 @@ pub fn step_line(job: &Job, before: Step, duration: Duration) -> String {
 
 /// The EMF line for a step that failed with `error_type` after `duration`: the slow steps an
 /// operator looks for are often the ones that fail.
-pub fn failed_step_line(
+pub(crate) fn failed_step_line(
     scope: &Scope,
     before: Step,
     error_type: &str,

@@ -43,7 +43,7 @@ impl RetryPolicy {
     /// The delay after a failed attempt that the server answered with `headers`: its
     /// `Retry-After` when present (`None` when that is longer than we wait in-process), else the
     /// jittered backoff.
-    pub fn delay_after(&self, attempt: u32, headers: &HeaderMap) -> Option<Duration> {
+    pub(crate) fn delay_after(&self, attempt: u32, headers: &HeaderMap) -> Option<Duration> {
         match retry_after(headers) {
             Some(wait) if wait > self.max_retry_after => None,
             Some(wait) => Some(wait),
@@ -73,7 +73,7 @@ tokio::task_local! {
 }
 
 /// Runs `step` with `deadline` as the instant its retries must not wait past.
-pub async fn within_deadline<F: Future>(deadline: Option<Instant>, step: F) -> F::Output {
+pub(crate) async fn within_deadline<F: Future>(deadline: Option<Instant>, step: F) -> F::Output {
     match deadline {
         Some(deadline) => STEP_DEADLINE.scope(deadline, step).await,
         None => step.await,
@@ -83,7 +83,7 @@ pub async fn within_deadline<F: Future>(deadline: Option<Instant>, step: F) -> F
 /// Whether waiting `delay` from now ends before the running step's deadline (always, outside a
 /// step that has one): a retry that would wait past it is not made, and the step yields with
 /// its error instead, for the driver to retry.
-pub fn fits_before_deadline(delay: Duration) -> bool {
+pub(crate) fn fits_before_deadline(delay: Duration) -> bool {
     STEP_DEADLINE
         .try_with(|deadline| Instant::now() + delay < *deadline)
         .unwrap_or(true)

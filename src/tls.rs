@@ -62,12 +62,12 @@ fn load() -> Roots {
 
 /// The rustls configuration for `reqwest` clients (`tls_backend_preconfigured`). Each client
 /// sets its own ALPN on a copy.
-pub fn client_config() -> Result<ClientConfig, String> {
+pub(crate) fn client_config() -> Result<ClientConfig, String> {
     ROOTS.config.as_deref().cloned().map_err(Clone::clone)
 }
 
 /// The same roots as PEM: the AWS SDK's `TrustStore` takes certificates in that form.
-pub fn root_certificates_pem() -> Vec<u8> {
+pub(crate) fn root_certificates_pem() -> Vec<u8> {
     let mut pem = Vec::with_capacity(ROOTS.certificates.len() * 2048);
     for cert in &ROOTS.certificates {
         pem.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
@@ -82,7 +82,8 @@ pub fn root_certificates_pem() -> Vec<u8> {
 }
 
 /// How many root certificates are trusted.
-pub fn root_count() -> usize {
+#[cfg(test)]
+fn root_count() -> usize {
     ROOTS.certificates.len()
 }
 

@@ -51,7 +51,7 @@ pub struct PastMark {
 
 impl CopyRecord {
     /// The version of the file the record's parts hold, as far as it says.
-    pub fn identity(&self) -> Option<FileIdentity> {
+    pub(crate) fn identity(&self) -> Option<FileIdentity> {
         self.file.clone().or_else(|| {
             (self.file_size > 0).then(|| FileIdentity {
                 size: Some(self.file_size),
@@ -74,7 +74,7 @@ pub struct Owner {
 
 impl Owner {
     /// This process.
-    pub fn this_process() -> Owner {
+    pub(crate) fn this_process() -> Owner {
         let pid = std::process::id();
         Owner {
             boot_id: boot_id(),
@@ -85,7 +85,7 @@ impl Owner {
 
     /// Whether this owner is a process of this machine that is no longer running: its copy
     /// was cut short (killed, out of memory), and nobody else will continue it.
-    pub fn is_gone(&self) -> bool {
+    pub(crate) fn is_gone(&self) -> bool {
         !self.boot_id.is_empty()
             && self.boot_id == boot_id()
             && process_start(self.pid) != Some(self.started)
@@ -154,7 +154,7 @@ pub async fn write<S: ObjectStore>(
 }
 
 /// Removes the record this copy wrote (`If-Match` its ETag: another run's is left alone).
-pub async fn remove<S: ObjectStore>(store: &S, key: &str, etag: &str) {
+pub(crate) async fn remove<S: ObjectStore>(store: &S, key: &str, etag: &str) {
     if let Err(e) = store.delete_object_if_match(key, etag).await {
         tracing::warn!(key, error = %e, "could not remove the copy record; the next copy of this window replaces it");
     }

@@ -50,10 +50,10 @@ pub const PAST_DEADLINE_READ: Duration = Duration::from_secs(10);
 /// A download must bring at least MIN_WINDOW_BYTES in each RATE_WINDOW, or it is reopened as if
 /// it broke off: a host that trickles cannot hold a step.
 pub const RATE_WINDOW: Duration = Duration::from_secs(30);
-pub const MIN_WINDOW_BYTES: u64 = 1 << 20;
+pub(crate) const MIN_WINDOW_BYTES: u64 = 1 << 20;
 
 /// A log file that can be opened at a byte offset (HTTP `Range`), renewing its URL as needed.
-pub trait FileSource: Send {
+pub(crate) trait FileSource: Send {
     /// Opens the file at `from`; with `pinned`, asks for that version only.
     fn open(
         &mut self,
@@ -64,7 +64,7 @@ pub trait FileSource: Send {
 
 /// How to copy.
 #[derive(Debug, Clone)]
-pub struct CopyPlan {
+pub(crate) struct CopyPlan {
     /// The Fauna request whose file this is (the copy record names it).
     pub request_id: String,
     pub part_size: u64,
@@ -94,7 +94,7 @@ pub struct Stored {
 
 /// How a copy ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CopyOutcome {
+pub(crate) enum CopyOutcome {
     Stored(Stored),
     /// Paused to continue in a later invocation: its time was up.
     Paused(UploadProgress),
@@ -138,7 +138,7 @@ pub enum CopyError {
 
 impl CopyError {
     /// Whether a later try may get past it, so that the copy keeps the parts it stored.
-    pub fn is_transient(&self) -> bool {
+    pub(crate) fn is_transient(&self) -> bool {
         match self {
             CopyError::Fauna(e) => matches!(e, FaunaError::Unavailable { .. }),
             CopyError::Download(e) => !matches!(
@@ -154,13 +154,13 @@ impl CopyError {
     /// Whether the multipart upload went from under the copy: another run of the same request
     /// (a step AWS delivered twice) completed it, or another run of the window aborted it. That
     /// is no failure of the export: the next try finds the request's manifest, or starts over.
-    pub fn is_upload_gone(&self) -> bool {
+    pub(crate) fn is_upload_gone(&self) -> bool {
         matches!(self, CopyError::Store(e) if e.is_no_such_upload())
     }
 
     /// Whether the file read was not the file to store (corrupt, or another version than the
     /// copy began with): downloading it again from the first byte may give the right one.
-    pub fn is_bad_file(&self) -> bool {
+    pub(crate) fn is_bad_file(&self) -> bool {
         matches!(
             self,
             CopyError::Corrupt(_) | CopyError::Download(DownloadError::FileChanged { .. })
@@ -170,7 +170,7 @@ impl CopyError {
 
 /// Streams the file `source` serves into `store` at `key`, continuing the upload `plan.resume`
 /// names, or one a copy of this key left behind when it was cut short (see [`record`]).
-pub async fn copy_file<F: FileSource, S: ObjectStore>(
+pub(crate) async fn copy_file<F: FileSource, S: ObjectStore>(
     source: &mut F,
     store: &S,
     key: &str,
@@ -396,7 +396,7 @@ async fn abort_stale_uploads<S: ObjectStore>(store: &S, key: &str, upload_id: &s
 /// names, whichever of this request's steps started it (a step whose answer was lost left one
 /// that no job or record names). Another execution's live upload is left alone. The caller
 /// removes this request's record first. Best effort, as `abort_stale_uploads`.
-pub async fn let_go_of_uploads<S: ObjectStore>(store: &S, key: &str, held: Option<&str>) {
+pub(crate) async fn let_go_of_uploads<S: ObjectStore>(store: &S, key: &str, held: Option<&str>) {
     if let Some(held) = held {
         abort_logged(store, key, held, "the upload this export held").await;
     }

@@ -16,7 +16,7 @@ impl AccountKey {
     }
 
     /// The secret, for the `Authorization` header only.
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         self.0.expose_secret()
     }
 }

@@ -28,7 +28,7 @@ impl PresignedUrl {
     }
 
     /// The full URL, for the download request only.
-    pub fn expose(&self) -> &Url {
+    pub(crate) fn expose(&self) -> &Url {
         &self.0
     }
 }
@@ -137,7 +137,10 @@ pub enum DownloadError {
 /// longer than `read_timeout` ends the download. It resolves names through the
 /// [`GuardedResolver`] of `rule`, follows no redirect and uses no proxy, so that where it
 /// connects is where the guard looked.
-pub fn files_client(read_timeout: Duration, rule: DownloadRule) -> Result<reqwest::Client, String> {
+pub(crate) fn files_client(
+    read_timeout: Duration,
+    rule: DownloadRule,
+) -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .user_agent(crate::USER_AGENT)
         .connect_timeout(Duration::from_secs(10))

@@ -24,7 +24,7 @@ use super::download::PresignedUrl;
 
 /// What a download may reach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DownloadRule {
+pub(crate) struct DownloadRule {
     /// Plain http to a loopback host, and loopback addresses: tests and the demo only.
     pub local: bool,
 }
@@ -32,14 +32,14 @@ pub struct DownloadRule {
 impl DownloadRule {
     /// The rule for a client of the Fauna API at `account_url`: local when it is http on a
     /// loopback host, production otherwise.
-    pub fn for_account_url(account_url: &Url) -> DownloadRule {
+    pub(crate) fn for_account_url(account_url: &Url) -> DownloadRule {
         DownloadRule {
             local: account_url.scheme() == "http" && is_loopback_host(account_url),
         }
     }
 
     /// Refuses a URL by its scheme, or by its host when that is an IP address.
-    pub fn check_url(&self, url: &PresignedUrl) -> Result<(), DownloadError> {
+    pub(crate) fn check_url(&self, url: &PresignedUrl) -> Result<(), DownloadError> {
         let url = url.expose();
         let host = url.host_str().unwrap_or_default().to_owned();
         let refuse = |reason: String| DownloadError::InsecureUrl {
@@ -71,7 +71,7 @@ impl DownloadRule {
     }
 
     /// `Err(kind)` for an address a download may not reach.
-    pub fn check_address(&self, ip: IpAddr) -> Result<(), &'static str> {
+    pub(crate) fn check_address(&self, ip: IpAddr) -> Result<(), &'static str> {
         match address_kind(ip) {
             None => Ok(()),
             Some(LOOPBACK) if self.local => Ok(()),
@@ -150,7 +150,7 @@ fn ipv6_kind(ip: Ipv6Addr) -> Option<&'static str> {
 /// A name that resolves to an address a download may not reach.
 #[derive(Debug, thiserror::Error)]
 #[error("{host} resolves to {address}, {kind}")]
-pub struct RefusedAddress {
+pub(crate) struct RefusedAddress {
     pub host: String,
     pub address: IpAddr,
     pub kind: &'static str,
@@ -159,7 +159,7 @@ pub struct RefusedAddress {
 /// The files client's resolver: the system's (`getaddrinfo`), refusing a name when any of its
 /// addresses is refused, so that no answer can mix an internal address in.
 #[derive(Debug, Clone, Copy)]
-pub struct GuardedResolver {
+pub(crate) struct GuardedResolver {
     pub rule: DownloadRule,
 }
 
@@ -186,7 +186,7 @@ impl Resolve for GuardedResolver {
 }
 
 /// The [`RefusedAddress`] behind a failed request, if that is why it failed.
-pub fn refused_address(err: &reqwest::Error) -> Option<&RefusedAddress> {
+pub(crate) fn refused_address(err: &reqwest::Error) -> Option<&RefusedAddress> {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = source {
         if let Some(refused) = e.downcast_ref::<RefusedAddress>() {
@@ -198,7 +198,7 @@ pub fn refused_address(err: &reqwest::Error) -> Option<&RefusedAddress> {
 }
 
 /// The refusal of a redirect to `location`.
-pub fn redirect_refused(host: &str, status: u16, location: Option<&str>) -> DownloadError {
+pub(crate) fn redirect_refused(host: &str, status: u16, location: Option<&str>) -> DownloadError {
     let target = location
         .and_then(|l| Url::parse(l).ok())
         .and_then(|u| u.host_str().map(str::to_owned))

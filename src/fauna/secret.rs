@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::AccountKey;
 
 /// The JSON field of a key/value secret that holds the key.
-pub const SECRET_FIELD: &str = "FAUNA_ACCOUNT_KEY";
+pub(crate) const SECRET_FIELD: &str = "FAUNA_ACCOUNT_KEY";
 
 /// Reads the account key from one secret.
 #[derive(Debug, Clone)]

@@ -213,7 +213,9 @@ pub async fn exercise(
     let started = Instant::now();
     let run = async {
         match plan.driver {
-            Driver::Run => run_to_end(job.clone(), &deps, StepLines::Quiet).await,
+            Driver::Run => {
+                run_to_end(job.clone(), &deps, StepLines::Quiet, std::io::stderr()).await
+            }
             Driver::Steps => drive_steps(seed, job.clone(), &deps, &server.world, &drive).await,
         }
     };

@@ -80,7 +80,7 @@ pub async fn step<A: LogsApi, S: ObjectStore>(
 
 /// The job as it ends on `failure`, having let go of what its export holds (see
 /// [`abandon_upload`]): the command line's way out when a step keeps failing.
-pub async fn give_up<A, S: ObjectStore>(
+pub(crate) async fn give_up<A, S: ObjectStore>(
     mut job: Job,
     deps: &Deps<A, S>,
     failure: crate::job::JobFailure,

@@ -729,7 +729,8 @@ async fn a_run_that_runs_out_of_retries_lets_go_of_its_uploads() {
         part_size: 8 << 20,
         file: None,
     });
-    let ended = crate::cli::run_to_end(job, &d, crate::cli::StepLines::Quiet).await;
+    let ended =
+        crate::cli::run_to_end(job, &d, crate::cli::StepLines::Quiet, std::io::stderr()).await;
     assert_eq!(ended.step, Step::Failed);
     assert_eq!(ended.error.unwrap().error_type, "FaunaUnavailable");
     let st = d.store.state.lock().unwrap();

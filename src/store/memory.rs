@@ -56,7 +56,7 @@ fn fail(operation: &'static str, key: &str, code: &str) -> StoreError {
         key: key.into(),
         status: Some(if code == "NoSuchUpload" { 404 } else { 500 }),
         code: Some(code.into()),
-        detail: "injected".into(),
+        detail: format!("{code} (the in-memory bucket)"),
     }
 }
 

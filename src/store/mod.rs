@@ -6,10 +6,14 @@
 //!
 //! - [`s3`]: [`S3Store`], the real bucket through aws-sdk-s3, built once per process.
 //! - `memory`: an in-memory bucket that records what happened, for unit tests in any module
-//!   (modelled on object_store's `InMemory`). End-to-end tests use a real S3-protocol server.
+//!   (modelled on object_store's `InMemory`); `conformance`: the suite it passes as S3 does.
+//! - `faulty`: any bucket with faults injected per operation, for the in-process fault matrix.
+//!   End-to-end tests use a real S3-protocol server.
 
 #[cfg(any(test, feature = "simulator"))]
 pub mod conformance;
+#[cfg(any(test, feature = "simulator"))]
+pub mod faulty;
 #[cfg(any(test, feature = "simulator"))]
 pub mod memory;
 pub mod s3;
@@ -60,7 +64,7 @@ impl StoreError {
 
     /// Access denied, missing bucket and other client errors do not heal by retrying; a body
     /// corrupted in transit (`BadDigest`) does.
-    pub fn is_retryable(&self) -> bool {
+    pub(crate) fn is_retryable(&self) -> bool {
         if self.is_checksum_refused() {
             return true;
         }
@@ -74,17 +78,17 @@ impl StoreError {
     /// S3 refused what it received because a checksum did not match: a body corrupted in
     /// transit (`BadDigest`), or parts listed at completion with checksums other than theirs
     /// (`InvalidPart`). Sending them again (from the file, or as ListParts lists them) cures it.
-    pub fn is_checksum_refused(&self) -> bool {
+    pub(crate) fn is_checksum_refused(&self) -> bool {
         matches!(self.code.as_deref(), Some("BadDigest" | "InvalidPart"))
     }
 
     /// A conditional request's condition did not hold (HTTP 412).
-    pub fn is_precondition_failed(&self) -> bool {
+    pub(crate) fn is_precondition_failed(&self) -> bool {
         self.status == Some(412) || self.code.as_deref() == Some("PreconditionFailed")
     }
 
     /// The multipart upload is gone (aborted, completed, or expired by a lifecycle rule).
-    pub fn is_no_such_upload(&self) -> bool {
+    pub(crate) fn is_no_such_upload(&self) -> bool {
         self.code.as_deref() == Some("NoSuchUpload")
     }
 }
@@ -214,7 +218,7 @@ pub trait ObjectStore: Clone + Send + Sync + 'static {
 pub const EXPIRING_TAG: &str = "fauna-logs-export=copy-record";
 
 /// Content type of the stored file: Fauna's gzip JSON Lines, unchanged.
-pub const CONTENT_TYPE: &str = "application/gzip";
+pub(crate) const CONTENT_TYPE: &str = "application/gzip";
 
 /// A CRC32C as S3 writes it: base64 of the four big-endian bytes.
 pub fn crc32c_base64(crc: u32) -> String {
@@ -222,7 +226,7 @@ pub fn crc32c_base64(crc: u32) -> String {
 }
 
 /// The inverse of [`crc32c_base64`]; `None` for anything else (e.g. a composite `…-3`).
-pub fn parse_crc32c_base64(value: &str) -> Option<u32> {
+pub(crate) fn parse_crc32c_base64(value: &str) -> Option<u32> {
     let bytes = base64::decode(value).ok()?;
     Some(u32::from_be_bytes(bytes.try_into().ok()?))
 }

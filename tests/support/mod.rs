@@ -1,4 +1,4 @@
-//! Test harness for the end-to-end tests: real servers on loopback, no in-process fakes.
+//! Test harness for the integration tests: real servers on loopback, and the exporter in-process.
 //!
 //! - [`Moto`]: one moto S3 server per test process (from the project's `.venv`, made by
 //!   `make test`, through `moto_server.py`, which fixes moto's ListParts answer), on a free
@@ -9,9 +9,11 @@
 //! - [`export`]: runs `fauna-logs-export run …` against both and captures everything it printed.
 //! - [`Watch`]: `cargo lambda watch`, the Lambda runtime emulator, running the function.
 //! - [`step_functions`]: the state machines run in moto against that function.
+//! - [`in_process`]: whole exports in the test's own process, into any bucket, on its clock.
 
 #![allow(dead_code)]
 
+pub mod in_process;
 pub mod step_functions;
 
 use std::io::{BufRead, BufReader};
