@@ -32,9 +32,7 @@ use fauna_logs_export::keys::manifest_key;
 use fauna_logs_export::retry::RetryPolicy;
 use fauna_logs_export::step::{MAX_COPY_FAILURES, MAX_CORRUPT_DOWNLOADS, MAX_RENEWALS};
 use serde_json::{Value, json};
-use support::{
-    ACCOUNT_KEY, Sim, WINDOW, bucket, export, keys, object, open_uploads, s3, s3_faults,
-};
+use support::{Sim, WINDOW, bucket, export, keys, object, open_uploads, s3, s3_faults};
 use tokio::sync::OnceCell;
 
 // What the bounds are made of. The simulator's default `--polls-to-complete 2` answers Pending,
@@ -634,21 +632,10 @@ impl Files {
         cell.get_or_init(|| self.generate(flags)).await;
     }
 
-    /// Has a simulator with `flags` generate its file: request logs, then read the file.
+    /// Has a simulator with `flags` generate its file.
     async fn generate(&self, flags: Vec<&'static str>) {
         let sim = start_sim(&flags, &self.dir).await;
-        let created: Value = reqwest::Client::new()
-            .post(format!("{}/api/v1/logs?type=query", sim.url))
-            .bearer_auth(ACCOUNT_KEY)
-            .json(&json!({"database": WINDOW[1], "time_start": WINDOW[3], "time_end": WINDOW[5]}))
-            .send()
-            .await
-            .expect("request logs from the simulator")
-            .json()
-            .await
-            .expect("the simulator's answer");
-        let id = created["request_id"].as_str().expect("a request id");
-        assert!(!sim.file(id).await.is_empty(), "{flags:?}: an empty file");
+        support::make_file(&sim).await;
         stop_sim(sim).await;
     }
 }

@@ -23,7 +23,7 @@ use fauna_logs_export::redact::RedactingWriter;
 use fauna_logs_export::retry::RetryPolicy;
 use fauna_logs_export::store::ObjectStore;
 use fauna_logs_export::store::memory::MemoryStore;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{ACCOUNT_KEY, Sim, WINDOW};
 
@@ -69,16 +69,7 @@ impl InProcessRun {
     /// lines or the log.
     pub fn assert_no_secrets(&self) {
         let job = serde_json::to_string(&self.job).unwrap_or_default();
-        for text in [&job, &self.progress, &self.log] {
-            assert!(
-                !text.contains(ACCOUNT_KEY),
-                "the account key leaked:\n{text}"
-            );
-            assert!(
-                !text.contains("X-Amz-Signature"),
-                "a presigned URL's query leaked:\n{text}"
-            );
-        }
+        super::assert_no_secrets(&[&job, &self.progress, &self.log]);
     }
 }
 
@@ -166,18 +157,7 @@ pub async fn sim_with_file_ready(args: &[&str], files: &FilesDir) -> Sim {
     let mut flags = args.to_vec();
     flags.extend(["--data-dir", dir.as_str()]);
     let first = Sim::in_process(&flags).await;
-    let created: Value = reqwest::Client::new()
-        .post(format!("{}/api/v1/logs?type=query", first.url))
-        .bearer_auth(ACCOUNT_KEY)
-        .json(&json!({"database": WINDOW[1], "time_start": WINDOW[3], "time_end": WINDOW[5]}))
-        .send()
-        .await
-        .expect("request logs from the simulator")
-        .json()
-        .await
-        .expect("the simulator's answer");
-    let id = created["request_id"].as_str().expect("a request id");
-    assert!(!first.file(id).await.is_empty(), "{args:?}: an empty file");
+    super::make_file(&first).await;
     drop(first);
     Sim::in_process(&flags).await
 }

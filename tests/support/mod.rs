@@ -328,6 +328,37 @@ pub async fn create_secret(name: &str, value: &str) -> String {
     created["ARN"].as_str().expect("ARN").to_owned()
 }
 
+/// Neither the account key nor any presigned URL's signature is in any of `texts`.
+pub fn assert_no_secrets(texts: &[&str]) {
+    for text in texts {
+        assert!(
+            !text.contains(ACCOUNT_KEY),
+            "the account key leaked:\n{text}"
+        );
+        assert!(
+            !text.contains("X-Amz-Signature"),
+            "a presigned URL's query leaked:\n{text}"
+        );
+    }
+}
+
+/// Has `sim` make its log file for [`WINDOW`]: requests the logs, then reads the file. A second
+/// simulator with the same flags and `--data-dir` serves the same file without making it again.
+pub async fn make_file(sim: &Sim) {
+    let created: Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/logs?type=query", sim.url))
+        .bearer_auth(ACCOUNT_KEY)
+        .json(&serde_json::json!({"database": WINDOW[1], "time_start": WINDOW[3], "time_end": WINDOW[5]}))
+        .send()
+        .await
+        .expect("request logs from the simulator")
+        .json()
+        .await
+        .expect("the simulator's answer");
+    let id = created["request_id"].as_str().expect("a request id");
+    assert!(!sim.file(id).await.is_empty(), "an empty file");
+}
+
 /// The flags every test's simulator gets, in a process or not. Fauna ignores `regionGroup`; the
 /// tests' simulator refuses a missing or wrong one, which proves the client sends the right one
 /// on every status and renewal call.
@@ -492,16 +523,7 @@ impl Run {
 
     /// Neither the account key nor any presigned URL's signature may appear in the output.
     pub fn assert_no_secrets(&self) {
-        for text in [&self.stdout, &self.stderr] {
-            assert!(
-                !text.contains(ACCOUNT_KEY),
-                "the account key leaked:\n{text}"
-            );
-            assert!(
-                !text.contains("X-Amz-Signature"),
-                "a presigned URL's query leaked:\n{text}"
-            );
-        }
+        assert_no_secrets(&[&self.stdout, &self.stderr]);
     }
 
     pub fn step(&self) -> &str {
