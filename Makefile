@@ -176,6 +176,7 @@ mutants: mutants-tools
 	export PATH="$(MUTANTS_TOOLS)/bin:$$PATH"
 	# Exit 2 (missed mutants) and 3 (timeouts) are findings, reported below; 1 (usage) and 4 (the
 	# unmutated tree fails its tests) stop here.
+	mkdir -p target/mutants
 	cargo mutants -p fauna-logs-core -j $(MUTANTS_JOBS) -o target/mutants/core $(MUTANTS_ARGS) \
 	  || { status=$$?; [ $$status -eq 2 ] || [ $$status -eq 3 ]; }
 	cargo mutants -p fauna-logs-export --all-features -j $(MUTANTS_JOBS) -o target/mutants/exporter \

@@ -714,18 +714,136 @@ fn a_resumed_verifier_refuses_wrong_and_missing_bytes() {
 
 #[test]
 fn a_checkpoint_no_verifier_could_make_is_refused() {
+    use base64::Engine;
     let file = gzip_level(&log_lines(2000, 7), FAST);
     let (_, cps) = pass_with_checkpoints(&file, 8192, 100_000, InflateWith::fastest());
     let cp = &cps[0];
-    let mut json: serde_json::Value = serde_json::to_value(cp).unwrap();
-    json["member"]["bits"] = 9.into();
+    // Each way a checkpoint can be impossible, refused for that reason.
+    let refusal = |change: &dyn Fn(&mut serde_json::Value)| {
+        let mut json: serde_json::Value = serde_json::to_value(cp).unwrap();
+        change(&mut json);
+        let bad: Checkpoint = serde_json::from_value(json).unwrap();
+        let err = GzipLines::resume(bad).err().expect("refused").0;
+        assert!(err.contains("the checkpoint is not valid"), "{err}");
+        err
+    };
+    let err = refusal(&|json| json["member"]["bits"] = 9.into());
+    assert!(err.contains("9 unused bits in a byte"), "{err}");
+    let window = base64::engine::general_purpose::STANDARD.encode(vec![b'x'; inflate::WINDOW + 1]);
+    let err = refusal(&|json| json["member"]["window"] = window.clone().into());
+    assert!(
+        err.contains(&format!("a window of {} bytes", inflate::WINDOW + 1)),
+        "{err}"
+    );
+    let err = refusal(&|json| json["member"]["size"] = 1.into());
+    assert!(
+        err.contains("a window longer than the member's output"),
+        "{err}"
+    );
+    let err = refusal(&|json| json["lines"]["partial"]["len"] = 5.into());
+    assert!(err.contains("the unfinished line is 5 bytes long"), "{err}");
+    // An unfinished line said to be blank whose bytes are not.
+    let inside = cps
+        .iter()
+        .find(|cp| cp.lines.partial().1 > 0)
+        .expect("a checkpoint inside a line");
+    let mut json: serde_json::Value = serde_json::to_value(inside).unwrap();
+    json["lines"]["partial"]["blank"] = true.into();
     let bad: Checkpoint = serde_json::from_value(json).unwrap();
-    let err = GzipLines::resume(bad).err().unwrap();
-    assert!(err.0.contains("the checkpoint is not valid"), "{err}");
-    let mut json: serde_json::Value = serde_json::to_value(cp).unwrap();
-    json["lines"]["partial"]["len"] = 5.into();
-    let bad: Checkpoint = serde_json::from_value(json).unwrap();
-    assert!(GzipLines::resume(bad).is_err());
+    let err = GzipLines::resume(bad).err().expect("refused").0;
+    assert!(err.contains("said to be blank, and is not"), "{err}");
+    let err = refusal(&|json| json["lines"]["first"] = serde_json::Value::Null);
+    assert!(err.contains("records without a first or last one"), "{err}");
+    let err = refusal(&|json| json["lines"]["long_records"] = 1_000_000.into());
+    assert!(err.contains("more long records than records"), "{err}");
+}
+
+/// A checkpoint of a release that did not validate every line has no validator state: its
+/// unfinished line is validated again from the bytes it kept, and it resumes to the same summary;
+/// one whose unfinished line was too long to keep cannot be, and is refused.
+#[test]
+fn a_checkpoint_without_a_line_validator_revalidates_what_it_kept() {
+    let short = log_lines(300, 9);
+    let long = long_record("2026-11-24 12:00:00.000 Z", 2 << 20);
+    let text = [&short[..], &long, b"\n", &short].concat();
+    let file = gzip_level(&text, FAST);
+    let with = InflateWith::fastest();
+    let (whole, cps) = pass_with_checkpoints(&file, 4096, 20_000, with);
+    let whole = whole.unwrap();
+    let without_line = |cp: &Checkpoint| {
+        let mut json: serde_json::Value = serde_json::to_value(cp).unwrap();
+        json["lines"].as_object_mut().unwrap().remove("line");
+        serde_json::from_value::<Checkpoint>(json).unwrap()
+    };
+    let kept = cps
+        .iter()
+        .find(|cp| cp.lines.partial().1 > 0)
+        .expect("a checkpoint inside a kept line");
+    let resumed = resume_sync_with(&file, &without_line(kept), 4096, with).unwrap();
+    assert_eq!(resumed, whole);
+    let too_long = cps
+        .iter()
+        .find(|cp| cp.lines.partial().0 > MAX_KEPT_LINE as u64)
+        .expect("a checkpoint inside the long line");
+    let err = GzipLines::resume(without_line(too_long))
+        .err()
+        .expect("refused")
+        .0;
+    assert!(err.contains("too long to keep, was not validated"), "{err}");
+}
+
+/// A checkpoint in a log line names its window's size, not its bytes (32 KiB of them).
+#[test]
+fn a_checkpoint_prints_the_size_of_its_window_not_the_window() {
+    let file = gzip_level(&log_lines(2000, 7), FAST);
+    let (_, cps) = pass_with_checkpoints(&file, 8192, 100_000, InflateWith::fastest());
+    let cp = cps
+        .iter()
+        .find(|cp| cp.member.is_some())
+        .expect("one inside a member");
+    let window = cp.member.as_ref().map_or(0, |m| m.window.len());
+    let printed = format!("{cp:?}");
+    assert!(
+        printed.contains(&format!("window: {window} bytes")),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("crc32") && printed.contains("offset"),
+        "{printed}"
+    );
+    assert!(printed.len() < 1000, "{} bytes: {printed}", printed.len());
+}
+
+/// `settle` answers a checkpoint request that the bytes fed cannot answer: with `None`, at once,
+/// before `finish` (a copy that has read its whole file finishes instead of waiting).
+#[tokio::test]
+async fn settling_answers_a_request_the_file_cannot() {
+    let file = gzip_level(&log_lines(500, 3), FAST);
+    let v = Verifier::spawn();
+    let answer = v.checkpoint_at_or_after(file.len() as u64 + 1);
+    v.feed(Bytes::copy_from_slice(&file)).await;
+    v.settle().await;
+    // The timeout only keeps a broken `settle` from hanging the test.
+    let answered = tokio::time::timeout(std::time::Duration::from_secs(10), answer).await;
+    assert!(matches!(answered, Ok(None)), "{answered:?}");
+    assert_eq!(v.finish().await.unwrap().records, 500);
+}
+
+/// The counter's contract does not depend on how much the gzip reader pushes at once (at most
+/// OUTPUT_BUFFER, less than a kept line): a record of exactly MAX_KEPT_LINE bytes inside one
+/// pushed buffer is read, one byte more is a long record, first or not.
+#[test]
+fn records_at_the_kept_length_inside_one_buffer_count_as_in_pieces() {
+    let edge = long_record("2026-11-24 13:00:00.000 Z", MAX_KEPT_LINE);
+    let over = long_record("2026-11-24 14:00:00.000 Z", MAX_KEPT_LINE + 1);
+    let text = [&b"\n"[..], &edge, b"\n", &over, b"\n", &edge, b"\n"].concat();
+    let mut records = line_summary::Records::default();
+    records.push(&text).unwrap();
+    let s = records.summary().unwrap();
+    assert_eq!((s.records, s.long_records), (3, 1));
+    assert_eq!(s.first_ts.as_deref(), Some("2026-11-24 13:00:00.000 Z"));
+    assert_eq!(s.last_ts.as_deref(), Some("2026-11-24 13:00:00.000 Z"));
+    assert_eq!(s.uncompressed_bytes, text.len() as u64);
 }
 
 /// A JSON record of `len` bytes (newline excluded) with `TS` `ts`.
