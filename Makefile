@@ -25,10 +25,10 @@ SHRINKING_KNOBS := FAULT_MATRIX_ROWS PROPTEST_CASES FUZZ_SECONDS FUZZ_FLAGS FUZZ
 ## test: every check (format, lints, the SAM template and its transformed form, the strict S3
 ## front's own tests, unit and
 ## end-to-end tests, the state machine run in moto against the real function, the Athena table,
-## view and saved queries on DuckDB over real exports (tests/athena), 30 s of fuzzing the
-## job parser and the redaction side by side, seed 1); installs what it needs. It ignores FAULT_MATRIX_ROWS,
-## PROPTEST_CASES and the FUZZ_ knobs (and says so when they are set): a pass means the whole
-## suite ran.
+## view and saved queries on DuckDB over real exports (tests/athena), 30 s of fuzzing the job
+## parser and the redaction side by side, seed 1); installs what it needs. It ignores
+## FAULT_MATRIX_ROWS, PROPTEST_CASES and the FUZZ_ knobs (and says so when they are set): a pass
+## means the whole suite ran.
 test: tools
 	for knob in $(SHRINKING_KNOBS); do
 	  if [ -n "$${!knob-}" ]; then echo "make test: ignoring $$knob=$${!knob} (the whole suite runs)"; fi

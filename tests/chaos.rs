@@ -538,11 +538,7 @@ async fn chaos_backfill(name: &str, scale: Scale) {
 
     // Calls and downloads, against the bounds of the retry policy, per run of a window.
     let stats = sim.stats().await;
-    let count = |name: &str| {
-        stats[name]
-            .as_u64()
-            .unwrap_or_else(|| panic!("{name}: {stats}"))
-    };
+    let count = |name: &str| support::counter(&stats, name);
     let window_runs: u64 = runs.iter().map(|r| r.exporting).sum();
     let (api_calls, downloads) = (count("api_calls"), count("downloads"));
     let download_starts = downloads + count("expired_url_refusals");

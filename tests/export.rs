@@ -45,11 +45,7 @@ async fn export_ecommerce(
 /// `(downloads, range_downloads)` from the simulator's counters.
 async fn downloads(sim: &Sim) -> (u64, u64) {
     let stats = sim.stats().await;
-    let count = |name: &str| {
-        stats[name]
-            .as_u64()
-            .unwrap_or_else(|| panic!("{name} in {stats}"))
-    };
+    let count = |name: &str| support::counter(&stats, name);
     (count("downloads"), count("range_downloads"))
 }
 

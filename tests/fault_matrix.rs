@@ -21,7 +21,7 @@
 use crate::support;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -32,6 +32,7 @@ use fauna_logs_export::keys::manifest_key;
 use fauna_logs_export::retry::RetryPolicy;
 use fauna_logs_export::step::{MAX_COPY_FAILURES, MAX_CORRUPT_DOWNLOADS, MAX_RENEWALS};
 use serde_json::{Value, json};
+use support::in_process::FilesDir;
 use support::{Sim, WINDOW, bucket, export, keys, object, open_uploads, s3, s3_faults};
 use tokio::sync::OnceCell;
 
@@ -608,16 +609,14 @@ fn file_flags(sim: &[&'static str]) -> Vec<&'static str> {
 /// needs it, while the others wait. Rows started at once would otherwise each generate the same
 /// file, and that is most of the matrix's CPU time. The directory goes when the matrix ends.
 struct Files {
-    dir: PathBuf,
+    dir: FilesDir,
     kinds: Mutex<HashMap<Vec<&'static str>, Arc<OnceCell<()>>>>,
 }
 
 impl Files {
     fn new() -> Files {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("fault-matrix-{}", std::process::id()));
         Files {
-            dir,
+            dir: FilesDir::new(),
             kinds: Mutex::new(HashMap::new()),
         }
     }
@@ -634,15 +633,9 @@ impl Files {
 
     /// Has a simulator with `flags` generate its file.
     async fn generate(&self, flags: Vec<&'static str>) {
-        let sim = start_sim(&flags, &self.dir).await;
+        let sim = start_sim(&flags, &self.dir.0).await;
         support::make_file(&sim).await;
         stop_sim(sim).await;
-    }
-}
-
-impl Drop for Files {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -650,7 +643,7 @@ async fn run_row(row: &Row, files: &Files) -> Measured {
     let started = Instant::now();
     let label = row.name;
     files.prepare(&row.sim).await;
-    let sim = start_sim(&row.sim, &files.dir).await;
+    let sim = start_sim(&row.sim, &files.dir.0).await;
     let s3 = s3().await;
     let bucket = bucket(&s3, &format!("fm-{label}")).await;
     if let Some(faults) = &row.s3 {
@@ -750,11 +743,7 @@ async fn run_row(row: &Row, files: &Files) -> Measured {
         run.stderr
     );
     let stats = sim.stats().await;
-    let count = |name: &str| {
-        stats[name]
-            .as_u64()
-            .unwrap_or_else(|| panic!("{label}: {name} in {stats}"))
-    };
+    let count = |name: &str| support::counter(&stats, name);
     let api_calls = count("api_calls");
     let downloads = count("downloads");
     assert!(
@@ -970,11 +959,7 @@ async fn a_renewal_held_for_three_minutes_is_polled_through_on_the_test_clock() 
     assert_eq!(job.bytes, Some(source.len() as u64));
 
     let stats = sim.stats().await;
-    let count = |name: &str| {
-        stats[name]
-            .as_u64()
-            .unwrap_or_else(|| panic!("{name} in {stats}"))
-    };
+    let count = |name: &str| support::counter(&stats, name);
     assert!(count("api_calls") <= 1 + 1 + 1 + 2 + 12, "{stats}");
     assert!(count("downloads") <= 1, "{stats}");
     assert_eq!(count("url_renewals"), 1, "{stats}");

@@ -42,8 +42,12 @@ async fn copy_record_of(bucket: &str) -> Option<String> {
 /// with `inflate` (empty: the default, ISA-L when built in): stored byte for byte, and read about
 /// once. Per resumed step it may read what was read past the last part sent, and what the
 /// download ran ahead of the verifier (a part is 8 MiB; the queue, 16 chunks, a fraction of it);
-/// with 4 s steps, the case, at most 1.3 times the file in all.
-async fn paused_copy_reads_the_file_about_once(step_seconds: &str, inflate: &str) {
+/// and, when `at_most` is given, at most that many times the file in all.
+async fn paused_copy_reads_the_file_about_once(
+    step_seconds: &str,
+    inflate: &str,
+    at_most: Option<f64>,
+) {
     let sim = Sim::start(&[
         "--file-size",
         "40000000",
@@ -82,36 +86,37 @@ async fn paused_copy_reads_the_file_about_once(step_seconds: &str, inflate: &str
         source.len()
     );
     println!("{figures}");
-    if step_seconds == "4" {
-        assert!(ratio <= 1.3, "{figures}");
+    if let Some(at_most) = at_most {
+        assert!(ratio <= at_most, "{figures}");
     }
     let bound = source.len() as u64 + (steps - 1) * (8 << 20);
     assert!(served <= bound, "{figures}");
 }
 
 /// The case: a copy paused by its step's time limit continues from the verifier's
-/// checkpoint, so a slow host is read about once, not once per step.
+/// checkpoint, so a slow host is read about once, not once per step: with 4 s steps, at most 1.3
+/// times the file.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_paused_copy_continues_without_reading_the_file_again() {
-    paused_copy_reads_the_file_about_once("4", "").await;
+    paused_copy_reads_the_file_about_once("4", "", Some(1.3)).await;
 }
 
 /// Shorter steps, down to many more of them, each cost at most a part and the verifier's queue.
 #[tokio::test(flavor = "multi_thread")]
 async fn shorter_steps_each_cost_at_most_a_part_more() {
-    paused_copy_reads_the_file_about_once("2", "").await;
+    paused_copy_reads_the_file_about_once("2", "", None).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_second_steps_each_cost_at_most_a_part_more() {
-    paused_copy_reads_the_file_about_once("1", "").await;
+    paused_copy_reads_the_file_about_once("1", "", None).await;
 }
 
 /// A verifier checkpointed while inflating with zlib-rs continues, and is checkpointed again,
 /// the same way.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_copy_paused_with_zlib_rs_continues_with_zlib_rs() {
-    paused_copy_reads_the_file_about_once("2", "zlib-rs").await;
+    paused_copy_reads_the_file_about_once("2", "zlib-rs", None).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -160,11 +160,7 @@ impl Row {
             "steps run again: {context}"
         );
         let stats = sim.stats().await;
-        let count = |name: &str| {
-            stats[name]
-                .as_u64()
-                .unwrap_or_else(|| panic!("{name} in {stats}"))
-        };
+        let count = |name: &str| support::counter(&stats, name);
         let (calls, downloads) = (count("api_calls"), count("downloads"));
         assert!(
             calls <= self.max_api_calls,

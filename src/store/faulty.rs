@@ -26,6 +26,19 @@ pub enum Operation {
     HeadObject,
 }
 
+impl Operation {
+    /// Its name, as a `StoreError` from S3 gives it.
+    fn name(self) -> &'static str {
+        match self {
+            Operation::PutObject => "PutObject",
+            Operation::UploadPart => "UploadPart",
+            Operation::ListParts => "ListParts",
+            Operation::CompleteMultipartUpload => "CompleteMultipartUpload",
+            Operation::HeadObject => "HeadObject",
+        }
+    }
+}
+
 /// What goes wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Misbehaviour {
@@ -124,16 +137,10 @@ impl<S: ObjectStore> FaultyStore<S> {
     }
 
     /// `Fail` with the injected answer when one is due; `Report` with a checksum, when one is.
-    fn check(
-        &self,
-        operation: Operation,
-        name: &'static str,
-        key: &str,
-        reportable: bool,
-    ) -> Checked {
+    fn check(&self, operation: Operation, key: &str, reportable: bool) -> Checked {
         match self.due(operation, key, reportable) {
             Some(Misbehaviour::Answer { status, code }) => Checked::Fail(StoreError {
-                operation: name,
+                operation: operation.name(),
                 bucket: self.inner.bucket().to_owned(),
                 key: key.to_owned(),
                 status: Some(status),
@@ -149,11 +156,10 @@ impl<S: ObjectStore> FaultyStore<S> {
     async fn guarded<T>(
         &self,
         operation: Operation,
-        name: &'static str,
         key: &str,
         call: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        match self.check(operation, name, key, false) {
+        match self.check(operation, key, false) {
             Checked::Fail(e) => Err(e),
             Checked::Pass | Checked::Report(_) => call.await,
         }
@@ -178,8 +184,7 @@ impl<S: ObjectStore> ObjectStore for FaultyStore<S> {
         content_type: &'static str,
     ) -> Result<String, StoreError> {
         let call = self.inner.put_object(key, body, content_type);
-        self.guarded(Operation::PutObject, "PutObject", key, call)
-            .await
+        self.guarded(Operation::PutObject, key, call).await
     }
 
     async fn put_expiring_object(
@@ -189,8 +194,7 @@ impl<S: ObjectStore> ObjectStore for FaultyStore<S> {
         content_type: &'static str,
     ) -> Result<String, StoreError> {
         let call = self.inner.put_expiring_object(key, body, content_type);
-        self.guarded(Operation::PutObject, "PutObject", key, call)
-            .await
+        self.guarded(Operation::PutObject, key, call).await
     }
 
     async fn put_object_if(
@@ -201,8 +205,7 @@ impl<S: ObjectStore> ObjectStore for FaultyStore<S> {
         condition: Precondition,
     ) -> Result<Option<String>, StoreError> {
         let call = self.inner.put_object_if(key, body, content_type, condition);
-        self.guarded(Operation::PutObject, "PutObject", key, call)
-            .await
+        self.guarded(Operation::PutObject, key, call).await
     }
 
     async fn create_multipart(&self, key: &str) -> Result<String, StoreError> {
@@ -217,8 +220,7 @@ impl<S: ObjectStore> ObjectStore for FaultyStore<S> {
         body: Bytes,
     ) -> Result<UploadedPart, StoreError> {
         let call = self.inner.upload_part(key, upload_id, number, body);
-        self.guarded(Operation::UploadPart, "UploadPart", key, call)
-            .await
+        self.guarded(Operation::UploadPart, key, call).await
     }
 
     async fn list_parts(
@@ -228,7 +230,7 @@ impl<S: ObjectStore> ObjectStore for FaultyStore<S> {
     ) -> Result<Vec<UploadedPart>, StoreError> {
         let parts = self.inner.list_parts(key, upload_id).await?;
         Ok(
-            match self.check(Operation::ListParts, "ListParts", key, !parts.is_empty()) {
+            match self.check(Operation::ListParts, key, !parts.is_empty()) {
                 Checked::Fail(e) => return Err(e),
                 Checked::Report(crc) => parts
                     .into_iter()
@@ -250,13 +252,8 @@ impl<S: ObjectStore> ObjectStore for FaultyStore<S> {
         crc32c: u32,
     ) -> Result<String, StoreError> {
         let call = self.inner.complete_multipart(key, upload_id, parts, crc32c);
-        self.guarded(
-            Operation::CompleteMultipartUpload,
-            "CompleteMultipartUpload",
-            key,
-            call,
-        )
-        .await
+        self.guarded(Operation::CompleteMultipartUpload, key, call)
+            .await
     }
 
     async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), StoreError> {
@@ -282,7 +279,7 @@ impl<S: ObjectStore> ObjectStore for FaultyStore<S> {
     async fn head(&self, key: &str) -> Result<Option<ObjectHead>, StoreError> {
         let head = self.inner.head(key).await?;
         Ok(
-            match self.check(Operation::HeadObject, "HeadObject", key, head.is_some()) {
+            match self.check(Operation::HeadObject, key, head.is_some()) {
                 Checked::Fail(e) => return Err(e),
                 Checked::Report(crc) => head.map(|h| ObjectHead {
                     crc32c: Some(crc),

@@ -128,14 +128,14 @@ pub fn memory_contents(store: &MemoryStore, key: &str) -> (Vec<String>, Option<V
     )
 }
 
-/// A directory for one simulator's log files, removed on drop.
+/// A directory for simulators' log files (`--data-dir`), removed on drop.
 pub struct FilesDir(pub PathBuf);
 
 impl FilesDir {
     pub fn new() -> FilesDir {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         FilesDir(Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
-            "in-process-{}-{}",
+            "sim-files-{}-{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         )))

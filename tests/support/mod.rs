@@ -342,6 +342,14 @@ pub fn assert_no_secrets(texts: &[&str]) {
     }
 }
 
+/// The simulator's counter `name` in `stats` (what [`Sim::stats`] answered); the test fails when
+/// there is none.
+pub fn counter(stats: &Value, name: &str) -> u64 {
+    stats[name]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no counter {name} in {stats}"))
+}
+
 /// Has `sim` make its log file for [`WINDOW`]: requests the logs, then reads the file. A second
 /// simulator with the same flags and `--data-dir` serves the same file without making it again.
 pub async fn make_file(sim: &Sim) {

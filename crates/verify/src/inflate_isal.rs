@@ -1,5 +1,5 @@
 //! Raw inflate through ISA-L's igzip (Intel's Intelligent Storage Acceleration Library, built
-//! from source by `isal-sys`): about 1.6 × zlib-rs on query logs (docs/performance.md). With
+//! from source by `isal-sys`): faster than zlib-rs on query logs (docs/performance.md). With
 //! `inflate.rs`, the only `unsafe`: a small owner of a boxed `inflate_state`.
 //!
 //! ISA-L's streaming inflate does not stop at block ends the way zlib's `Z_BLOCK` does, so a

@@ -18,7 +18,7 @@
 //! | `lib.rs` | [`Verifier`]: the blocking thread, its channel, checkpoint requests |
 //! | `gzip.rs` | [`GzipLines`]: the synchronous core; gzip headers and trailers, members |
 //! | `inflate.rs` | raw inflate through zlib's C API (zlib-rs); with `inflate_isal.rs`, the only `unsafe` |
-//! | `inflate_isal.rs` | raw inflate through ISA-L's igzip (feature `isal`, the default): about 1.7 × zlib-rs |
+//! | `inflate_isal.rs` | raw inflate through ISA-L's igzip (feature `isal`, the default): faster than zlib-rs (docs/performance.md) |
 //! | `line_summary.rs` | counting JSON Lines, the first and last `TS` |
 //! | `json_line.rs` | [`json_line::LineValidator`]: each line one JSON object, streaming, checkpointable |
 //! | `checkpoint.rs` | [`Checkpoint`] and its JSON form |
